@@ -1,0 +1,722 @@
+// Package store keeps the daemon's durable state in one bbolt file: the
+// progress of every sequence, the intent journal written before each OCS
+// request, an append-only history, and the last observed status of every
+// campaign group. It is the only package that imports bbolt.
+//
+// Values are JSON objects carrying a format version, {"v":1,...}; the field
+// names are those of the Go types below (they are part of the backup
+// contract). Keys: progress and intents by name/id; history by
+// sequence + 0x00 + big-endian Unix nanoseconds + big-endian sequence
+// number, so a sequence's events scan in time order; group status by
+// big-endian campaign and group DBIDs.
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "sequencer.db"
+
+// SchemaVersion is the layout this build writes.
+const SchemaVersion = 1
+
+// Errors; match with errors.Is.
+var (
+	ErrLocked        = errors.New("database is locked by another process")
+	ErrCorrupt       = errors.New("corrupt value")
+	ErrSchemaTooNew  = errors.New("database schema is newer than this build")
+	ErrClosed        = errors.New("store is closed")
+	ErrUnknownIntent = errors.New("unknown intent")
+)
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketProgress = []byte("progress")
+	bucketIntents  = []byte("intents")
+	bucketHistory  = []byte("history")
+	bucketGroups   = []byte("groups")
+	keySchema      = []byte("schema")
+	allBuckets     = [][]byte{bucketMeta, bucketProgress, bucketIntents, bucketHistory, bucketGroups}
+)
+
+// Options of Open. Zero values take the defaults in brackets.
+type Options struct {
+	LockTimeout           time.Duration // [1s] then ErrLocked
+	HistoryMaxAge         time.Duration // [30 days]
+	HistoryMaxPerSequence int           // [10000]
+	BatchDelay            time.Duration // group-commit window [2ms]
+	NoSync                bool          // tests only: no fsync
+	ReadOnly              bool
+	Logger                *slog.Logger
+}
+
+// Store is an open database. Its methods are safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	opts Options
+	log  *slog.Logger
+	seq  uint64 // history tiebreaker within one nanosecond
+}
+
+// upgrades[n] moves a schema from version n to n+1.
+var upgrades = map[int]func(tx *bolt.Tx) error{}
+
+// Open opens or creates the store at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.HistoryMaxAge <= 0 {
+		opts.HistoryMaxAge = 30 * 24 * time.Hour
+	}
+	if opts.HistoryMaxPerSequence <= 0 {
+		opts.HistoryMaxPerSequence = 10000
+	}
+	if opts.BatchDelay <= 0 {
+		opts.BatchDelay = 2 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync, ReadOnly: opts.ReadOnly})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: %w (waited %s)", path, ErrLocked, opts.LockTimeout)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = opts.BatchDelay
+	db.MaxBatchSize = 1000
+	s := &Store{db: db, opts: opts, log: opts.Logger}
+	if !opts.ReadOnly {
+		if err := db.Update(s.migrate); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	} else if err := db.View(func(tx *bolt.Tx) error { return checkSchema(tx) }); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func checkSchema(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketMeta)
+	if b == nil {
+		return nil
+	}
+	if v := b.Get(keySchema); v != nil {
+		var n int
+		if err := json.Unmarshal(v, &n); err != nil {
+			return fmt.Errorf("meta/schema: %w: %v", ErrCorrupt, err)
+		}
+		if n > SchemaVersion {
+			return fmt.Errorf("%w: file has %d, this build knows %d", ErrSchemaTooNew, n, SchemaVersion)
+		}
+	}
+	return nil
+}
+
+func (s *Store) migrate(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	ver := 0
+	if v := meta.Get(keySchema); v != nil {
+		if err := json.Unmarshal(v, &ver); err != nil {
+			return fmt.Errorf("meta/schema: %w: %v", ErrCorrupt, err)
+		}
+	} else {
+		ver = SchemaVersion // a new file starts current
+	}
+	if ver > SchemaVersion {
+		return fmt.Errorf("%w: file has %d, this build knows %d", ErrSchemaTooNew, ver, SchemaVersion)
+	}
+	for ; ver < SchemaVersion; ver++ {
+		up, ok := upgrades[ver]
+		if !ok {
+			return fmt.Errorf("no upgrade from schema %d", ver)
+		}
+		if err := up(tx); err != nil {
+			return fmt.Errorf("upgrade schema %d: %w", ver, err)
+		}
+	}
+	v, _ := json.Marshal(SchemaVersion)
+	return meta.Put(keySchema, v)
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the database file.
+func (s *Store) Path() string { return s.db.Path() }
+
+// envelope versions every value.
+type envelope[T any] struct {
+	V    int `json:"v"`
+	Data T   `json:"data"`
+}
+
+func encode[T any](v T) ([]byte, error) { return json.Marshal(envelope[T]{V: 1, Data: v}) }
+
+// decode copies out of the transaction by unmarshalling; the error names
+// the bucket and key.
+func decode[T any](bucket, key []byte, raw []byte) (T, error) {
+	var e envelope[T]
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return e.Data, fmt.Errorf("decode %s %q: %w: %v", bucket, printableKey(key), ErrCorrupt, err)
+	}
+	if e.V != 1 {
+		return e.Data, fmt.Errorf("decode %s %q: %w: unknown value version %d", bucket, printableKey(key), ErrCorrupt, e.V)
+	}
+	return e.Data, nil
+}
+
+func printableKey(k []byte) string {
+	if i := bytes.IndexByte(k, 0); i >= 0 {
+		return fmt.Sprintf("%s@%x", k[:i], k[i+1:])
+	}
+	return string(k)
+}
+
+// update runs fn in a batched transaction: concurrent callers within
+// BatchDelay share one commit and one fsync.
+func (s *Store) update(fn func(tx *bolt.Tx) error) error { return s.db.Batch(fn) }
+
+// Counters are dial counts.
+type Counters struct {
+	Dials    int64 `json:"dials"`
+	Contacts int64 `json:"contacts"`
+}
+
+// ItemResult is a finished item of a run.
+type ItemResult struct {
+	Name     string    `json:"name"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended"`
+	Reason   string    `json:"reason"`
+	Dials    int64     `json:"dials"`
+	Contacts int64     `json:"contacts"`
+}
+
+// SkippedStart is a start that did not run.
+type SkippedStart struct {
+	Scheduled time.Time `json:"scheduled"`
+	Reason    string    `json:"reason"`
+	Count     int       `json:"count"`
+}
+
+// RunSummary is a finished run.
+type RunSummary struct {
+	ID        string       `json:"id"`
+	Scheduled time.Time    `json:"scheduled"`
+	Started   time.Time    `json:"started"`
+	Ended     time.Time    `json:"ended"`
+	Items     []ItemResult `json:"items"`
+}
+
+// Override is an API suspend or resume, with who, why, when, and an
+// optional expiry.
+type Override struct {
+	Suspended bool      `json:"suspended"`
+	Who       string    `json:"who"`
+	Why       string    `json:"why"`
+	At        time.Time `json:"at"`
+	Until     time.Time `json:"until,omitzero"`
+}
+
+// Run is the run in progress of a sequence. ItemState and the fields after
+// it belong to the reconciler, which documents their meaning.
+type Run struct {
+	ID              string       `json:"id"` // sequence@scheduled start (RFC 3339, UTC)
+	Scheduled       time.Time    `json:"scheduled"`
+	Started         time.Time    `json:"started"`
+	Item            int          `json:"item"`
+	ItemName        string       `json:"itemName"`
+	ItemState       string       `json:"itemState"`
+	ItemStarted     time.Time    `json:"itemStarted,omitzero"`
+	SleepUntil      time.Time    `json:"sleepUntil,omitzero"`
+	PausedAt        time.Time    `json:"pausedAt,omitzero"`
+	CountersAtStart Counters     `json:"countersAtStart"`
+	Carried         Counters     `json:"carried"` // counts of earlier loads of this item (OCS restarts)
+	Items           []ItemResult `json:"items,omitempty"`
+	Segment         int          `json:"segment"` // bumps at each stop, so each start/stop has its own intent id
+	CampaignDBID    int32        `json:"campaignDBID,omitempty"`
+	GroupDBID       int32        `json:"groupDBID,omitempty"`
+	DialMode        int32        `json:"dialMode,omitempty"`
+	OptimizeBy      int32        `json:"optimizeBy,omitempty"`
+	OptimizeGoal    int32        `json:"optimizeGoal,omitempty"`
+	StopGoal        string       `json:"stopGoal,omitempty"`
+	EndReason       string       `json:"endReason,omitempty"`
+	PauseReason     string       `json:"pauseReason,omitempty"`
+}
+
+// Progress is everything durable about one sequence.
+type Progress struct {
+	Sequence      string            `json:"sequence"`
+	SpecHash      string            `json:"specHash"`
+	Generation    int64             `json:"generation"`
+	Run           *Run              `json:"run,omitempty"`
+	LastScheduled time.Time         `json:"lastScheduled,omitzero"` // latest scheduled start handled (fired or skipped)
+	FiredStarts   []time.Time       `json:"firedStarts,omitempty"`
+	SkippedStarts []SkippedStart    `json:"skippedStarts,omitempty"`
+	Completed     []RunSummary      `json:"completed,omitempty"`
+	Override      *Override         `json:"override,omitempty"`
+	Engine        map[string]string `json:"engine,omitempty"`
+	UpdatedAt     time.Time         `json:"updatedAt"`
+}
+
+// Progress returns one sequence's progress.
+func (s *Store) Progress(seq string) (Progress, bool, error) {
+	var p Progress
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketProgress).Get([]byte(seq))
+		if raw == nil {
+			return nil
+		}
+		var err error
+		p, err = decode[Progress](bucketProgress, []byte(seq), raw)
+		found = err == nil
+		return err
+	})
+	return p, found, err
+}
+
+// AllProgress returns every sequence's progress, by name.
+func (s *Store) AllProgress() ([]Progress, error) {
+	var out []Progress
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProgress).ForEach(func(k, v []byte) error {
+			p, err := decode[Progress](bucketProgress, k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PutProgress stores p durably (group commit).
+func (s *Store) PutProgress(p Progress) error {
+	if p.Sequence == "" {
+		return errors.New("put progress: empty sequence name")
+	}
+	raw, err := encode(p)
+	if err != nil {
+		return fmt.Errorf("put progress %q: %w", p.Sequence, err)
+	}
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketProgress).Put([]byte(p.Sequence), raw) })
+}
+
+// DeleteProgress removes a sequence's progress; its history stays.
+func (s *Store) DeleteProgress(seq string) error {
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketProgress).Delete([]byte(seq)) })
+}
+
+// IntentState is the life of a journaled request.
+type IntentState string
+
+const (
+	IntentOpen   IntentState = "open"
+	IntentDone   IntentState = "done"
+	IntentFailed IntentState = "failed"
+)
+
+// Intent is one journaled OCS request.
+type Intent struct {
+	ID       string      `json:"id"`
+	Sequence string      `json:"sequence"`
+	Run      string      `json:"run"`
+	Item     int         `json:"item"`
+	Action   string      `json:"action"`
+	Request  string      `json:"request,omitempty"`
+	Created  time.Time   `json:"created"`
+	State    IntentState `json:"state"`
+	Outcome  string      `json:"outcome,omitempty"`
+	Settled  time.Time   `json:"settled,omitzero"`
+}
+
+// BeginIntent writes in unless an intent with its ID exists, which it
+// returns instead (fresh false): the journal never holds a step twice.
+func (s *Store) BeginIntent(in Intent) (Intent, bool, error) {
+	if in.ID == "" {
+		return in, false, errors.New("begin intent: empty id")
+	}
+	if in.State == "" {
+		in.State = IntentOpen
+	}
+	var existing Intent
+	fresh := false
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketIntents)
+		if raw := b.Get([]byte(in.ID)); raw != nil {
+			var err error
+			existing, err = decode[Intent](bucketIntents, []byte(in.ID), raw)
+			return err
+		}
+		raw, err := encode(in)
+		if err != nil {
+			return err
+		}
+		existing, fresh = in, true
+		return b.Put([]byte(in.ID), raw)
+	})
+	if err != nil {
+		return Intent{}, false, fmt.Errorf("begin intent %s: %w", in.ID, err)
+	}
+	return existing, fresh, nil
+}
+
+// SettleIntent records the outcome of an intent (it may be settled again:
+// a retry of a failed step ends done).
+func (s *Store) SettleIntent(id string, state IntentState, outcome string, at time.Time) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketIntents)
+		raw := b.Get([]byte(id))
+		if raw == nil {
+			return ErrUnknownIntent
+		}
+		in, err := decode[Intent](bucketIntents, []byte(id), raw)
+		if err != nil {
+			return err
+		}
+		in.State, in.Outcome, in.Settled = state, outcome, at
+		enc, err := encode(in)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), enc)
+	})
+	if err != nil {
+		return fmt.Errorf("settle intent %s: %w", id, err)
+	}
+	return nil
+}
+
+// Intent returns one intent.
+func (s *Store) Intent(id string) (Intent, bool, error) {
+	var in Intent
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketIntents).Get([]byte(id))
+		if raw == nil {
+			return nil
+		}
+		var err error
+		in, err = decode[Intent](bucketIntents, []byte(id), raw)
+		ok = err == nil
+		return err
+	})
+	return in, ok, err
+}
+
+// OpenIntents returns the intents a crash left open, oldest first.
+func (s *Store) OpenIntents() ([]Intent, error) {
+	var out []Intent
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIntents).ForEach(func(k, v []byte) error {
+			in, err := decode[Intent](bucketIntents, k, v)
+			if err != nil {
+				return err
+			}
+			if in.State == IntentOpen {
+				out = append(out, in)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, err
+}
+
+// Event is one history entry.
+type Event struct {
+	Sequence string            `json:"sequence"`
+	At       time.Time         `json:"at"`
+	Kind     string            `json:"kind"`
+	Run      string            `json:"run,omitempty"`
+	Item     string            `json:"item,omitempty"`
+	Action   string            `json:"action,omitempty"`
+	Message  string            `json:"message"`
+	SpecHash string            `json:"specHash,omitempty"`
+	Fields   map[string]string `json:"fields,omitempty"`
+}
+
+func historyKey(seq string, at time.Time, n uint64) []byte {
+	k := make([]byte, 0, len(seq)+17)
+	k = append(k, seq...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(at.UnixNano()))
+	return binary.BigEndian.AppendUint64(k, n)
+}
+
+// Append adds events to the history (group commit).
+func (s *Store) Append(evs ...Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	type kv struct{ k, v []byte }
+	rows := make([]kv, 0, len(evs))
+	for _, e := range evs {
+		raw, err := encode(e)
+		if err != nil {
+			return fmt.Errorf("append history: %w", err)
+		}
+		s.seq++
+		rows = append(rows, kv{historyKey(e.Sequence, e.At, s.seq), raw})
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistory)
+		for _, r := range rows {
+			if err := b.Put(r.k, r.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// History returns a sequence's events in [since, until) (zero = open), the
+// newest `limit` of them (0 = all), oldest first.
+func (s *Store) History(seq string, since, until time.Time, limit int) ([]Event, error) {
+	var out []Event
+	prefix := append([]byte(seq), 0)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketHistory).Cursor()
+		start := prefix
+		if !since.IsZero() {
+			start = historyKey(seq, since, 0)
+		}
+		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			e, err := decode[Event](bucketHistory, k, v)
+			if err != nil {
+				return err
+			}
+			if !until.IsZero() && !e.At.Before(until) {
+				break
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out, err
+}
+
+// Prune drops history older than HistoryMaxAge and beyond
+// HistoryMaxPerSequence per sequence, and settled intents older than
+// HistoryMaxAge.
+func (s *Store) Prune(now time.Time) (int, error) {
+	cutoff := now.Add(-s.opts.HistoryMaxAge)
+	removed := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistory)
+		c := b.Cursor()
+		var cur []byte
+		var keys [][]byte
+		flush := func() error {
+			drop := 0
+			if n := len(keys); n > s.opts.HistoryMaxPerSequence {
+				drop = n - s.opts.HistoryMaxPerSequence
+			}
+			for i, k := range keys {
+				ts := int64(binary.BigEndian.Uint64(k[len(k)-16 : len(k)-8]))
+				if i < drop || time.Unix(0, ts).Before(cutoff) {
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+					removed++
+				}
+			}
+			keys = keys[:0]
+			return nil
+		}
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 || len(k) != i+17 {
+				continue
+			}
+			if cur == nil || !bytes.Equal(cur, k[:i]) {
+				if err := flush(); err != nil {
+					return err
+				}
+				cur = append(cur[:0], k[:i]...)
+			}
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		ib := tx.Bucket(bucketIntents)
+		var old [][]byte
+		if err := ib.ForEach(func(k, v []byte) error {
+			in, err := decode[Intent](bucketIntents, k, v)
+			if err != nil {
+				return err
+			}
+			if in.State != IntentOpen && in.Settled.Before(cutoff) {
+				old = append(old, append([]byte(nil), k...))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := ib.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// GroupStatus is the last observed OCS status of a campaign group.
+type GroupStatus struct {
+	CampaignDBID int32     `json:"campaignDBID"`
+	GroupDBID    int32     `json:"groupDBID"`
+	Status       int32     `json:"status"`
+	DialMode     int32     `json:"dialMode"`
+	Dials        int64     `json:"dials"`
+	Contacts     int64     `json:"contacts"`
+	RecordsLeft  int64     `json:"recordsLeft"`
+	Sequence     string    `json:"sequence,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+func groupKey(c, g int32) []byte {
+	k := binary.BigEndian.AppendUint32(nil, uint32(c))
+	return binary.BigEndian.AppendUint32(k, uint32(g))
+}
+
+// PutGroupStatus stores observations (group commit).
+func (s *Store) PutGroupStatus(gs ...GroupStatus) error {
+	if len(gs) == 0 {
+		return nil
+	}
+	raws := make([][]byte, len(gs))
+	for i, g := range gs {
+		raw, err := encode(g)
+		if err != nil {
+			return err
+		}
+		raws[i] = raw
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketGroups)
+		for i, g := range gs {
+			if err := b.Put(groupKey(g.CampaignDBID, g.GroupDBID), raws[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GroupStatuses returns every stored observation.
+func (s *Store) GroupStatuses() ([]GroupStatus, error) {
+	var out []GroupStatus
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
+			g, err := decode[GroupStatus](bucketGroups, k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, g)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Backup writes a consistent copy of the database to w while the store is
+// in use.
+func (s *Store) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// Check verifies bbolt's page structure and decodes every value; the
+// errors name the bucket and key.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		if err := checkSchema(tx); err != nil {
+			errs = append(errs, err)
+		}
+		checks := map[string]func(k, v []byte) error{
+			string(bucketProgress): func(k, v []byte) error { _, err := decode[Progress](bucketProgress, k, v); return err },
+			string(bucketIntents):  func(k, v []byte) error { _, err := decode[Intent](bucketIntents, k, v); return err },
+			string(bucketHistory):  func(k, v []byte) error { _, err := decode[Event](bucketHistory, k, v); return err },
+			string(bucketGroups):   func(k, v []byte) error { _, err := decode[GroupStatus](bucketGroups, k, v); return err },
+		}
+		for name, fn := range checks {
+			b := tx.Bucket([]byte(name))
+			if b == nil {
+				errs = append(errs, fmt.Errorf("bucket %s missing", name))
+				continue
+			}
+			_ = b.ForEach(func(k, v []byte) error {
+				if err := fn(k, v); err != nil {
+					errs = append(errs, err)
+				}
+				return nil
+			})
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// Compact copies src into a new, compacted dst (offline: src must not be
+// open elsewhere).
+func Compact(src, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("compact: %s already exists", dst)
+	}
+	from, err := bolt.Open(src, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return fmt.Errorf("compact %s: %w", src, ErrLocked)
+		}
+		return fmt.Errorf("compact %s: %w", src, err)
+	}
+	defer from.Close()
+	to, err := bolt.Open(dst, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("compact %s: %w", dst, err)
+	}
+	if err := bolt.Compact(to, from, 1<<20); err != nil {
+		to.Close()
+		return fmt.Errorf("compact: %w", err)
+	}
+	return to.Close()
+}
