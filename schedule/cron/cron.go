@@ -79,10 +79,15 @@ func Parse(expr string) (e *Expr, err error) {
 // MatchesDay reports whether the expression fires on the given calendar day
 // (in whatever zone the caller works in).
 func (e *Expr) MatchesDay(y int, m time.Month, d int) bool {
-	if e.Month&(1<<uint(m)) == 0 {
+	return e.MatchesDate(m, d, time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Weekday())
+}
+
+// MatchesDate is MatchesDay for a caller that already knows the weekday of
+// the day (package schedule walks days by number and computes it cheaply).
+func (e *Expr) MatchesDate(m time.Month, d int, wd time.Weekday) bool {
+	if m < 1 || m > 12 || d < 1 || d > 31 || e.Month&(1<<uint(m)) == 0 {
 		return false
 	}
-	wd := time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Weekday()
 	domOK := e.Dom&(1<<uint(d)) != 0
 	dowOK := e.Dow&(1<<uint(wd)) != 0
 	if e.domStar || e.dowStar {
