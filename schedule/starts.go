@@ -232,8 +232,8 @@ type Skip struct {
 type DueResult struct {
 	Run          time.Time // the scheduled start to run now (UTC), if OK
 	OK           bool
-	Skipped      []Skip // the earliest SkipCap skipped starts, in order
-	SkippedCount int    // exact number of skipped starts
+	Skipped      []Skip    // the earliest SkipCap skipped starts, in order
+	SkippedCount int       // exact number of skipped starts
 	Next         time.Time // the next scheduled start after now; zero if none
 }
 

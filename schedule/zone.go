@@ -143,7 +143,7 @@ func dayNumber(y int, m time.Month, d int) int64 {
 
 // weekday of day number n (1970-01-01 was a Thursday).
 func weekday(n int64) time.Weekday {
-	return time.Weekday(((n%7)+7+4) % 7)
+	return time.Weekday(((n % 7) + 7 + 4) % 7)
 }
 
 // unix converts an instant to whole seconds, rounding down: since every
