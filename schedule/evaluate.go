@@ -177,7 +177,7 @@ func handleStarts(seq *specs.Sequence, pr *Progress, now time.Time, d *Decision)
 	}
 	if pr.Running {
 		d.Changes = append(d.Changes, Change{Action: ActSkip, Item: -1, Scheduled: due.Run,
-			Reason: fmt.Sprintf("the run that started %s is still in progress; runs of one sequence never overlap", pr.Run.Format(time.RFC3339))})
+			Reason: fmt.Sprintf("the run that started %s is still in progress; runs of one sequence never overlap", inLoc(seq, pr.Run).Format(time.RFC3339))})
 		d.SkippedCount++
 		return true
 	}
@@ -309,4 +309,11 @@ func settle(seq *specs.Sequence, pr *Progress, now time.Time, d *Decision) {
 	}
 	d.State, d.Reason = ItemDialing, Bound(seq, it, pr.ItemStarted)
 	next(NextWindowChange(seq, now))
+}
+
+func inLoc(seq *specs.Sequence, t time.Time) time.Time {
+	if seq.Location == nil {
+		return t.UTC()
+	}
+	return t.In(seq.Location)
 }

@@ -306,7 +306,7 @@ func Due(seq *specs.Sequence, lastHandled, since, now time.Time) DueResult {
 	}
 	if c != nil {
 		lbU := unix(lb)
-		reason := fmt.Sprintf("missed: a later start (%s) superseded it; only the latest missed start may run", utc(latest).Format(time.RFC3339))
+		reason := fmt.Sprintf("missed: a later start (%s) superseded it; only the latest missed start may run", inLoc(seq, utc(latest)).Format(time.RFC3339))
 		r.SkippedCount = c.count(z, lbU, latest-1)
 		if r.SkippedCount > 0 {
 			for _, t := range Starts(seq, utc(lbU), utc(latest-1), SkipCap) {
