@@ -87,7 +87,9 @@ func TestEvaluateAppliesEachRule(t *testing.T) {
 			running(t, mon18, 1, "2026-11-02T20:40:00-05:00", "", true), "2026-11-02T22:10:00-05:00",
 			want{ItemPausedByWindow, 2, []string{"item-stop retries"}, "2026-11-03T08:00:00-05:00", "reached while paused"}},
 		{"a paused item resumes at the next opening when its stop has not passed",
-			func(s *specs.Sequence) { s.Items[1].StopAt.Time = specs.StopTime{Kind: specs.StopTimeOfDay, TimeOfDay: tod("10:00")} },
+			func(s *specs.Sequence) {
+				s.Items[1].StopAt.Time = specs.StopTime{Kind: specs.StopTimeOfDay, TimeOfDay: tod("10:00")}
+			},
 			running(t, mon18, 1, "2026-11-02T20:40:00-05:00", "", true), "2026-11-03T08:00:00-05:00",
 			want{ItemDialing, 1, []string{"window-resume retries"}, "2026-11-03T10:00:00-05:00", "calling window open"}},
 		{"an item due after the window closed waits for the next opening", nil,
