@@ -1,0 +1,115 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics implements reconcile.Metrics with Prometheus and exports the
+// per-scrape gauges (sequences by phase, groups by status, queue depth).
+type Metrics struct {
+	reg          *prometheus.Registry
+	passes       *prometheus.CounterVec
+	passDuration prometheus.Histogram
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	lateness     prometheus.Histogram
+	reloads      *prometheus.CounterVec
+}
+
+// NewMetrics registers every sequencer_ metric on a fresh registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sequencer_reconcile_passes_total", Help: "Reconcile passes over one sequence, by result (idle, request, error).",
+		}, []string{"result"}),
+		passDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sequencer_reconcile_pass_duration_seconds", Help: "Time spent deciding one pass.",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sequencer_ocs_requests_total", Help: "OCS requests by message type and result.",
+		}, []string{"type", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sequencer_ocs_request_duration_seconds", Help: "Time from sending an OCS request to its answer.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10),
+		}, []string{"type"}),
+		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sequencer_start_lateness_seconds", Help: "How late runs started against their schedule.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sequencer_spec_reloads_total", Help: "Spec snapshots applied, by result (ok, error).",
+		}, []string{"result"}),
+	}
+	m.reg.MustRegister(m.passes, m.passDuration, m.requests, m.latency, m.lateness, m.reloads)
+	return m
+}
+
+func (m *Metrics) Pass(result string, d time.Duration) {
+	m.passes.WithLabelValues(result).Inc()
+	m.passDuration.Observe(d.Seconds())
+}
+
+func (m *Metrics) Request(typ, result string, latency time.Duration) {
+	m.requests.WithLabelValues(typ, result).Inc()
+	m.latency.WithLabelValues(typ).Observe(latency.Seconds())
+}
+
+func (m *Metrics) StartLateness(d time.Duration) { m.lateness.Observe(d.Seconds()) }
+
+func (m *Metrics) SpecReload(ok bool) {
+	if ok {
+		m.reloads.WithLabelValues("ok").Inc()
+	} else {
+		m.reloads.WithLabelValues("error").Inc()
+	}
+}
+
+// stateCollector reads the reconciler's published state at scrape time.
+type stateCollector struct {
+	r      Reconciler
+	phases *prometheus.Desc
+	groups *prometheus.Desc
+	queue  *prometheus.Desc
+}
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.phases
+	ch <- c.groups
+	ch <- c.queue
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	phases := map[string]int{}
+	for _, s := range c.r.Sequences() {
+		phases[string(s.Phase)]++
+	}
+	for p, n := range phases {
+		ch <- prometheus.MustNewConstMetric(c.phases, prometheus.GaugeValue, float64(n), p)
+	}
+	statuses := map[string]int{}
+	for _, g := range c.r.Groups() {
+		statuses[g.Status]++
+	}
+	for st, n := range statuses {
+		ch <- prometheus.MustNewConstMetric(c.groups, prometheus.GaugeValue, float64(n), st)
+	}
+	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(c.r.QueueDepth()))
+}
+
+func (m *Metrics) handler(r Reconciler) http.Handler {
+	if r != nil {
+		m.reg.MustRegister(stateCollector{
+			r:      r,
+			phases: prometheus.NewDesc("sequencer_sequences", "Sequences by phase.", []string{"phase"}, nil),
+			groups: prometheus.NewDesc("sequencer_campaign_groups", "Campaign groups the daemon touches, by last observed OCS status.", []string{"status"}, nil),
+			queue:  prometheus.NewDesc("sequencer_queue_depth", "Sequences waiting for a reconcile pass.", nil, nil),
+		})
+	}
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,348 @@
+// Package api is the daemon's HTTP surface: the JSON API under /api/v1,
+// health and readiness probes, and Prometheus metrics. It holds no state of
+// its own: it reads the reconciler's published status and the store's
+// history, and forwards commands to the reconciler's loop.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/reconcile"
+	"github.com/sequencer-dev/sequencer/store"
+)
+
+// Reconciler is what the API needs of the loop.
+type Reconciler interface {
+	Sequences() []reconcile.SequenceStatus
+	Sequence(name string) (reconcile.SequenceStatus, bool)
+	Groups() []reconcile.GroupObservation
+	Suspend(ctx context.Context, name, who, why string, until time.Time) error
+	Resume(ctx context.Context, name, who, why string) error
+	ReconcileNow(ctx context.Context, name string) error
+	QueueDepth() int
+}
+
+// History is what the API needs of the store.
+type History interface {
+	History(seq string, since, until time.Time, limit int) ([]store.Event, error)
+}
+
+// Check is one readiness check: nil Err means ready.
+type Check struct {
+	Name string
+	Err  error
+}
+
+// Config of a Server.
+type Config struct {
+	Reconciler Reconciler
+	History    History
+	Ready      func() []Check // readiness checks (specs loaded, store open, OCS link up)
+	Token      string         // bearer token required on /api and /metrics when set
+	Metrics    *Metrics       // nil: no /metrics
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// MaxBodyBytes caps request bodies.
+const MaxBodyBytes = 64 << 10
+
+// Server serves the API.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// NewServer builds the handler tree.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /api/v1/sequences", s.auth(s.listSequences))
+	s.mux.Handle("GET /api/v1/sequences/{name}", s.auth(s.getSequence))
+	s.mux.Handle("GET /api/v1/sequences/{name}/history", s.auth(s.history))
+	s.mux.Handle("POST /api/v1/sequences/{name}/suspend", s.auth(s.suspend))
+	s.mux.Handle("POST /api/v1/sequences/{name}/resume", s.auth(s.resume))
+	s.mux.Handle("POST /api/v1/sequences/{name}/reconcile", s.auth(s.reconcile))
+	s.mux.Handle("GET /api/v1/campaign-groups", s.auth(s.groups))
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.handler(cfg.Reconciler).ServeHTTP))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return s
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// NewHTTPServer wraps h with the timeouts every exposed server needs.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr: addr, Handler: h,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+	}
+}
+
+// ErrInsecureListen is returned by CheckListen for a non-loopback address
+// without a token.
+var ErrInsecureListen = errors.New("listening beyond loopback needs --token-file")
+
+// CheckListen enforces "loopback by default; anything else needs a token".
+func CheckListen(addr string, haveToken bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	if haveToken {
+		return nil
+	}
+	return fmt.Errorf("listen address %q: %w", addr, ErrInsecureListen)
+}
+
+func (s *Server) auth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sequencer"`)
+				writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		h(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type readiness struct {
+	Ready  bool              `json:"ready"`
+	Checks map[string]string `json:"checks"`
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	out := readiness{Ready: true, Checks: map[string]string{}}
+	if s.cfg.Ready != nil {
+		for _, c := range s.cfg.Ready() {
+			if c.Err != nil {
+				out.Ready = false
+				out.Checks[c.Name] = c.Err.Error()
+			} else {
+				out.Checks[c.Name] = "ok"
+			}
+		}
+	}
+	code := http.StatusOK
+	if !out.Ready {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, out)
+}
+
+func (s *Server) listSequences(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"sequences": s.cfg.Reconciler.Sequences()})
+}
+
+func (s *Server) getSequence(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	st, ok := s.cfg.Reconciler.Sequence(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, "sequence_not_found", fmt.Sprintf("no sequence named %q", name))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// HistoryEvent is one history entry as the API shows it.
+type HistoryEvent struct {
+	At       time.Time         `json:"at"`
+	Kind     string            `json:"kind"`
+	Run      string            `json:"run,omitempty"`
+	Item     string            `json:"item,omitempty"`
+	Action   string            `json:"action,omitempty"`
+	Message  string            `json:"message"`
+	SpecHash string            `json:"specHash,omitempty"`
+	Fields   map[string]string `json:"fields,omitempty"`
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, ok := s.cfg.Reconciler.Sequence(name); !ok {
+		writeError(w, http.StatusNotFound, "sequence_not_found", fmt.Sprintf("no sequence named %q", name))
+		return
+	}
+	q := r.URL.Query()
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		t, err := parseSince(v, s.cfg.Now())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "since: "+err.Error())
+			return
+		}
+		since = t
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, "bad_request", "limit: want an integer from 1 to 10000")
+			return
+		}
+		limit = n
+	}
+	evs, err := s.cfg.History.History(name, since, time.Time{}, limit)
+	if err != nil {
+		s.cfg.Logger.Error("read history", "sequence", name, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "reading history failed")
+		return
+	}
+	out := make([]HistoryEvent, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, HistoryEvent{At: e.At, Kind: e.Kind, Run: e.Run, Item: e.Item, Action: e.Action,
+			Message: e.Message, SpecHash: e.SpecHash, Fields: e.Fields})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sequence": name, "events": out})
+}
+
+// parseSince accepts RFC 3339 or a duration back from now ("2h").
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("want RFC 3339 or a duration such as 2h, got %q", v)
+	}
+	return now.Add(-d), nil
+}
+
+// OverrideRequest is the body of suspend and resume.
+type OverrideRequest struct {
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	For    string `json:"for,omitempty"` // suspend only: a duration; empty = until resumed
+}
+
+func (s *Server) readOverride(w http.ResponseWriter, r *http.Request) (OverrideRequest, bool) {
+	var req OverrideRequest
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", MaxBodyBytes))
+				return req, false
+			}
+			writeError(w, http.StatusBadRequest, "bad_request", "body: "+err.Error())
+			return req, false
+		}
+	}
+	if req.By == "" {
+		req.By = "api@" + r.RemoteAddr
+	}
+	return req, true
+}
+
+func (s *Server) suspend(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	req, ok := s.readOverride(w, r)
+	if !ok {
+		return
+	}
+	var until time.Time
+	if req.For != "" {
+		d, err := time.ParseDuration(req.For)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("for: want a positive duration such as 2h, got %q", req.For))
+			return
+		}
+		until = s.cfg.Now().Add(d)
+	}
+	s.command(w, r, name, s.cfg.Reconciler.Suspend(r.Context(), name, req.By, req.Reason, until))
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	req, ok := s.readOverride(w, r)
+	if !ok {
+		return
+	}
+	s.command(w, r, name, s.cfg.Reconciler.Resume(r.Context(), name, req.By, req.Reason))
+}
+
+func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	s.command(w, r, name, s.cfg.Reconciler.ReconcileNow(r.Context(), name))
+}
+
+func (s *Server) command(w http.ResponseWriter, r *http.Request, name string, err error) {
+	switch {
+	case err == nil:
+		st, _ := s.cfg.Reconciler.Sequence(name)
+		writeJSON(w, http.StatusOK, st)
+	case errors.Is(err, reconcile.ErrUnknownSequence):
+		writeError(w, http.StatusNotFound, "sequence_not_found", fmt.Sprintf("no sequence named %q", name))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the reconciler did not take the command in time")
+	default:
+		s.cfg.Logger.Error("command failed", "sequence", name, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+	}
+}
+
+func (s *Server) groups(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"campaignGroups": s.cfg.Reconciler.Groups()})
+}
+
+// ErrorBody is the shape of every error answer.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b ErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,24 @@
+package reconcile
+
+import "time"
+
+// Metrics receives what the loop measures. The api package implements it
+// with Prometheus; nil means no metrics.
+type Metrics interface {
+	// Pass counts one pass over a sequence and how long it took.
+	Pass(result string, d time.Duration)
+	// Request counts one OCS request by message type and result (ok,
+	// goal-reached, ocs-error, timeout, disconnected, error) and its latency.
+	Request(typ, result string, latency time.Duration)
+	// StartLateness observes how late a run started against its schedule.
+	StartLateness(d time.Duration)
+	// SpecReload counts a specs snapshot, with or without errors.
+	SpecReload(ok bool)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Pass(string, time.Duration)            {}
+func (noMetrics) Request(string, string, time.Duration) {}
+func (noMetrics) StartLateness(time.Duration)           {}
+func (noMetrics) SpecReload(bool)                       {}

@@ -1,0 +1,283 @@
+package reconcile
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/schedule"
+	"github.com/sequencer-dev/sequencer/store"
+)
+
+// The ocs engine hands the whole sequence to OCS as one campaign_schedule
+// (CampaignDBID 0) and follows it by polling. Its bookkeeping lives in
+// Progress.Engine: "base" is the spec index of the first submitted item,
+// "startTime" the submitted startTime, "seen" the highest item index OCS
+// has reported active. Pausing (suspend) stops and unloads the OCS sequence;
+// resuming, like recovering from an OCS restart, submits the items not yet
+// finished.
+
+const (
+	engBase      = "base"
+	engStartTime = "startTime"
+	engSeen      = "seen"
+)
+
+func engInt(p *store.Progress, k string, def int64) int64 {
+	if v, err := strconv.ParseInt(p.Engine[k], 10, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func engSet(p *store.Progress, k string, v int64) {
+	if p.Engine == nil {
+		p.Engine = map[string]string{}
+	}
+	p.Engine[k] = strconv.FormatInt(v, 10)
+}
+
+// buildSchedule renders the items from base on. Stop times are absolute in
+// campaign_schedule, so relative ones are resolved against an estimate of
+// each item's start: the previous item's stop time (or the submit time)
+// plus its sleep.
+func (r *Reconciler) buildSchedule(s *seqState) ocs.Schedule {
+	spec, p := s.spec, &s.prog
+	base := int(engInt(p, engBase, 0))
+	start := time.Unix(engInt(p, engStartTime, 0), 0).UTC()
+	sch := ocs.Schedule{Description: spec.Description, StartTime: ocs.EncodeTime(start)}
+	if sch.Description == "" {
+		sch.Description = spec.Name
+	}
+	t := start
+	for i := base; i < len(spec.Items); i++ {
+		it := &spec.Items[i]
+		t = t.Add(it.SleepBeforeNextStart)
+		si := ocs.ScheduleItem{
+			StopAtContacts: it.StopAt.Contacts, StopAtDials: it.StopAt.Dials,
+			SleepBeforeNextStart: int32(it.SleepBeforeNextStart / time.Minute),
+			CampaignDBID:         it.CampaignDBID, DialMode: it.DialMode,
+			OptMethod: it.Optimize.By, OptMethodValue: it.Optimize.Goal,
+		}
+		if stop, ok := schedule.ItemStopTime(spec, it, t); ok {
+			si.StopAtTime = ocs.EncodeTime(stop)
+			t = stop
+		}
+		sch.Items = append(sch.Items, si)
+	}
+	return sch
+}
+
+func (r *Reconciler) seqTarget(s *seqState) ocs.Target {
+	return r.target(s.spec, groupKey{0, s.prog.Run.GroupDBID})
+}
+
+func (r *Reconciler) seqRequest(s *seqState, now time.Time, action string) time.Time {
+	t := r.seqTarget(s)
+	sch := r.buildSchedule(s)
+	first := s.spec.Items[int(engInt(&s.prog, engBase, 0))]
+	auto := s.spec.AutoCompletion
+	var req ocs.Message
+	switch action {
+	case actLoad:
+		req = ocs.NewLoad(t, pacingOf(&first), &auto)
+	case actStart:
+		req = ocs.NewStartDialing(t, pacingOf(&first), &auto)
+	case actStop:
+		req = ocs.NewStopDialing(t)
+	case actUnload:
+		req = ocs.NewUnload(t)
+	case actStatus:
+		req = ocs.NewGetCampaignStatus(t)
+	}
+	req = req.WithSchedule(sch)
+	return r.send(s, now, action, req, action != actStatus)
+}
+
+func (r *Reconciler) passOCS(s *seqState, now time.Time) time.Time {
+	spec := s.spec
+	suspended, _ := r.suspended(s, now)
+	if s.prog.Run == nil {
+		if s.deleted {
+			return r.forgetDeleted(s, now)
+		}
+		return r.passIdle(s, now, suspended)
+	}
+	run := s.prog.Run
+	if s.deleted {
+		if spec.OnDelete == "orphan" {
+			return r.forgetDeleted(s, now)
+		}
+		run.EndReason = "sequence deleted from specs"
+		switch run.ItemState {
+		case stSleeping, "", stPaused:
+			return r.endRun(s, now)
+		case stLoading, stLoaded, stUnloading:
+			run.ItemState = stUnloading
+			return r.seqRequest(s, now, actUnload)
+		default:
+			run.StopGoal, run.ItemState = goalEnd, stStopping
+			return r.seqRequest(s, now, actStop)
+		}
+	}
+	switch run.ItemState {
+	case stSleeping, "", stPaused:
+		if suspended {
+			s.phase = PhaseSuspended
+			return time.Time{}
+		}
+		if run.Item >= len(spec.Items) {
+			return r.endRun(s, now)
+		}
+		run.CampaignDBID, run.GroupDBID = 0, spec.Items[0].GroupDBID
+		engSet(&s.prog, engBase, int64(run.Item))
+		engSet(&s.prog, engStartTime, now.Unix())
+		engSet(&s.prog, engSeen, int64(run.Item)-1)
+		for _, it := range spec.Items[run.Item:] {
+			r.claims[groupKey{it.CampaignDBID, it.GroupDBID}] = s.name
+		}
+		r.claims[groupKey{0, run.GroupDBID}] = s.name
+		run.ItemState, run.PauseReason = stLoading, ""
+		return r.seqRequest(s, now, actLoad)
+	case stLoading:
+		return r.seqRequest(s, now, actLoad)
+	case stLoaded:
+		run.ItemState = stStarting
+		return r.seqRequest(s, now, actStart)
+	case stStarting:
+		return r.seqRequest(s, now, actStart)
+	case stDialing:
+		if suspended {
+			run.StopGoal, run.PauseReason, run.ItemState = goalPause, "suspended", stStopping
+			return r.seqRequest(s, now, actStop)
+		}
+		s.phase, s.nextAction = PhaseRunning, "poll OCS sequence"
+		poll := s.lastPoll.Add(r.cfg.PollInterval)
+		if !now.Before(poll) {
+			return r.seqRequest(s, now, actStatus)
+		}
+		s.nextAt = poll
+		return poll
+	case stStopping:
+		return r.seqRequest(s, now, actStop)
+	case stUnloading:
+		return r.seqRequest(s, now, actUnload)
+	}
+	return time.Time{}
+}
+
+func (r *Reconciler) advanceOCS(s *seqState, res result, now time.Time) {
+	run := s.prog.Run
+	if run == nil {
+		return
+	}
+	switch res.action {
+	case actLoad:
+		run.ItemState = stLoaded
+	case actStart:
+		run.ItemState = stDialing
+		s.lastPoll = now
+		if run.ItemStarted.IsZero() {
+			run.ItemStarted = now
+		}
+		r.history(s, now, store.Event{Kind: "decision", Run: run.ID,
+			Message: fmt.Sprintf("OCS runs the sequence from item %s", run.ItemName)})
+	case actStop:
+		run.ItemState = stUnloading
+	case actUnload:
+		if s.deleted || run.StopGoal == goalEnd {
+			r.endRun(s, now)
+			return
+		}
+		run.Segment++
+		run.ItemState = stPaused
+		r.history(s, now, store.Event{Kind: "item-pause", Run: run.ID, Message: "OCS sequence stopped and unloaded: " + run.PauseReason})
+	}
+	r.persist(s, now)
+}
+
+// observeSequence follows an OCS-side sequence's per-item status: an item
+// OCS reports active means every earlier item is finished.
+func (r *Reconciler) observeSequence(m ocs.Message, now time.Time) {
+	owner := r.claims[groupKey{0, m.GroupDBID}]
+	s := r.seqs[owner]
+	if s == nil || s.prog.Run == nil || s.spec == nil {
+		return
+	}
+	sch, ok, err := m.Schedule()
+	if !ok || err != nil {
+		return
+	}
+	r.markDirty(owner)
+	p, run := &s.prog, s.prog.Run
+	base := int(engInt(p, engBase, 0))
+	seen := int(engInt(p, engSeen, int64(base)-1))
+	active, allIdle := -1, true
+	for i, it := range sch.Items {
+		if it.HasStatus && it.Status != ocs.StatusNotLoaded {
+			active, allIdle = base+i, false
+		}
+	}
+	changed := false
+	if active > seen {
+		for i := max(run.Item, 0); i < active && i < len(s.spec.Items); i++ {
+			r.recordOCSItem(s, now, i, "ended in OCS")
+		}
+		run.Item, run.ItemName, run.ItemStarted = active, s.spec.Items[active].Name, now
+		engSet(p, engSeen, int64(active))
+		changed = true
+	}
+	if allIdle && seen == len(s.spec.Items)-1 && run.ItemState == stDialing {
+		r.recordOCSItem(s, now, seen, "ended in OCS")
+		run.StopGoal = goalEnd
+		run.ItemState = stUnloading
+		changed = true
+	}
+	if changed {
+		r.persist(s, now)
+	}
+}
+
+func (r *Reconciler) recordOCSItem(s *seqState, now time.Time, i int, reason string) {
+	run := s.prog.Run
+	for _, done := range run.Items {
+		if done.Name == s.spec.Items[i].Name {
+			return
+		}
+	}
+	run.Items = append(run.Items, store.ItemResult{Name: s.spec.Items[i].Name, Ended: now, Reason: reason})
+	if i+1 > run.Item {
+		run.Item = i + 1
+	}
+	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: s.spec.Items[i].Name, Message: "item " + s.spec.Items[i].Name + " " + reason})
+}
+
+// onSequenceLost handles error 13 on a poll: OCS no longer knows the
+// sequence. If its last item had been seen, the run is over; otherwise OCS
+// restarted or failed over, and the unfinished items are submitted again.
+func (r *Reconciler) onSequenceLost(s *seqState, now time.Time) {
+	run := s.prog.Run
+	if run == nil {
+		return
+	}
+	seen := int(engInt(&s.prog, engSeen, -1))
+	if seen >= len(s.spec.Items)-1 && run.ItemState == stDialing {
+		r.recordOCSItem(s, now, seen, "ended in OCS")
+		r.endRun(s, now)
+		return
+	}
+	first := run.Item
+	if seen > first {
+		first = seen
+	}
+	run.Item = first
+	if first < len(s.spec.Items) {
+		run.ItemName = s.spec.Items[first].Name
+	}
+	run.Segment++
+	run.ItemState = stSleeping
+	r.history(s, now, store.Event{Kind: "decision", Run: run.ID,
+		Message: fmt.Sprintf("OCS lost the campaign sequence (restart or failover); submitting the items from %s again", run.ItemName)})
+	r.persist(s, now)
+}

@@ -1,0 +1,431 @@
+package reconcile
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/specs"
+	"github.com/sequencer-dev/sequencer/store"
+)
+
+// Store is what the loop needs of the durable store.
+type Store interface {
+	AllProgress() ([]store.Progress, error)
+	PutProgress(p store.Progress) error
+	DeleteProgress(seq string) error
+	BeginIntent(in store.Intent) (store.Intent, bool, error)
+	SettleIntent(id string, state store.IntentState, outcome string, at time.Time) error
+	OpenIntents() ([]store.Intent, error)
+	Append(evs ...store.Event) error
+	PutGroupStatus(gs ...store.GroupStatus) error
+}
+
+// Config of a Reconciler. Zero durations take the defaults in brackets.
+type Config struct {
+	Link  ocs.Link
+	Store Store
+	// OriginAppDBID is the daemon's own application DBID [310];
+	// TargetAppDBID is the OCS addressed when a spec says 0 [120].
+	OriginAppDBID int32
+	TargetAppDBID int32
+	Logger        *slog.Logger
+	Metrics       Metrics
+
+	Resync               time.Duration // look at every sequence at least this often [30s]
+	MaxSleep             time.Duration // never trust one long timer [1m]
+	PollInterval         time.Duration // status polls of a dialing item with count stops [5s]
+	WaitingUnloadTimeout time.Duration // then ForceUnload [2m]
+	RequestTimeout       time.Duration // per request, on top of the link's own [10s]
+	BackoffMin           time.Duration // first retry after a failure [1s]
+	BackoffMax           time.Duration // cap [5m]
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.OriginAppDBID == 0 {
+		c.OriginAppDBID = 310
+	}
+	if c.TargetAppDBID == 0 {
+		c.TargetAppDBID = 120
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	def(&c.Resync, 30*time.Second)
+	def(&c.MaxSleep, time.Minute)
+	def(&c.PollInterval, 5*time.Second)
+	def(&c.WaitingUnloadTimeout, 2*time.Minute)
+	def(&c.RequestTimeout, 10*time.Second)
+	def(&c.BackoffMin, time.Second)
+	def(&c.BackoffMax, 5*time.Minute)
+}
+
+// Errors of the API methods.
+var (
+	ErrUnknownSequence = errors.New("unknown sequence")
+	ErrNotRunning      = errors.New("reconciler is not running")
+)
+
+// Reconciler is the loop. Create it with New and run it with Run; the
+// status methods and commands are safe to call from any goroutine.
+type Reconciler struct {
+	cfg Config
+	log *slog.Logger
+
+	results chan result
+	cmds    chan command
+	poke    chan struct{} // buffer 1: coalesced "look again"
+
+	// Owned by the loop goroutine.
+	seqs     map[string]*seqState
+	due      dueHeap
+	dirty    map[string]struct{}
+	obs      map[groupKey]*observation
+	claims   map[groupKey]string // campaign group → sequence that loaded it
+	started  time.Time
+	inflight sync.WaitGroup
+	rec      *recorder
+
+	// Published copies for readers.
+	pubMu     sync.RWMutex
+	published map[string]SequenceStatus
+	pubGroups map[groupKey]GroupObservation
+	running   bool
+	queue     int // sequences due or dirty at the last publish
+}
+
+// New returns a Reconciler; nothing runs until Run.
+func New(cfg Config) *Reconciler {
+	cfg.defaults()
+	return &Reconciler{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		results:   make(chan result),
+		cmds:      make(chan command),
+		poke:      make(chan struct{}, 1),
+		seqs:      map[string]*seqState{},
+		dirty:     map[string]struct{}{},
+		obs:       map[groupKey]*observation{},
+		claims:    map[groupKey]string{},
+		published: map[string]SequenceStatus{},
+		pubGroups: map[groupKey]GroupObservation{},
+		rec:       newRecorder(cfg.Store, cfg.Logger),
+	}
+}
+
+type groupKey struct{ campaign, group int32 }
+
+func (k groupKey) String() string { return fmt.Sprintf("%d/%d", k.campaign, k.group) }
+
+type observation struct {
+	known    bool
+	depleted bool // the list ran dry while loaded, or OCS stopped/unloaded it by itself
+	status   ocs.GroupCampStatus
+	mode     ocs.DialMode
+	stats    ocs.Stats
+	has      bool // stats present
+	at       time.Time
+	since    time.Time // when status last changed
+}
+
+type result struct {
+	seq, action, intent string
+	req, ans            ocs.Message
+	err                 error
+	sent                time.Time
+}
+
+type command struct {
+	name  string
+	apply func(s *seqState, now time.Time) error
+	reply chan error
+}
+
+// Run loads progress, settles what a crash left open, and runs the loop
+// until ctx is done. Snapshots come from specs.Watch (or a test).
+func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) error {
+	if err := r.recover(); err != nil {
+		return fmt.Errorf("recover progress: %w", err)
+	}
+	r.started = time.Now()
+	stopRec := make(chan struct{})
+	go r.rec.run(stopRec)
+	defer func() { close(stopRec); <-r.rec.done }()
+	r.pubMu.Lock()
+	r.running = true
+	r.pubMu.Unlock()
+	defer func() {
+		r.pubMu.Lock()
+		r.running = false
+		r.pubMu.Unlock()
+	}()
+	events := r.cfg.Link.Events()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		r.processDue(now)
+		r.processDirty(now)
+		r.publish(now)
+		wait := r.cfg.MaxSleep
+		if r.due.Len() > 0 {
+			if d := r.due[0].due.Sub(now); d < wait {
+				wait = d
+			}
+		}
+		if wait < 0 {
+			wait = 0
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			r.drain()
+			return nil
+		case snap, ok := <-snapshots:
+			if !ok {
+				snapshots = nil
+				continue
+			}
+			r.applySnapshot(snap, time.Now())
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			r.observe(ev, time.Now(), true)
+		case res := <-r.results:
+			r.onResult(res, time.Now())
+		case c := <-r.cmds:
+			r.onCommand(c, time.Now())
+		case <-r.poke:
+		case <-timer.C:
+		}
+	}
+}
+
+// drain waits for requests in flight so that their outcome is recorded;
+// an intent whose answer never came stays open for the next start.
+func (r *Reconciler) drain() {
+	done := make(chan struct{})
+	go func() { r.inflight.Wait(); close(done) }()
+	for {
+		select {
+		case res := <-r.results:
+			r.onResult(res, time.Now())
+		case <-done:
+			return
+		}
+	}
+}
+
+// recover loads every stored progress record. Runs in progress are marked
+// to observe OCS before acting: an intent left open by a crash is settled
+// by re-reading the campaign group's status, then re-issuing the same
+// (idempotent) request or moving on.
+func (r *Reconciler) recover() error {
+	all, err := r.cfg.Store.AllProgress()
+	if err != nil {
+		return err
+	}
+	for _, p := range all {
+		s := r.state(p.Sequence)
+		s.prog = p
+		s.hasProg = true
+		if p.Run != nil {
+			s.observeFirst = true
+			if k := runGroup(p.Run); k.group != 0 && loadedState(p.Run.ItemState) {
+				r.claims[k] = p.Sequence
+			}
+		}
+	}
+	open, err := r.cfg.Store.OpenIntents()
+	if err != nil {
+		return err
+	}
+	for _, in := range open {
+		if s, ok := r.seqs[in.Sequence]; ok {
+			s.openIntents = append(s.openIntents, in)
+		}
+		r.log.Info("intent left open by a restart; settling from OCS status", "intent", in.ID, "sequence", in.Sequence, "action", in.Action)
+	}
+	return nil
+}
+
+func (r *Reconciler) state(name string) *seqState {
+	s, ok := r.seqs[name]
+	if !ok {
+		s = &seqState{name: name, heapIdx: -1, conds: map[string]*Condition{}}
+		r.seqs[name] = s
+	}
+	return s
+}
+
+func (r *Reconciler) markDirty(name string) { r.dirty[name] = struct{}{} }
+
+func (r *Reconciler) processDue(now time.Time) {
+	for r.due.Len() > 0 && !r.due[0].due.After(now) {
+		s := heap.Pop(&r.due).(*seqState)
+		r.markDirty(s.name)
+	}
+}
+
+func (r *Reconciler) processDirty(now time.Time) {
+	if len(r.dirty) == 0 {
+		return
+	}
+	names := make([]string, 0, len(r.dirty))
+	for n := range r.dirty {
+		names = append(names, n)
+	}
+	sort.Strings(names) // deterministic order keeps transcripts stable
+	r.pubMu.Lock()
+	r.queue = len(names)
+	r.pubMu.Unlock()
+	clear(r.dirty)
+	for _, n := range names {
+		s, ok := r.seqs[n]
+		if !ok {
+			continue
+		}
+		t0 := time.Now()
+		next := r.pass(s, now)
+		r.cfg.Metrics.Pass(passResult(s), time.Since(t0))
+		if s.gone {
+			r.forget(s)
+			continue
+		}
+		if next.IsZero() || next.After(now.Add(r.cfg.Resync)) {
+			next = now.Add(r.cfg.Resync)
+		}
+		if !next.After(now) {
+			next = now.Add(time.Millisecond)
+		}
+		r.schedule(s, next)
+		s.pub = true
+	}
+}
+
+func passResult(s *seqState) string {
+	if c := s.conds[CondStalled]; c != nil && c.Status {
+		return "error"
+	}
+	if s.inflight != "" {
+		return "request"
+	}
+	return "idle"
+}
+
+func (r *Reconciler) schedule(s *seqState, at time.Time) {
+	s.due = at
+	if s.heapIdx >= 0 {
+		heap.Fix(&r.due, s.heapIdx)
+	} else {
+		heap.Push(&r.due, s)
+	}
+}
+
+func (r *Reconciler) forget(s *seqState) {
+	if s.heapIdx >= 0 {
+		heap.Remove(&r.due, s.heapIdx)
+	}
+	delete(r.seqs, s.name)
+	r.pubMu.Lock()
+	delete(r.published, s.name)
+	r.pubMu.Unlock()
+}
+
+// applySnapshot installs a new set of specs. A sequence missing from the
+// snapshot is deleted; one whose file is invalid keeps its last good spec
+// (the snapshot still carries it) and gets SpecInvalid.
+func (r *Reconciler) applySnapshot(snap specs.Snapshot, now time.Time) {
+	r.cfg.Metrics.SpecReload(snap.Err == nil && !hasErrors(snap.Problems))
+	for name, seq := range snap.Sequences {
+		s := r.state(name)
+		if s.spec == nil || s.spec.Hash != seq.Hash {
+			if s.spec != nil {
+				r.history(s, now, store.Event{Kind: "spec-change", SpecHash: seq.Hash,
+					Message: fmt.Sprintf("spec changed to generation %d", seq.Generation)})
+			} else if !s.hasProg {
+				r.history(s, now, store.Event{Kind: "spec-change", SpecHash: seq.Hash, Message: "sequence added"})
+			}
+			if s.firstSeen.IsZero() {
+				s.firstSeen = now
+			}
+		}
+		s.spec = seq
+		s.deleted = false
+		s.file = snap.Files[name]
+		if msg, bad := snap.Invalid[name]; bad {
+			r.setCond(s, CondSpecInvalid, true, "InvalidSpec", msg, now)
+		} else {
+			r.setCond(s, CondSpecInvalid, false, "", "", now)
+		}
+		r.markDirty(name)
+	}
+	for name, s := range r.seqs {
+		if _, ok := snap.Sequences[name]; ok {
+			continue
+		}
+		if snap.Err != nil {
+			// An unreadable directory is not a deletion.
+			continue
+		}
+		if !s.deleted {
+			s.deleted = true
+			r.history(s, now, store.Event{Kind: "spec-change", Message: "sequence deleted from specs"})
+		}
+		r.markDirty(name)
+	}
+	if snap.Err != nil {
+		r.log.Error("specs directory unreadable; keeping the last good specs", "err", snap.Err)
+	}
+}
+
+// dueHeap orders sequences by their next look.
+type dueHeap []*seqState
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx = i
+	h[j].heapIdx = j
+}
+func (h *dueHeap) Push(x any) {
+	s := x.(*seqState)
+	s.heapIdx = len(*h)
+	*h = append(*h, s)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	n := len(old)
+	s := old[n-1]
+	old[n-1] = nil
+	s.heapIdx = -1
+	*h = old[:n-1]
+	return s
+}
+
+func hasErrors(ps []specs.Problem) bool {
+	for _, p := range ps {
+		if p.Severity == specs.SeverityError {
+			return true
+		}
+	}
+	return false
+}

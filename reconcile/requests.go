@@ -1,0 +1,409 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/specs"
+	"github.com/sequencer-dev/sequencer/store"
+)
+
+func (r *Reconciler) target(spec *specs.Sequence, k groupKey) ocs.Target {
+	t := ocs.Target{OriginAppDBID: r.cfg.OriginAppDBID, TargetAppDBID: r.cfg.TargetAppDBID, CampaignDBID: k.campaign, GroupDBID: k.group}
+	if spec != nil && spec.OCS.TargetAppDBID != 0 {
+		t.TargetAppDBID = spec.OCS.TargetAppDBID
+	}
+	return t
+}
+
+func (r *Reconciler) sendLoad(s *seqState, now time.Time, it *specs.Item) time.Time {
+	auto := it.AutoCompletion
+	req := ocs.NewLoad(r.target(s.spec, groupKey{it.CampaignDBID, it.GroupDBID}), pacingOf(it), &auto)
+	return r.send(s, now, actLoad, req, true)
+}
+
+func (r *Reconciler) sendStart(s *seqState, now time.Time, it *specs.Item) time.Time {
+	auto := it.AutoCompletion
+	req := ocs.NewStartDialing(r.target(s.spec, groupKey{it.CampaignDBID, it.GroupDBID}), pacingOf(it), &auto)
+	return r.send(s, now, actStart, req, true)
+}
+
+func (r *Reconciler) sendSetMode(s *seqState, now time.Time, it *specs.Item) time.Time {
+	auto := it.AutoCompletion
+	req := ocs.NewSetDialingMode(r.target(s.spec, groupKey{it.CampaignDBID, it.GroupDBID}), pacingOf(it), &auto)
+	return r.send(s, now, actSetMode, req, true)
+}
+
+func (r *Reconciler) sendSimple(s *seqState, now time.Time, action string, req ocs.Message) time.Time {
+	return r.send(s, now, action, req, true)
+}
+
+// sendStatus polls OCS. Polls change nothing, so they are not journaled.
+func (r *Reconciler) sendStatus(s *seqState, now time.Time, t ocs.Target) time.Time {
+	return r.send(s, now, actStatus, ocs.NewGetCampaignStatus(t), false)
+}
+
+// intentID keys an action deterministically: a retry or a restart computes
+// the same id for the same step, so the journal never holds it twice.
+func intentID(run *store.Run, action string, req ocs.Message) string {
+	id := fmt.Sprintf("%s/%d/%d/%s", run.ID, run.Item, run.Segment, action)
+	if action == actSetMode {
+		id += fmt.Sprintf("/%d-%d-%d", req.DialMode, req.OptimizeBy, req.OptimizeGoal)
+	}
+	return id
+}
+
+// send persists progress and the intent, then sends req in its own
+// goroutine; the answer comes back to the loop as a result.
+func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Message, journal bool) time.Time {
+	id := ""
+	if journal && s.prog.Run != nil {
+		run := s.prog.Run
+		id = intentID(run, action, req)
+		if !r.persist(s, now) {
+			return time.Time{}
+		}
+		in := store.Intent{ID: id, Sequence: s.name, Run: run.ID, Item: run.Item, Action: action,
+			Request: req.Encode().String(), Created: now, State: store.IntentOpen}
+		if _, _, err := r.cfg.Store.BeginIntent(in); err != nil {
+			r.fail(s, now, action, fmt.Errorf("journal %s: %w", action, err))
+			return time.Time{}
+		}
+		r.history(s, now, store.Event{Kind: "request", Run: run.ID, Item: run.ItemName, Action: action,
+			Message: fmt.Sprintf("%s campaign %d group %d", req.Type, req.CampaignDBID, req.GroupDBID)})
+		r.log.Info("request", "sequence", s.name, "item", run.ItemName, "action", action, "type", req.Type.String(),
+			"campaign", req.CampaignDBID, "group", req.GroupDBID)
+	}
+	s.inflight = action
+	s.nextAction, s.nextAt = action, now
+	r.inflight.Add(1)
+	go func() {
+		defer r.inflight.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+		defer cancel()
+		ans, err := r.cfg.Link.Request(ctx, req)
+		r.results <- result{seq: s.name, action: action, intent: id, req: req, ans: ans, err: err, sent: now}
+	}()
+	return time.Time{}
+}
+
+// onResult records an answer and moves the sequence's state on.
+func (r *Reconciler) onResult(res result, now time.Time) {
+	s := r.seqs[res.seq]
+	if s == nil {
+		return
+	}
+	s.inflight = ""
+	r.markDirty(s.name)
+	var oe *ocs.OCSError
+	isOCS := errors.As(res.err, &oe)
+	r.cfg.Metrics.Request(res.req.Type.String(), requestResult(res.err, oe), now.Sub(res.sent))
+	if res.action == actStatus {
+		s.lastPoll = now
+		if res.err == nil {
+			r.observe(res.ans, now, false)
+			return
+		}
+		if isOCS && s.spec != nil && s.spec.Engine == specs.EngineOCS && oe.Code == ocs.ErrCampaignScheduleNotFound {
+			r.onSequenceLost(s, now)
+			return
+		}
+		r.fail(s, now, res.action, res.err)
+		return
+	}
+	ok := res.err == nil || (isOCS && oe.GoalReached())
+	outcome, state := "ok", store.IntentDone
+	if res.err != nil {
+		outcome = res.err.Error()
+		if !ok {
+			state = store.IntentFailed
+		}
+	}
+	if res.intent != "" {
+		if err := r.cfg.Store.SettleIntent(res.intent, state, outcome, now); err != nil {
+			r.log.Error("settle intent", "intent", res.intent, "err", err)
+		}
+	}
+	run := s.prog.Run
+	evt := store.Event{Kind: "answer", Action: res.action, Message: outcome,
+		Fields: map[string]string{"latency": now.Sub(res.sent).String()}}
+	if res.err == nil {
+		evt.Message = res.ans.Type.String()
+	}
+	if run != nil {
+		evt.Run, evt.Item = run.ID, run.ItemName
+	}
+	r.history(s, now, evt)
+	if ok {
+		if res.err == nil {
+			r.observe(res.ans, now, false)
+		}
+		s.failures, s.retryAt = 0, time.Time{}
+		r.setCond(s, CondStalled, false, "", "", now)
+		r.advance(s, res, now)
+		return
+	}
+	switch {
+	case isOCS && oe.Code == ocs.ErrPartOfSequence:
+		r.setCond(s, CondConflict, true, "PartOfSequence",
+			fmt.Sprintf("campaign group %d/%d is owned by a campaign sequence running in OCS (error 17); the sequencer keeps its hands off", res.req.CampaignDBID, res.req.GroupDBID), now)
+		s.phase = PhaseFailed
+		s.retryAt = now.Add(r.cfg.BackoffMax)
+	case isOCS && res.action == actStart && oe.Code == ocs.ErrCampaignNotLoaded && run != nil:
+		// The group vanished between load and start (OCS restart): load again.
+		run.Segment++
+		run.ItemState = stLoading
+		r.persist(s, now)
+	case isOCS && res.action == actSetMode && oe.Code == ocs.ErrInvalidCampaignMode && run != nil:
+		run.StopGoal, run.ItemState = goalRestart, stStopping
+		r.persist(s, now)
+	default:
+		if ocs.IsTransient(res.err) {
+			r.linkTrouble(now)
+		}
+		r.fail(s, now, res.action, res.err)
+	}
+}
+
+func requestResult(err error, oe *ocs.OCSError) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case oe != nil && oe.GoalReached():
+		return "goal-reached"
+	case oe != nil:
+		return "ocs-error"
+	case errors.Is(err, ocs.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, ocs.ErrDisconnected):
+		return "disconnected"
+	}
+	return "error"
+}
+
+// linkTrouble forgets what OCS told us: after a reconnect every running
+// sequence reads the status of its group again before acting.
+func (r *Reconciler) linkTrouble(now time.Time) {
+	clear(r.obs)
+	for _, s := range r.seqs {
+		if s.prog.Run != nil {
+			s.observeFirst = true
+		}
+	}
+}
+
+// advance applies a successful answer to the run.
+func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
+	if s.spec != nil && s.spec.Engine == specs.EngineOCS {
+		r.advanceOCS(s, res, now)
+		return
+	}
+	run := s.prog.Run
+	if run == nil {
+		return
+	}
+	k := runGroup(run)
+	switch res.action {
+	case actLoad:
+		run.ItemState = stLoaded
+		// Counters are counted since the load (ocs.PropStatistics).
+		if o := r.obs[k]; o != nil {
+			o.stats, o.has, o.depleted = ocs.Stats{}, false, false
+		}
+		run.CountersAtStart = store.Counters{}
+	case actStart:
+		run.ItemState = stDialing
+		if run.ItemStarted.IsZero() {
+			run.ItemStarted = now
+			r.history(s, now, store.Event{Kind: "item-start", Run: run.ID, Item: run.ItemName,
+				Message: fmt.Sprintf("item %s dialing in %s", run.ItemName, res.req.DialMode.Short())})
+		}
+		p := res.req.Pacing()
+		run.DialMode, run.OptimizeBy, run.OptimizeGoal = int32(p.DialMode), int32(p.OptimizeBy), p.OptimizeGoal
+		s.lastPoll = now
+	case actSetMode:
+		p := res.req.Pacing()
+		run.DialMode, run.OptimizeBy, run.OptimizeGoal = int32(p.DialMode), int32(p.OptimizeBy), p.OptimizeGoal
+	case actStop:
+		run.Segment++
+		switch run.StopGoal {
+		case goalPause:
+			run.ItemState = stPaused
+			run.PausedAt = now
+			r.history(s, now, store.Event{Kind: "item-pause", Run: run.ID, Item: run.ItemName, Message: "paused: " + run.PauseReason})
+		case goalRestart:
+			run.ItemState = stLoaded
+		default:
+			run.ItemState = stUnloading
+		}
+		run.StopGoal = ""
+	case actUnload, actForceUnload:
+		if o := r.obs[k]; o != nil && (o.status == ocs.StatusWaitingUnload || o.status == ocs.StatusUnloadInProgress) && res.action == actUnload {
+			run.ItemState = stDraining
+		} else {
+			r.finishItem(s, now, "")
+			return
+		}
+	}
+	r.persist(s, now)
+}
+
+// settleOpenIntents closes the intents a crash left open, once OCS status
+// has been read: the loop continues from the stored state, re-sending the
+// same request where the state says one is under way.
+func (r *Reconciler) settleOpenIntents(s *seqState, now time.Time) {
+	for _, in := range s.openIntents {
+		status := "unknown"
+		if s.prog.Run != nil {
+			if o := r.obs[runGroup(s.prog.Run)]; o != nil {
+				status = o.status.String()
+			}
+		}
+		outcome := fmt.Sprintf("interrupted by a restart; OCS reports %s; continuing from state %q", status, stateOf(s))
+		if err := r.cfg.Store.SettleIntent(in.ID, store.IntentFailed, outcome, now); err != nil {
+			r.log.Error("settle intent", "intent", in.ID, "err", err)
+		}
+		r.history(s, now, store.Event{Kind: "recover", Run: in.Run, Action: in.Action, Message: outcome})
+	}
+	s.openIntents = nil
+}
+
+func stateOf(s *seqState) string {
+	if s.prog.Run == nil {
+		return ""
+	}
+	return s.prog.Run.ItemState
+}
+
+// observe records what OCS says about a campaign group (or an OCS-side
+// sequence) and wakes the sequence that owns it.
+func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
+	if m.Type == ocs.EvError || m.Has&ocs.AttrGroup == 0 {
+		return
+	}
+	if m.Has&ocs.AttrCampaign != 0 && m.CampaignDBID == 0 {
+		r.observeSequence(m, now)
+		return
+	}
+	if m.Has&ocs.AttrCampaign == 0 {
+		return
+	}
+	st, ok := statusOf(m)
+	if !ok {
+		return
+	}
+	k := groupKey{m.CampaignDBID, m.GroupDBID}
+	o := r.obs[k]
+	if o == nil {
+		o = &observation{}
+		r.obs[k] = o
+	}
+	if !o.known || o.status != st {
+		o.since = now
+		if st.Loaded() && !o.status.Loaded() {
+			o.depleted = false
+		}
+	}
+	o.known, o.status, o.at = true, st, now
+	if m.Has&ocs.AttrDialMode != 0 {
+		o.mode = m.DialMode
+	}
+	if stats, has := m.Stats(); has && st != ocs.StatusNotLoaded {
+		o.stats, o.has = stats, true
+		if stats.RecordsLeft == 0 {
+			o.depleted = true
+		}
+	}
+	if unsolicited && (m.Type == ocs.EvCampaignUnloaded || m.Type == ocs.EvDialingStopped) {
+		// OCS stopped or unloaded the group by itself: auto-completion.
+		o.depleted = true
+	}
+	owner := r.claims[k]
+	r.rec.group(store.GroupStatus{CampaignDBID: k.campaign, GroupDBID: k.group, Status: int32(st), DialMode: int32(o.mode),
+		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now})
+	r.pubMu.Lock()
+	r.pubGroups[k] = GroupObservation{CampaignDBID: k.campaign, GroupDBID: k.group, Status: st.String(), DialMode: o.mode.Short(),
+		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now}
+	r.pubMu.Unlock()
+	if owner != "" {
+		r.markDirty(owner)
+	}
+}
+
+func statusOf(m ocs.Message) (ocs.GroupCampStatus, bool) {
+	if m.Has&ocs.AttrGroupCampStatus != 0 {
+		return m.GroupCampStatus, m.GroupCampStatus.Valid()
+	}
+	switch m.Type {
+	case ocs.EvCampaignLoaded, ocs.EvDialingStopped:
+		return ocs.StatusInActive, true
+	case ocs.EvCampaignUnloaded:
+		return ocs.StatusNotLoaded, true
+	case ocs.EvDialingStarted, ocs.EvDialingModeChanged:
+		return ocs.StatusRunning, true
+	}
+	return 0, false
+}
+
+func (r *Reconciler) persist(s *seqState, now time.Time) bool {
+	s.prog.Sequence = s.name
+	s.prog.UpdatedAt = now
+	if err := r.cfg.Store.PutProgress(s.prog); err != nil {
+		r.fail(s, now, "", fmt.Errorf("save progress: %w", err))
+		return false
+	}
+	s.hasProg = true
+	return true
+}
+
+func (r *Reconciler) history(s *seqState, now time.Time, ev store.Event) {
+	ev.Sequence, ev.At = s.name, now
+	if ev.SpecHash == "" && s.spec != nil {
+		ev.SpecHash = s.spec.Hash
+	}
+	r.rec.event(ev)
+}
+
+// fail backs the sequence off exponentially (capped) and says why.
+func (r *Reconciler) fail(s *seqState, now time.Time, action string, err error) {
+	s.failures++
+	d := r.cfg.BackoffMin
+	for i := 1; i < s.failures && d < r.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	if d > r.cfg.BackoffMax {
+		d = r.cfg.BackoffMax
+	}
+	s.retryAt = now.Add(d)
+	msg := err.Error()
+	if action != "" {
+		msg = action + ": " + msg
+	}
+	r.setCond(s, CondStalled, true, "RequestFailed", fmt.Sprintf("%s (attempt %d, retry in %s)", msg, s.failures, d), now)
+	r.history(s, now, store.Event{Kind: "error", Action: action, Message: msg})
+	r.log.Warn("reconcile failed; backing off", "sequence", s.name, "action", action, "err", err, "retry_in", d)
+}
+
+func (r *Reconciler) setCond(s *seqState, typ string, status bool, reason, msg string, now time.Time) {
+	c := s.conds[typ]
+	if c == nil {
+		if !status {
+			return
+		}
+		c = &Condition{Type: typ}
+		s.conds[typ] = c
+	}
+	if c.Status != status || c.Reason != reason || c.Message != msg {
+		if c.Status != status {
+			c.Since = now
+		}
+		c.Status, c.Reason, c.Message = status, reason, msg
+		s.pub = true
+		if status && typ != CondReady && typ != CondReconciling {
+			r.history(s, now, store.Event{Kind: "condition", Message: typ + ": " + msg})
+		}
+	}
+}

@@ -1,0 +1,547 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/schedule"
+	"github.com/sequencer-dev/sequencer/specs"
+	"github.com/sequencer-dev/sequencer/store"
+)
+
+// pass decides what one sequence needs now and returns when to look again.
+func (r *Reconciler) pass(s *seqState, now time.Time) time.Time {
+	if s.inflight != "" {
+		return now.Add(r.cfg.Resync) // the result wakes us
+	}
+	if now.Before(s.retryAt) {
+		s.nextAction, s.nextAt = "retry", s.retryAt
+		return s.retryAt
+	}
+	if s.spec == nil {
+		// Progress from the store whose spec has not arrived (yet).
+		s.phase = PhaseWaiting
+		return time.Time{}
+	}
+	if !s.hasProg {
+		// First sight: starts before now were never this sequence's.
+		s.prog = store.Progress{Sequence: s.name, SpecHash: s.spec.Hash, Generation: s.spec.Generation, LastScheduled: now}
+		s.hasProg = true
+		if s.deleted {
+			s.gone = true
+			return time.Time{}
+		}
+		if !r.persist(s, now) {
+			return time.Time{}
+		}
+	}
+	if s.spec.Engine == specs.EngineOCS {
+		return r.passOCS(s, now)
+	}
+	return r.passSequencer(s, now)
+}
+
+// suspended says whether dialing must stop: the spec's suspend always wins;
+// otherwise an unexpired API override decides.
+func (r *Reconciler) suspended(s *seqState, now time.Time) (bool, string) {
+	if s.spec != nil && s.spec.Suspend {
+		return true, "spec"
+	}
+	if o := s.prog.Override; o != nil && (o.Until.IsZero() || now.Before(o.Until)) && o.Suspended {
+		return true, "api:" + o.Who
+	}
+	return false, ""
+}
+
+func (r *Reconciler) passSequencer(s *seqState, now time.Time) time.Time {
+	spec := s.spec
+	suspended, _ := r.suspended(s, now)
+	if s.prog.Run == nil {
+		if s.deleted {
+			return r.forgetDeleted(s, now)
+		}
+		return r.passIdle(s, now, suspended)
+	}
+	run := s.prog.Run
+	k := runGroup(run)
+	if s.observeFirst {
+		if k.group != 0 && loadedState(run.ItemState) {
+			if _, seen := r.obs[k]; !seen {
+				return r.sendStatus(s, now, r.target(spec, k))
+			}
+		}
+		s.observeFirst = false
+		r.settleOpenIntents(s, now)
+	}
+	var item *specs.Item
+	if !s.deleted {
+		for i := range spec.Items {
+			if spec.Items[i].Name == run.ItemName {
+				item = &spec.Items[i]
+				run.Item = i
+				break
+			}
+		}
+	}
+	if item == nil {
+		return r.windDown(s, now, windDownReason(s))
+	}
+	o := r.obs[k]
+	switch run.ItemState {
+	case stSleeping, "":
+		if now.Before(run.SleepUntil) {
+			s.phase, s.nextAction, s.nextAt = PhaseSleeping, "load "+item.Name, run.SleepUntil
+			return run.SleepUntil
+		}
+		if suspended {
+			s.phase, s.nextAction = PhaseSuspended, ""
+			return time.Time{}
+		}
+		if item.StopAt.Time.Kind == specs.StopAbsolute && !now.Before(item.StopAt.Time.At) {
+			return r.finishItem(s, now, "stop time "+item.StopAt.Time.String()+" passed before the item could start")
+		}
+		if !schedule.InWindow(spec, now) {
+			open, ok := schedule.NextWindowOpen(spec, now)
+			s.phase, s.nextAction, s.nextAt = PhasePaused, "load "+item.Name+" when the window opens", open
+			if !ok {
+				return time.Time{}
+			}
+			return open
+		}
+		nk := groupKey{item.CampaignDBID, item.GroupDBID}
+		if owner, ok := r.claims[nk]; ok && owner != s.name {
+			r.setCond(s, CondConflict, true, "GroupInUse",
+				fmt.Sprintf("campaign group %s is in use by sequence %q; waiting for it", nk, owner), now)
+			s.phase = PhaseWaiting
+			return now.Add(r.cfg.Resync)
+		}
+		if no := r.obs[nk]; no != nil && no.status != ocs.StatusNotLoaded {
+			r.setCond(s, CondConflict, true, "GroupBusyInOCS",
+				fmt.Sprintf("campaign group %s is %s in OCS but the sequencer did not load it (loaded by hand in OCM/GA?); waiting for it to be unloaded", nk, no.status), now)
+			s.phase = PhaseWaiting
+			return now.Add(r.cfg.Resync)
+		}
+		r.setCond(s, CondConflict, false, "", "", now)
+		r.claims[nk] = s.name
+		run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
+		run.ItemState = stLoading
+		return r.sendLoad(s, now, item)
+	case stLoading:
+		return r.sendLoad(s, now, item)
+	case stLoaded:
+		if suspended {
+			s.phase = PhaseSuspended
+			return time.Time{}
+		}
+		if reason := r.timeStop(spec, item, run, now); reason != "" {
+			run.EndReason = reason
+			run.ItemState = stUnloading
+			return r.sendSimple(s, now, actUnload, ocs.NewUnload(r.target(spec, k)))
+		}
+		if !schedule.InWindow(spec, now) {
+			open, _ := schedule.NextWindowOpen(spec, now)
+			s.phase, s.nextAction, s.nextAt = PhasePaused, "start "+item.Name+" when the window opens", open
+			return open
+		}
+		run.ItemState = stStarting
+		return r.sendStart(s, now, item)
+	case stStarting:
+		return r.sendStart(s, now, item)
+	case stDialing:
+		if o != nil && o.status == ocs.StatusNotLoaded {
+			return r.lostGroup(s, now, item, o)
+		}
+		if reason := r.stopReason(spec, item, run, o, now); reason != "" {
+			run.StopGoal, run.EndReason, run.ItemState = goalEnd, reason, stStopping
+			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
+		}
+		if suspended {
+			run.StopGoal, run.PauseReason, run.ItemState = goalPause, "suspended", stStopping
+			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
+		}
+		if !schedule.InWindow(spec, now) {
+			run.StopGoal, run.PauseReason, run.ItemState = goalPause, "window closed", stStopping
+			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
+		}
+		want := pacingOf(item)
+		if have := appliedPacing(run); have != want {
+			if have.DialMode.LiveSwitchable(want.DialMode) {
+				return r.sendSetMode(s, now, item)
+			}
+			run.StopGoal, run.ItemState = goalRestart, stStopping
+			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
+		}
+		if o != nil && o.status == ocs.StatusInActive && now.Sub(o.since) > r.cfg.PollInterval && !(item.AutoCompletion && o.depleted) {
+			r.setCond(s, CondConflict, true, "StoppedOutside",
+				fmt.Sprintf("campaign group %s was stopped outside the sequencer; not restarting it", k), now)
+		}
+		s.phase, s.nextAction = PhaseRunning, "stop "+item.Name
+		next := time.Time{}
+		if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok {
+			next, s.nextAt = t, t
+		}
+		if t, ok := schedule.NextWindowChange(spec, now); ok && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+		if needsPolling(item) {
+			poll := s.lastPoll.Add(r.cfg.PollInterval)
+			if !now.Before(poll) {
+				return r.sendStatus(s, now, r.target(spec, k))
+			}
+			if next.IsZero() || poll.Before(next) {
+				next = poll
+			}
+		}
+		return next
+	case stStopping:
+		return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
+	case stPaused:
+		if reason := r.timeStop(spec, item, run, now); reason != "" {
+			run.EndReason, run.ItemState = reason, stUnloading
+			return r.sendSimple(s, now, actUnload, ocs.NewUnload(r.target(spec, k)))
+		}
+		if o != nil && o.status == ocs.StatusNotLoaded {
+			return r.lostGroup(s, now, item, o)
+		}
+		if suspended {
+			s.phase, s.nextAction = PhaseSuspended, ""
+			return time.Time{}
+		}
+		if !schedule.InWindow(spec, now) {
+			open, _ := schedule.NextWindowOpen(spec, now)
+			s.phase, s.nextAction, s.nextAt = PhasePaused, "resume "+item.Name, open
+			if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok && t.Before(open) {
+				return t
+			}
+			return open
+		}
+		run.PauseReason, run.ItemState = "", stStarting
+		return r.sendStart(s, now, item)
+	case stUnloading:
+		return r.sendSimple(s, now, actUnload, ocs.NewUnload(r.target(spec, k)))
+	case stDraining:
+		return r.passDraining(s, now, k)
+	}
+	return time.Time{}
+}
+
+// passIdle decides whether a run starts now.
+func (r *Reconciler) passIdle(s *seqState, now time.Time, suspended bool) time.Time {
+	spec := s.spec
+	p := &s.prog
+	if spec.Start.Immediate() {
+		// An immediate sequence runs once per spec version: editing it
+		// re-arms it, a restart does not.
+		if p.Engine["immediate"] == spec.Hash {
+			s.phase, s.nextAction = PhaseCompleted, ""
+			return time.Time{}
+		}
+		if suspended {
+			s.phase = PhaseSuspended
+			return time.Time{}
+		}
+		if p.Engine == nil {
+			p.Engine = map[string]string{}
+		}
+		p.Engine["immediate"] = spec.Hash
+		return r.beginRun(s, now, now.Truncate(time.Second))
+	}
+	d := schedule.Due(spec, p.LastScheduled, s.firstSeen, now)
+	changed := false
+	for _, sk := range d.Skipped {
+		r.recordSkip(s, now, sk.Scheduled, sk.Reason, 1)
+		changed = true
+	}
+	if extra := d.SkippedCount - len(d.Skipped); extra > 0 {
+		r.recordSkip(s, now, time.Time{}, fmt.Sprintf("%d more missed starts not listed", extra), extra)
+	}
+	if d.OK && suspended {
+		r.recordSkip(s, now, d.Run, "suspended", 1)
+		changed = true
+		d.OK = false
+		if d.Run.After(p.LastScheduled) {
+			p.LastScheduled = d.Run
+		}
+	}
+	if changed {
+		r.persist(s, now)
+	}
+	if d.OK {
+		return r.beginRun(s, now, d.Run)
+	}
+	if suspended {
+		s.phase = PhaseSuspended
+	} else if d.Next.IsZero() {
+		s.phase = PhaseCompleted
+	} else {
+		s.phase = PhaseWaiting
+	}
+	s.nextAction, s.nextAt = "start", d.Next
+	return d.Next
+}
+
+func (r *Reconciler) recordSkip(s *seqState, now, scheduled time.Time, reason string, n int) {
+	p := &s.prog
+	p.SkippedStarts = append(p.SkippedStarts, store.SkippedStart{Scheduled: scheduled, Reason: reason, Count: n})
+	if len(p.SkippedStarts) > 64 {
+		p.SkippedStarts = p.SkippedStarts[len(p.SkippedStarts)-64:]
+	}
+	if scheduled.After(p.LastScheduled) {
+		p.LastScheduled = scheduled
+	}
+	msg := "skipped start"
+	if !scheduled.IsZero() {
+		msg += " scheduled " + scheduled.UTC().Format(time.RFC3339)
+	}
+	r.history(s, now, store.Event{Kind: "skip", Message: msg + ": " + reason})
+	r.log.Info("start skipped", "sequence", s.name, "scheduled", scheduled, "reason", reason)
+}
+
+func (r *Reconciler) beginRun(s *seqState, now, scheduled time.Time) time.Time {
+	spec := s.spec
+	p := &s.prog
+	run := &store.Run{
+		ID:        fmt.Sprintf("%s@%s", s.name, scheduled.UTC().Format(time.RFC3339)),
+		Scheduled: scheduled.UTC(),
+		Started:   now,
+		ItemName:  spec.Items[0].Name,
+		ItemState: stSleeping,
+	}
+	run.SleepUntil = now.Add(spec.Items[0].SleepBeforeNextStart)
+	p.Run = run
+	if scheduled.After(p.LastScheduled) {
+		p.LastScheduled = scheduled
+	}
+	p.FiredStarts = append(p.FiredStarts, scheduled.UTC())
+	if len(p.FiredStarts) > 64 {
+		p.FiredStarts = p.FiredStarts[len(p.FiredStarts)-64:]
+	}
+	p.SpecHash, p.Generation = spec.Hash, spec.Generation
+	r.history(s, now, store.Event{Kind: "run-start", Run: run.ID, SpecHash: spec.Hash,
+		Message: fmt.Sprintf("run started (scheduled %s, %s late)", scheduled.UTC().Format(time.RFC3339), now.Sub(scheduled).Round(time.Millisecond))})
+	r.log.Info("run started", "sequence", s.name, "run", run.ID)
+	r.cfg.Metrics.StartLateness(now.Sub(scheduled))
+	if !r.persist(s, now) {
+		return time.Time{}
+	}
+	s.phase = PhaseStarting
+	if spec.Engine == specs.EngineOCS {
+		return r.passOCS(s, now)
+	}
+	return r.passSequencer(s, now)
+}
+
+// timeStop reports a time-based reason to end an item that is loaded but not
+// dialing.
+func (r *Reconciler) timeStop(spec *specs.Sequence, item *specs.Item, run *store.Run, now time.Time) string {
+	if run.EndReason != "" {
+		return run.EndReason
+	}
+	started := run.ItemStarted
+	if started.IsZero() {
+		started = now
+	}
+	if t, ok := schedule.ItemStopTime(spec, item, started); ok && !now.Before(t) {
+		return "stop time " + item.StopAt.Time.String() + " reached"
+	}
+	return ""
+}
+
+// stopReason is the first stop condition met by a dialing item.
+func (r *Reconciler) stopReason(spec *specs.Sequence, item *specs.Item, run *store.Run, o *observation, now time.Time) string {
+	if reason := r.timeStop(spec, item, run, now); reason != "" {
+		return reason
+	}
+	if o == nil || !o.has {
+		return ""
+	}
+	dials, contacts := itemCounters(run, o)
+	if item.StopAt.Contacts > 0 && contacts >= int64(item.StopAt.Contacts) {
+		return fmt.Sprintf("%d contacts reached", item.StopAt.Contacts)
+	}
+	if item.StopAt.Dials > 0 && dials >= int64(item.StopAt.Dials) {
+		return fmt.Sprintf("%d dials reached", item.StopAt.Dials)
+	}
+	return ""
+}
+
+// itemCounters are the dials and contacts of the item so far: what earlier
+// loads of it carried, plus what OCS counted since the current load.
+func itemCounters(run *store.Run, o *observation) (dials, contacts int64) {
+	dials = run.Carried.Dials + int64(o.stats.Dials) - run.CountersAtStart.Dials
+	contacts = run.Carried.Contacts + int64(o.stats.Contacts) - run.CountersAtStart.Contacts
+	return dials, contacts
+}
+
+func needsPolling(it *specs.Item) bool {
+	return it.StopAt.Contacts > 0 || it.StopAt.Dials > 0 || it.AutoCompletion
+}
+
+// lostGroup handles a dialing (or paused) item whose group OCS reports
+// unloaded. With auto-completion and an empty list that is the item's end;
+// otherwise OCS lost it (restart, failover) and the item is loaded again and
+// continues, its counters carried over.
+func (r *Reconciler) lostGroup(s *seqState, now time.Time, item *specs.Item, o *observation) time.Time {
+	run := s.prog.Run
+	if o.depleted {
+		if item.AutoCompletion {
+			return r.finishItem(s, now, "calling list depleted (auto-completion)")
+		}
+		return r.finishItem(s, now, "calling list depleted; campaign group unloaded by OCS")
+	}
+	r.history(s, now, store.Event{Kind: "decision", Run: run.ID, Item: item.Name,
+		Message: "OCS no longer has the campaign group loaded (OCS restart?); loading it again"})
+	run.Carried.Dials += int64(o.stats.Dials) - run.CountersAtStart.Dials
+	run.Carried.Contacts += int64(o.stats.Contacts) - run.CountersAtStart.Contacts
+	run.CountersAtStart = store.Counters{}
+	run.Segment++
+	run.ItemState = stLoading
+	return r.sendLoad(s, now, item)
+}
+
+// passDraining waits for OCS to finish unloading; past the timeout it
+// forces the unload.
+func (r *Reconciler) passDraining(s *seqState, now time.Time, k groupKey) time.Time {
+	o := r.obs[k]
+	if o == nil || o.status == ocs.StatusNotLoaded {
+		return r.finishItem(s, now, "")
+	}
+	if now.Sub(o.since) >= r.cfg.WaitingUnloadTimeout {
+		r.history(s, now, store.Event{Kind: "decision", Run: s.prog.Run.ID,
+			Message: fmt.Sprintf("campaign group %s stuck in %s for %s; forcing the unload", k, o.status, now.Sub(o.since).Round(time.Second))})
+		return r.sendSimple(s, now, actForceUnload, ocs.NewForceUnload(r.target(s.spec, k)))
+	}
+	poll := s.lastPoll.Add(r.cfg.PollInterval)
+	if !now.Before(poll) {
+		return r.sendStatus(s, now, r.target(s.spec, k))
+	}
+	deadline := o.since.Add(r.cfg.WaitingUnloadTimeout)
+	if poll.Before(deadline) {
+		return poll
+	}
+	return deadline
+}
+
+// windDown stops and unloads the run's current group because its item was
+// removed from the spec or the sequence was deleted, then moves on.
+func (r *Reconciler) windDown(s *seqState, now time.Time, reason string) time.Time {
+	run := s.prog.Run
+	k := runGroup(run)
+	if run.EndReason == "" {
+		run.EndReason = reason
+	}
+	if s.deleted && s.spec.OnDelete == specs.OnDeleteOrphan {
+		return r.forgetDeleted(s, now)
+	}
+	s.phase = PhaseDeleting
+	switch run.ItemState {
+	case stLoading, stLoaded, stPaused, stUnloading:
+		run.ItemState = stUnloading
+		return r.sendSimple(s, now, actUnload, ocs.NewUnload(r.target(s.spec, k)))
+	case stStarting, stDialing, stStopping:
+		run.StopGoal, run.ItemState = goalEnd, stStopping
+		return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(s.spec, k)))
+	case stDraining:
+		return r.passDraining(s, now, k)
+	}
+	return r.finishItem(s, now, run.EndReason)
+}
+
+func windDownReason(s *seqState) string {
+	if s.deleted {
+		return "sequence deleted from specs"
+	}
+	return "item removed from spec"
+}
+
+// finishItem records the end of the current item and moves the run on.
+func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.Time {
+	run := s.prog.Run
+	if reason == "" {
+		reason = run.EndReason
+	}
+	if reason == "" {
+		reason = "ended"
+	}
+	k := runGroup(run)
+	res := store.ItemResult{Name: run.ItemName, Started: run.ItemStarted, Ended: now, Reason: reason}
+	if o := r.obs[k]; o != nil && o.has {
+		res.Dials, res.Contacts = itemCounters(run, &observation{stats: o.stats, has: true})
+	}
+	run.Items = append(run.Items, res)
+	if k.group != 0 && r.claims[k] == s.name {
+		delete(r.claims, k)
+	}
+	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: run.ItemName,
+		Message: fmt.Sprintf("item %s ended: %s (%d dials, %d contacts)", run.ItemName, reason, res.Dials, res.Contacts)})
+	r.log.Info("item ended", "sequence", s.name, "item", run.ItemName, "reason", reason, "dials", res.Dials, "contacts", res.Contacts)
+
+	next := -1
+	if !s.deleted && s.spec.Engine != specs.EngineOCS {
+		pos := run.Item
+		if pos < len(s.spec.Items) && s.spec.Items[pos].Name == run.ItemName {
+			pos++ // the item still exists: the next is after it
+		}
+		if pos < len(s.spec.Items) {
+			next = pos
+		}
+	}
+	if next < 0 {
+		return r.endRun(s, now)
+	}
+	it := s.spec.Items[next]
+	*run = store.Run{
+		ID: run.ID, Scheduled: run.Scheduled, Started: run.Started, Items: run.Items,
+		Item: next, ItemName: it.Name, ItemState: stSleeping, SleepUntil: now.Add(it.SleepBeforeNextStart),
+	}
+	if !r.persist(s, now) {
+		return time.Time{}
+	}
+	return now
+}
+
+func (r *Reconciler) endRun(s *seqState, now time.Time) time.Time {
+	p := &s.prog
+	run := p.Run
+	p.Completed = append(p.Completed, store.RunSummary{ID: run.ID, Scheduled: run.Scheduled, Started: run.Started, Ended: now, Items: run.Items})
+	if len(p.Completed) > 16 {
+		p.Completed = p.Completed[len(p.Completed)-16:]
+	}
+	p.Run = nil
+	r.history(s, now, store.Event{Kind: "run-end", Run: run.ID, Message: fmt.Sprintf("run ended after %d items", len(run.Items))})
+	r.log.Info("run ended", "sequence", s.name, "run", run.ID)
+	if !r.persist(s, now) {
+		return time.Time{}
+	}
+	return now
+}
+
+// forgetDeleted removes a deleted sequence's progress (history stays).
+func (r *Reconciler) forgetDeleted(s *seqState, now time.Time) time.Time {
+	if run := s.prog.Run; run != nil {
+		k := runGroup(run)
+		if r.claims[k] == s.name {
+			delete(r.claims, k)
+		}
+		if s.spec.OnDelete == specs.OnDeleteOrphan && loadedState(run.ItemState) {
+			r.history(s, now, store.Event{Kind: "decision", Run: run.ID,
+				Message: fmt.Sprintf("sequence deleted with onDelete: orphan; campaign group %s left as it is in OCS", k)})
+		}
+	}
+	if err := r.cfg.Store.DeleteProgress(s.name); err != nil {
+		r.fail(s, now, "", fmt.Errorf("delete progress: %w", err))
+		return time.Time{}
+	}
+	r.history(s, now, store.Event{Kind: "spec-change", Message: "sequence removed"})
+	s.gone = true
+	return time.Time{}
+}
+
+func pacingOf(it *specs.Item) ocs.Pacing {
+	return ocs.Pacing{DialMode: it.DialMode, OptimizeBy: it.Optimize.By, OptimizeGoal: it.Optimize.Goal}
+}
+
+func appliedPacing(run *store.Run) ocs.Pacing {
+	return ocs.Pacing{DialMode: ocs.DialMode(run.DialMode), OptimizeBy: ocs.OptimizeMethod(run.OptimizeBy), OptimizeGoal: run.OptimizeGoal}
+}

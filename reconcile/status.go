@@ -1,0 +1,70 @@
+package reconcile
+
+import (
+	"time"
+)
+
+// Phase is the coarse state of a sequence shown to operators (DESIGN §6).
+type Phase string
+
+const (
+	PhaseWaiting   Phase = "Waiting"   // no run; next start ahead
+	PhaseStarting  Phase = "Starting"  // a run began; loading its first item
+	PhaseRunning   Phase = "Running"   // an item is loaded or dialing
+	PhaseSleeping  Phase = "Sleeping"  // sleepBeforeNextStart of the next item
+	PhasePaused    Phase = "Paused"    // outside the calling window
+	PhaseSuspended Phase = "Suspended" // spec or API suspend
+	PhaseCompleted Phase = "Completed" // ran once and has no further start
+	PhaseFailed    Phase = "Failed"    // cannot proceed without an operator
+	PhaseDeleting  Phase = "Deleting"  // removed from specs, stopping what it loaded
+)
+
+// Condition types.
+const (
+	CondReady       = "Ready"
+	CondReconciling = "Reconciling"
+	CondStalled     = "Stalled"
+	CondSpecInvalid = "SpecInvalid"
+	CondConflict    = "Conflict"
+)
+
+// Condition is one observation about a sequence, Kubernetes style.
+type Condition struct {
+	Type    string    `json:"type"`
+	Status  bool      `json:"status"`
+	Reason  string    `json:"reason,omitempty"`
+	Message string    `json:"message,omitempty"`
+	Since   time.Time `json:"since"`
+}
+
+// SequenceStatus is the externally visible state of one sequence.
+type SequenceStatus struct {
+	Name               string      `json:"name"`
+	File               string      `json:"file,omitempty"`
+	Engine             string      `json:"engine"`
+	Phase              Phase       `json:"phase"`
+	Run                string      `json:"run,omitempty"`
+	Item               string      `json:"item,omitempty"`
+	ItemIndex          int         `json:"itemIndex"`
+	ItemState          string      `json:"itemState,omitempty"`
+	NextAction         string      `json:"nextAction,omitempty"`
+	NextActionAt       time.Time   `json:"nextActionAt,omitzero"`
+	ObservedGeneration int64       `json:"observedGeneration"`
+	SpecHash           string      `json:"specHash,omitempty"`
+	Suspended          bool        `json:"suspended"`
+	SuspendedBy        string      `json:"suspendedBy,omitempty"`
+	Conditions         []Condition `json:"conditions"`
+}
+
+// GroupObservation is the last status OCS reported for a campaign group.
+type GroupObservation struct {
+	CampaignDBID int32     `json:"campaignDBID"`
+	GroupDBID    int32     `json:"groupDBID"`
+	Status       string    `json:"status"`
+	DialMode     string    `json:"dialMode,omitempty"`
+	Dials        int64     `json:"dials"`
+	Contacts     int64     `json:"contacts"`
+	RecordsLeft  int64     `json:"recordsLeft"`
+	Sequence     string    `json:"sequence,omitempty"`
+	At           time.Time `json:"at"`
+}
