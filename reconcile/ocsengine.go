@@ -7,6 +7,7 @@ import (
 
 	"github.com/sequencer-dev/sequencer/ocs"
 	"github.com/sequencer-dev/sequencer/schedule"
+	"github.com/sequencer-dev/sequencer/specs"
 	"github.com/sequencer-dev/sequencer/store"
 )
 
@@ -104,9 +105,10 @@ func (r *Reconciler) passOCS(s *seqState, now time.Time) time.Time {
 		}
 		return r.passIdle(s, now, suspended)
 	}
+	r.skipOverlapping(s, now)
 	run := s.prog.Run
 	if s.deleted {
-		if spec.OnDelete == "orphan" {
+		if spec.OnDelete == specs.OnDeleteOrphan {
 			return r.forgetDeleted(s, now)
 		}
 		run.EndReason = "sequence deleted from specs"

@@ -63,6 +63,7 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time) time.Time {
 		}
 		return r.passIdle(s, now, suspended)
 	}
+	r.skipOverlapping(s, now)
 	run := s.prog.Run
 	k := runGroup(run)
 	if s.observeFirst {
@@ -72,6 +73,7 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time) time.Time {
 			}
 		}
 		s.observeFirst = false
+		r.settleFromObservation(s, now)
 		r.settleOpenIntents(s, now)
 	}
 	var item *specs.Item
@@ -226,6 +228,52 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time) time.Time {
 	return time.Time{}
 }
 
+// settleFromObservation finishes, from what OCS reports, a step a crash
+// interrupted: if OCS already did what the -ing state was about to ask,
+// the state moves on without sending the request again.
+func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
+	run := s.prog.Run
+	o := r.obs[runGroup(run)]
+	if o == nil {
+		return
+	}
+	before := run.ItemState
+	switch {
+	case run.ItemState == stLoading && o.status.Loaded():
+		run.ItemState = stLoaded
+		if o.status == ocs.StatusRunning {
+			run.ItemState = stStarting // loaded and dialing: settle the start too
+		}
+	case run.ItemState == stStopping && o.status == ocs.StatusInActive:
+		r.advance(s, result{action: actStop}, now)
+	case run.ItemState == stUnloading && o.status == ocs.StatusNotLoaded:
+		r.finishItem(s, now, "")
+		return
+	}
+	if run.ItemState == stStarting && o.status == ocs.StatusRunning {
+		run.ItemState = stDialing
+		if run.ItemStarted.IsZero() {
+			run.ItemStarted = now
+		}
+		p := pacingOf(r.currentItem(s))
+		run.DialMode, run.OptimizeBy, run.OptimizeGoal = int32(p.DialMode), int32(p.OptimizeBy), p.OptimizeGoal
+	}
+	if run.ItemState != before {
+		r.history(s, now, store.Event{Kind: "recover", Run: run.ID, Item: run.ItemName,
+			Message: fmt.Sprintf("after a restart OCS reports %s: %s settled without repeating the request", o.status, before)})
+		r.persist(s, now)
+	}
+}
+
+func (r *Reconciler) currentItem(s *seqState) *specs.Item {
+	for i := range s.spec.Items {
+		if s.spec.Items[i].Name == s.prog.Run.ItemName {
+			return &s.spec.Items[i]
+		}
+	}
+	return &specs.Item{}
+}
+
 // passIdle decides whether a run starts now.
 func (r *Reconciler) passIdle(s *seqState, now time.Time, suspended bool) time.Time {
 	spec := s.spec
@@ -279,6 +327,24 @@ func (r *Reconciler) passIdle(s *seqState, now time.Time, suspended bool) time.T
 	}
 	s.nextAction, s.nextAt = "start", d.Next
 	return d.Next
+}
+
+// skipOverlapping records the starts that came while a run is in progress:
+// runs of one sequence never overlap, and such a start does not run late
+// once the current run ends.
+func (r *Reconciler) skipOverlapping(s *seqState, now time.Time) {
+	p := &s.prog
+	if p.Run == nil || s.spec.Start.Immediate() || p.LastScheduled.IsZero() {
+		return
+	}
+	starts := schedule.Starts(s.spec, p.LastScheduled, now, schedule.SkipCap)
+	if len(starts) == 0 {
+		return
+	}
+	for _, t := range starts {
+		r.recordSkip(s, now, t, "the previous run "+p.Run.ID+" was still in progress", 1)
+	}
+	r.persist(s, now)
 }
 
 func (r *Reconciler) recordSkip(s *seqState, now, scheduled time.Time, reason string, n int) {
@@ -470,9 +536,7 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 		res.Dials, res.Contacts = itemCounters(run, &observation{stats: o.stats, has: true})
 	}
 	run.Items = append(run.Items, res)
-	if k.group != 0 && r.claims[k] == s.name {
-		delete(r.claims, k)
-	}
+	r.release(s, k)
 	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: run.ItemName,
 		Message: fmt.Sprintf("item %s ended: %s (%d dials, %d contacts)", run.ItemName, reason, res.Dials, res.Contacts)})
 	r.log.Info("item ended", "sequence", s.name, "item", run.ItemName, "reason", reason, "dials", res.Dials, "contacts", res.Contacts)
@@ -509,6 +573,14 @@ func (r *Reconciler) endRun(s *seqState, now time.Time) time.Time {
 		p.Completed = p.Completed[len(p.Completed)-16:]
 	}
 	p.Run = nil
+	if s.spec != nil && s.spec.Start.Immediate() {
+		// Edits made while the run went on belong to this run: they do
+		// not start another one.
+		if p.Engine == nil {
+			p.Engine = map[string]string{}
+		}
+		p.Engine["immediate"] = s.spec.Hash
+	}
 	r.history(s, now, store.Event{Kind: "run-end", Run: run.ID, Message: fmt.Sprintf("run ended after %d items", len(run.Items))})
 	r.log.Info("run ended", "sequence", s.name, "run", run.ID)
 	if !r.persist(s, now) {
@@ -517,13 +589,25 @@ func (r *Reconciler) endRun(s *seqState, now time.Time) time.Time {
 	return now
 }
 
+// release gives a campaign group back and wakes the sequences waiting for
+// it, so they need not wait for the resync.
+func (r *Reconciler) release(s *seqState, k groupKey) {
+	if k.group == 0 || r.claims[k] != s.name {
+		return
+	}
+	delete(r.claims, k)
+	for name, o := range r.seqs {
+		if c := o.conds[CondConflict]; c != nil && c.Status && c.Reason == "GroupInUse" {
+			r.markDirty(name)
+		}
+	}
+}
+
 // forgetDeleted removes a deleted sequence's progress (history stays).
 func (r *Reconciler) forgetDeleted(s *seqState, now time.Time) time.Time {
 	if run := s.prog.Run; run != nil {
 		k := runGroup(run)
-		if r.claims[k] == s.name {
-			delete(r.claims, k)
-		}
+		r.release(s, k)
 		if s.spec.OnDelete == specs.OnDeleteOrphan && loadedState(run.ItemState) {
 			r.history(s, now, store.Event{Kind: "decision", Run: run.ID,
 				Message: fmt.Sprintf("sequence deleted with onDelete: orphan; campaign group %s left as it is in OCS", k)})

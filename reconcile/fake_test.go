@@ -1,0 +1,213 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+)
+
+// fakeOCS is a scriptable OCS for the loop's unit tests: it keeps the
+// status of each campaign group, answers as the seed says, records every
+// request in a transcript, and lets a test set counters, inject errors,
+// swallow answers, or restart.
+type fakeOCS struct {
+	mu         sync.Mutex
+	start      time.Time
+	groups     map[groupKey]*fakeGroup
+	transcript []string
+	events     chan ocs.Message
+	failNext   map[ocs.MessageType]ocs.ErrorCode
+	dropNext   map[ocs.MessageType]bool
+	owned      map[groupKey]bool // groups of a native OCS sequence: 17
+	counters   bool
+}
+
+type fakeGroup struct {
+	status ocs.GroupCampStatus
+	mode   ocs.DialMode
+	stats  ocs.Stats
+	auto   bool
+}
+
+func newFakeOCS() *fakeOCS {
+	return &fakeOCS{
+		start: time.Now(), groups: map[groupKey]*fakeGroup{}, events: make(chan ocs.Message, 1024),
+		failNext: map[ocs.MessageType]ocs.ErrorCode{}, dropNext: map[ocs.MessageType]bool{},
+		owned: map[groupKey]bool{}, counters: true,
+	}
+}
+
+func (f *fakeOCS) Events() <-chan ocs.Message     { return f.events }
+func (f *fakeOCS) Capabilities() ocs.Capabilities { return ocs.Capabilities{Counters: f.counters} }
+func (f *fakeOCS) Close() error                   { return nil }
+func (f *fakeOCS) group(k groupKey) *fakeGroup {
+	g := f.groups[k]
+	if g == nil {
+		g = &fakeGroup{}
+		f.groups[k] = g
+	}
+	return g
+}
+
+func (f *fakeOCS) status(req ocs.Message, g *fakeGroup, t ocs.MessageType) ocs.Message {
+	m := ocs.NewAnswer(req, t).WithStatus(g.status)
+	if g.status != ocs.StatusNotLoaded {
+		m = m.WithPacing(ocs.Pacing{DialMode: g.mode})
+	}
+	if f.counters {
+		m = m.WithStats(g.stats)
+	}
+	return m
+}
+
+// Request applies req like OCS would.
+func (f *fakeOCS) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
+	if err := req.Validate(); err != nil {
+		return ocs.Message{}, err
+	}
+	f.mu.Lock()
+	line := fmt.Sprintf("+%-8s %s %d/%d", time.Since(f.start).Round(time.Second), req.Type, req.CampaignDBID, req.GroupDBID)
+	if req.Has&ocs.AttrDialMode != 0 {
+		line += fmt.Sprintf(" %s/%s/%d", req.DialMode.Short(), req.OptimizeBy.Short(), req.OptimizeGoal)
+	}
+	if req.Has&ocs.AttrAutoCompletion != 0 {
+		line += fmt.Sprintf(" auto=%v", req.AutoCompletion)
+	}
+	if req.Type != ocs.ReqGetCampaignStatus {
+		f.transcript = append(f.transcript, line)
+	}
+	if f.dropNext[req.Type] {
+		delete(f.dropNext, req.Type)
+		f.applyLocked(req)
+		f.mu.Unlock()
+		<-ctx.Done()
+		return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrTimeout)
+	}
+	if code, ok := f.failNext[req.Type]; ok {
+		delete(f.failNext, req.Type)
+		f.mu.Unlock()
+		return ocs.Message{}, &ocs.OCSError{Request: req.Type, Code: code}
+	}
+	ans, err := f.applyLocked(req)
+	f.mu.Unlock()
+	return ans, err
+}
+
+func (f *fakeOCS) applyLocked(req ocs.Message) (ocs.Message, error) {
+	k := groupKey{req.CampaignDBID, req.GroupDBID}
+	fail := func(c ocs.ErrorCode) (ocs.Message, error) {
+		return ocs.Message{}, &ocs.OCSError{Request: req.Type, Code: c}
+	}
+	if f.owned[k] && req.Type != ocs.ReqGetCampaignStatus {
+		return fail(ocs.ErrPartOfSequence)
+	}
+	g := f.group(k)
+	switch req.Type {
+	case ocs.ReqLoadCampaign:
+		if g.status != ocs.StatusNotLoaded {
+			return fail(ocs.ErrCampaignAlreadyLoaded)
+		}
+		g.status, g.mode, g.stats, g.auto = ocs.StatusInActive, req.DialMode, ocs.Stats{RecordsLeft: g.stats.RecordsLeft}, req.AutoCompletion
+		if g.stats.RecordsLeft == 0 {
+			g.stats.RecordsLeft = 1000
+		}
+		return f.status(req, g, ocs.EvCampaignLoaded), nil
+	case ocs.ReqStartDialing:
+		switch g.status {
+		case ocs.StatusNotLoaded:
+			return fail(ocs.ErrCampaignNotLoaded)
+		case ocs.StatusRunning:
+			return fail(ocs.ErrCampaignAlreadyStarted)
+		}
+		g.status, g.mode = ocs.StatusRunning, req.DialMode
+		if req.Has&ocs.AttrAutoCompletion != 0 {
+			g.auto = req.AutoCompletion
+		}
+		return f.status(req, g, ocs.EvDialingStarted), nil
+	case ocs.ReqSetDialingMode:
+		if g.status != ocs.StatusRunning {
+			return fail(ocs.ErrCampaignNotStarted)
+		}
+		if !g.mode.LiveSwitchable(req.DialMode) {
+			return fail(ocs.ErrInvalidCampaignMode)
+		}
+		g.mode = req.DialMode
+		return f.status(req, g, ocs.EvDialingModeChanged), nil
+	case ocs.ReqStopDialing:
+		switch g.status {
+		case ocs.StatusNotLoaded:
+			return fail(ocs.ErrCampaignNotLoaded)
+		case ocs.StatusInActive:
+			return fail(ocs.ErrCampaignNotStarted)
+		}
+		g.status = ocs.StatusInActive
+		return f.status(req, g, ocs.EvDialingStopped), nil
+	case ocs.ReqUnloadCampaign, ocs.ReqForceUnloadCampaign:
+		if g.status == ocs.StatusNotLoaded {
+			return fail(ocs.ErrCampaignNotLoaded)
+		}
+		g.status = ocs.StatusNotLoaded
+		return f.status(req, g, ocs.EvCampaignUnloaded), nil
+	case ocs.ReqGetCampaignStatus:
+		return f.status(req, g, ocs.EvCampaignStatus), nil
+	}
+	return fail(ocs.ErrInvalidParameter)
+}
+
+// dial adds counters to a running group, as if calls were made.
+func (f *fakeOCS) dial(campaign, group int32, dials, contacts int32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.group(groupKey{campaign, group})
+	g.stats.Dials += dials
+	g.stats.Contacts += contacts
+	g.stats.RecordsLeft -= dials
+	if g.stats.RecordsLeft < 0 {
+		g.stats.RecordsLeft = 0
+	}
+}
+
+// deplete empties the list; with auto-completion OCS stops and unloads the
+// group itself and says so, unsolicited.
+func (f *fakeOCS) deplete(campaign, group int32) {
+	f.mu.Lock()
+	k := groupKey{campaign, group}
+	g := f.group(k)
+	g.stats.RecordsLeft = 0
+	var evs []ocs.Message
+	if g.auto && g.status == ocs.StatusRunning {
+		base := ocs.Message{Type: ocs.EvDialingStopped, Has: ocs.AttrCampaign | ocs.AttrGroup, CampaignDBID: campaign, GroupDBID: group}
+		g.status = ocs.StatusInActive
+		evs = append(evs, base.WithStatus(g.status).WithStats(g.stats))
+		g.status = ocs.StatusNotLoaded
+		un := base
+		un.Type = ocs.EvCampaignUnloaded
+		evs = append(evs, un.WithStatus(g.status).WithStats(g.stats))
+	}
+	f.transcript = append(f.transcript, fmt.Sprintf("+%-8s -- list %d/%d depleted", time.Since(f.start).Round(time.Second), campaign, group))
+	f.mu.Unlock()
+	for _, e := range evs {
+		f.events <- e
+	}
+}
+
+// restart loses every loaded group, as an OCS restart does.
+func (f *fakeOCS) restart() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, g := range f.groups {
+		g.status = ocs.StatusNotLoaded
+		g.stats = ocs.Stats{RecordsLeft: g.stats.RecordsLeft}
+	}
+	f.transcript = append(f.transcript, fmt.Sprintf("+%-8s -- OCS restarted", time.Since(f.start).Round(time.Second)))
+}
+
+func (f *fakeOCS) text() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.transcript, "\n") + "\n"
+}
