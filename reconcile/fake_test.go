@@ -1,8 +1,10 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,12 +20,18 @@ type fakeOCS struct {
 	mu         sync.Mutex
 	start      time.Time
 	groups     map[groupKey]*fakeGroup
-	transcript []string
+	transcript []fakeLine
 	events     chan ocs.Message
 	failNext   map[ocs.MessageType]ocs.ErrorCode
 	dropNext   map[ocs.MessageType]bool
 	owned      map[groupKey]bool // groups of a native OCS sequence: 17
 	counters   bool
+}
+
+type fakeLine struct {
+	at       time.Duration
+	campaign int32
+	text     string
 }
 
 type fakeGroup struct {
@@ -70,7 +78,8 @@ func (f *fakeOCS) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 		return ocs.Message{}, err
 	}
 	f.mu.Lock()
-	line := fmt.Sprintf("+%-8s %s %d/%d", time.Since(f.start).Round(time.Second), req.Type, req.CampaignDBID, req.GroupDBID)
+	at := time.Since(f.start)
+	line := fmt.Sprintf("+%-8s %s %d/%d", at.Round(time.Second), req.Type, req.CampaignDBID, req.GroupDBID)
 	if req.Has&ocs.AttrDialMode != 0 {
 		line += fmt.Sprintf(" %s/%s/%d", req.DialMode.Short(), req.OptimizeBy.Short(), req.OptimizeGoal)
 	}
@@ -78,7 +87,7 @@ func (f *fakeOCS) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 		line += fmt.Sprintf(" auto=%v", req.AutoCompletion)
 	}
 	if req.Type != ocs.ReqGetCampaignStatus {
-		f.transcript = append(f.transcript, line)
+		f.transcript = append(f.transcript, fakeLine{at, req.CampaignDBID, line})
 	}
 	if f.dropNext[req.Type] {
 		delete(f.dropNext, req.Type)
@@ -188,7 +197,8 @@ func (f *fakeOCS) deplete(campaign, group int32) {
 		un.Type = ocs.EvCampaignUnloaded
 		evs = append(evs, un.WithStatus(g.status).WithStats(g.stats))
 	}
-	f.transcript = append(f.transcript, fmt.Sprintf("+%-8s -- list %d/%d depleted", time.Since(f.start).Round(time.Second), campaign, group))
+	at := time.Since(f.start)
+	f.transcript = append(f.transcript, fakeLine{at, 0, fmt.Sprintf("+%-8s -- list %d/%d depleted", at.Round(time.Second), campaign, group)})
 	f.mu.Unlock()
 	for _, e := range evs {
 		f.events <- e
@@ -203,11 +213,26 @@ func (f *fakeOCS) restart() {
 		g.status = ocs.StatusNotLoaded
 		g.stats = ocs.Stats{RecordsLeft: g.stats.RecordsLeft}
 	}
-	f.transcript = append(f.transcript, fmt.Sprintf("+%-8s -- OCS restarted", time.Since(f.start).Round(time.Second)))
+	at := time.Since(f.start)
+	f.transcript = append(f.transcript, fakeLine{at, 0, fmt.Sprintf("+%-8s -- OCS restarted", at.Round(time.Second))})
 }
 
+// text renders the transcript; requests of concurrent sequences at the
+// same instant are ordered by campaign so goldens do not depend on
+// goroutine scheduling.
 func (f *fakeOCS) text() string {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return strings.Join(f.transcript, "\n") + "\n"
+	lines := slices.Clone(f.transcript)
+	f.mu.Unlock()
+	slices.SortStableFunc(lines, func(a, b fakeLine) int {
+		if a.at != b.at {
+			return cmp.Compare(a.at, b.at)
+		}
+		return cmp.Compare(a.campaign, b.campaign)
+	})
+	var sb strings.Builder
+	for _, l := range lines {
+		sb.WriteString(l.text + "\n")
+	}
+	return sb.String()
 }

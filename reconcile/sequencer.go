@@ -186,14 +186,19 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time) time.Time {
 		if t, ok := schedule.NextWindowChange(spec, now); ok && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
+		// Poll even without count stops, only less often: OCS may restart
+		// or fail over without telling us, and its status events are not
+		// retried.
+		every := r.cfg.Resync
 		if needsPolling(item) {
-			poll := s.lastPoll.Add(r.cfg.PollInterval)
-			if !now.Before(poll) {
-				return r.sendStatus(s, now, r.target(spec, k))
-			}
-			if next.IsZero() || poll.Before(next) {
-				next = poll
-			}
+			every = r.cfg.PollInterval
+		}
+		poll := s.lastPoll.Add(every)
+		if !now.Before(poll) {
+			return r.sendStatus(s, now, r.target(spec, k))
+		}
+		if next.IsZero() || poll.Before(next) {
+			next = poll
 		}
 		return next
 	case stStopping:

@@ -1,0 +1,113 @@
+// Package ocssim simulates an Outbound Contact Server as the Communication
+// DN API describes it: campaign groups that load, dial, stop and unload with
+// the seed's answers and error codes, calling lists that deplete, auto-
+// completion, OCS-side campaign sequences, the connection rule, and faults.
+// It reads time only through package time, so it runs inside a
+// testing/synctest bubble, and it speaks the bridge framing over any
+// net.Conn. It is the embedded default of `sequencer run` and the OCS every
+// end-to-end test talks to.
+package ocssim
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+)
+
+// Config describes the simulated OCS and its configuration database.
+type Config struct {
+	AppDBID        int32           `json:"appDBID"`
+	Connections    []int32         `json:"connections,omitempty"` // origin apps allowed; empty: all
+	Campaigns      []Campaign      `json:"campaigns"`
+	Groups         []Group         `json:"groups"`
+	CampaignGroups []CampaignGroup `json:"campaignGroups"`
+	Rates          Rates           `json:"rates"`
+	ContactRate    float64         `json:"contactRate"`             // share of dials that become contacts
+	LicensedModes  []ocs.DialMode  `json:"licensedModes,omitempty"` // empty: all
+	DrainTime      Duration        `json:"drainTime"`               // WaitingUnload → NotLoaded
+}
+
+// Campaign, Group and CampaignGroup mirror the configuration objects.
+type Campaign struct {
+	DBID int32  `json:"dbid"`
+	Name string `json:"name"`
+}
+
+type Group struct {
+	DBID int32  `json:"dbid"`
+	Name string `json:"name"`
+}
+
+type CampaignGroup struct {
+	CampaignDBID int32 `json:"campaignDBID"`
+	GroupDBID    int32 `json:"groupDBID"`
+	Records      int64 `json:"records"`
+}
+
+// Rates are dial attempts per second by dial mode family.
+type Rates struct {
+	Predictive  float64 `json:"predictive"`
+	Progressive float64 `json:"progressive"`
+	Preview     float64 `json:"preview"`
+}
+
+func (r Rates) of(m ocs.DialMode) float64 {
+	switch {
+	case m.IsPredictive():
+		return r.Predictive
+	case m.IsPreview():
+		return r.Preview
+	}
+	return r.Progressive
+}
+
+// Duration reads "2s" from JSON.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want a string such as \"2s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Default is the built-in configuration; its DBIDs are the ones the specs
+// in examples/ use.
+func Default() Config {
+	cg := func(c, g int32, n int64) CampaignGroup { return CampaignGroup{c, g, n} }
+	return Config{
+		AppDBID: 120,
+		Campaigns: []Campaign{{101, "Fresh Leads"}, {102, "Retries"}, {103, "Callbacks"},
+			{104, "Demo Warm-up"}, {105, "Demo Drain"}, {106, "Sales Follow-up"}},
+		Groups:         []Group{{732, "Collections Team"}, {733, "Sales Team"}},
+		CampaignGroups: []CampaignGroup{cg(101, 732, 1000), cg(102, 732, 1000), cg(103, 732, 1000), cg(104, 733, 300), cg(105, 733, 100), cg(106, 733, 1000)},
+		Rates:          Rates{Predictive: 10, Progressive: 5, Preview: 1},
+		ContactRate:    0.3,
+		DrainTime:      Duration(2 * time.Second),
+	}
+}
+
+// LoadConfig reads a JSON configuration file; fields left out keep the
+// defaults.
+func LoadConfig(path string) (Config, error) {
+	cfg := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("simulator config %s: %w", path, err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,222 @@
+package ocssim
+
+import (
+	"math"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+)
+
+// sequence is an OCS-side campaign sequence (CampaignDBID 0 with a
+// campaign_schedule): OCS runs its items in order by itself.
+type sequence struct {
+	groupDBID int32
+	sched     ocs.Schedule
+	running   bool
+	item      int // current item; len(items) when done
+	dialing   bool
+	status    []ocs.GroupCampStatus
+	timer     *time.Timer
+	gen       int
+}
+
+func (q *sequence) stopTimer() {
+	if q.timer != nil {
+		q.timer.Stop()
+		q.timer = nil
+	}
+	q.gen++
+}
+
+func (s *Sim) applySequence(m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
+	fail := func(c ocs.ErrorCode, text string) (ocs.Message, []ocs.Message) { return ocs.NewError(m, c, text), nil }
+	q := s.seqs[m.GroupDBID]
+	switch m.Type {
+	case ocs.ReqLoadCampaign:
+		if q != nil {
+			return fail(ocs.ErrCampaignAlreadyLoaded, "")
+		}
+		sched, _, err := m.Schedule()
+		if err != nil || len(sched.Items) == 0 {
+			return fail(ocs.ErrInvalidCampaignSchedule, "campaign_schedule: no items or undecodable")
+		}
+		for i, it := range sched.Items {
+			g := s.groups[key{it.CampaignDBID, m.GroupDBID}]
+			if g == nil || !it.DialMode.Valid() {
+				return fail(ocs.ErrInvalidCampaignSchedule, "scheduleItem-"+itoa(i+1)+": campaign not in the group or bad dial mode")
+			}
+			if g.status != ocs.StatusNotLoaded || g.owner != 0 {
+				return fail(ocs.ErrInvalidCampaignSchedule, "scheduleItem-"+itoa(i+1)+": campaign group is busy")
+			}
+		}
+		q = &sequence{groupDBID: m.GroupDBID, sched: sched, status: make([]ocs.GroupCampStatus, len(sched.Items))}
+		s.seqs[m.GroupDBID] = q
+		for _, it := range sched.Items {
+			s.groups[key{it.CampaignDBID, m.GroupDBID}].owner = m.GroupDBID
+		}
+		return s.seqAnswer(m, q, ocs.EvCampaignLoaded, now), nil
+	case ocs.ReqStartDialing:
+		if q == nil {
+			return fail(ocs.ErrCampaignScheduleNotFound, "")
+		}
+		if q.running {
+			return fail(ocs.ErrCampaignAlreadyStarted, "")
+		}
+		q.running = true
+		s.seqNext(q, now, true)
+		return s.seqAnswer(m, q, ocs.EvDialingStarted, now), nil
+	case ocs.ReqSetDialingMode:
+		if q == nil {
+			return fail(ocs.ErrCampaignScheduleNotFound, "")
+		}
+		return fail(ocs.ErrInvalidScheduleMode, "a running campaign sequence cannot change dial mode")
+	case ocs.ReqStopDialing:
+		if q == nil {
+			return fail(ocs.ErrCampaignScheduleNotFound, "")
+		}
+		if !q.running {
+			return fail(ocs.ErrCampaignNotStarted, "")
+		}
+		q.running = false
+		q.stopTimer()
+		if g := s.seqGroup(q); g != nil && g.status == ocs.StatusRunning {
+			s.pause(g, now)
+			s.setStatus(g, ocs.StatusInActive, now)
+			q.status[q.item] = ocs.StatusInActive
+		}
+		return s.seqAnswer(m, q, ocs.EvDialingStopped, now), nil
+	case ocs.ReqUnloadCampaign, ocs.ReqForceUnloadCampaign:
+		if q == nil {
+			return fail(ocs.ErrCampaignScheduleNotFound, "")
+		}
+		q.stopTimer()
+		s.dropSequence(q, now)
+		ans := s.seqAnswer(m, q, ocs.EvCampaignUnloaded, now)
+		delete(s.seqs, q.groupDBID)
+		return ans, nil
+	case ocs.ReqGetCampaignStatus:
+		if q == nil {
+			return fail(ocs.ErrCampaignScheduleNotFound, "")
+		}
+		return s.seqAnswer(m, q, ocs.EvCampaignStatus, now), nil
+	}
+	return fail(ocs.ErrInvalidParameter, "unsupported request for a campaign sequence")
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+func (s *Sim) seqGroup(q *sequence) *group {
+	if q.item >= len(q.sched.Items) {
+		return nil
+	}
+	return s.groups[key{q.sched.Items[q.item].CampaignDBID, q.groupDBID}]
+}
+
+// dropSequence unloads whatever the sequence holds and frees its groups.
+func (s *Sim) dropSequence(q *sequence, now time.Time) {
+	for i, it := range q.sched.Items {
+		g := s.groups[key{it.CampaignDBID, q.groupDBID}]
+		if g == nil {
+			continue
+		}
+		if g.status != ocs.StatusNotLoaded {
+			s.pause(g, now)
+			s.setStatus(g, ocs.StatusNotLoaded, now)
+		}
+		g.owner = 0
+		q.status[i] = ocs.StatusNotLoaded
+	}
+}
+
+// seqNext arms the sleep before the current item (first: true for the
+// item the sequence starts with).
+func (s *Sim) seqNext(q *sequence, now time.Time, first bool) {
+	if q.item >= len(q.sched.Items) {
+		q.running = false
+		return
+	}
+	it := q.sched.Items[q.item]
+	sleep := time.Duration(it.SleepBeforeNextStart) * time.Minute
+	if first && q.sched.StartTime != 0 {
+		if st := ocs.DecodeTime(q.sched.StartTime); st.After(now) {
+			sleep += st.Sub(now)
+		}
+	}
+	q.stopTimer()
+	gen := q.gen
+	q.timer = time.AfterFunc(sleep, func() { s.seqStartItem(q, gen) })
+}
+
+func (s *Sim) seqStartItem(q *sequence, gen int) {
+	s.mu.Lock()
+	if q.gen != gen || !q.running {
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	it := q.sched.Items[q.item]
+	g := s.seqGroup(q)
+	g.pacing = ocs.Pacing{DialMode: it.DialMode, OptimizeBy: it.OptMethod, OptimizeGoal: it.OptMethodValue}
+	g.dials = 0
+	s.setStatus(g, ocs.StatusInActive, now)
+	s.run(g, now)
+	q.status[q.item] = ocs.StatusRunning
+	// The item ends at the first of its stop conditions or at depletion.
+	end := time.Duration(math.MaxInt64)
+	if it.StopAtTime != 0 {
+		end = min(end, max(0, ocs.DecodeTime(it.StopAtTime).Sub(now)))
+	}
+	if g.rate > 0 {
+		secs := func(dials float64) time.Duration { return time.Duration(math.Ceil(dials/g.rate*1e9)) * time.Nanosecond }
+		if it.StopAtDials > 0 {
+			end = min(end, secs(float64(it.StopAtDials)))
+		}
+		if it.StopAtContacts > 0 && s.cfg.ContactRate > 0 {
+			end = min(end, secs(math.Ceil(float64(it.StopAtContacts)/s.cfg.ContactRate)))
+		}
+		end = min(end, secs(float64(g.cg.Records-g.consumed)))
+	}
+	g.stopTimer() // the sequence, not the group, decides when the item ends
+	qgen := q.gen
+	q.timer = time.AfterFunc(end, func() { s.seqEndItem(q, qgen) })
+	evs := []ocs.Message{s.statusEvent(g, now)}
+	s.mu.Unlock()
+	s.broadcast(evs)
+}
+
+func (s *Sim) seqEndItem(q *sequence, gen int) {
+	s.mu.Lock()
+	if q.gen != gen || !q.running {
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	g := s.seqGroup(q)
+	s.pause(g, now)
+	s.setStatus(g, ocs.StatusNotLoaded, now)
+	q.status[q.item] = ocs.StatusNotLoaded
+	evs := []ocs.Message{s.statusEvent(g, now)}
+	q.item++
+	s.seqNext(q, now, false)
+	s.mu.Unlock()
+	s.broadcast(evs)
+}
+
+func (s *Sim) seqAnswer(req ocs.Message, q *sequence, t ocs.MessageType, now time.Time) ocs.Message {
+	sched := q.sched
+	sched.Items = append([]ocs.ScheduleItem(nil), q.sched.Items...)
+	for i := range sched.Items {
+		sched.Items[i].Status, sched.Items[i].HasStatus = q.status[i], true
+	}
+	m := ocs.NewAnswer(req, t).WithSchedule(sched)
+	st := ocs.StatusInActive
+	if q.running {
+		st = ocs.StatusRunning
+	}
+	return m.WithStatus(st)
+}

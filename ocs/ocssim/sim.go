@@ -1,0 +1,534 @@
+package ocssim
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/ocs/bridge"
+)
+
+type key struct{ campaign, group int32 }
+
+// group is one campaign group's runtime state.
+type group struct {
+	cg       CampaignGroup
+	status   ocs.GroupCampStatus
+	pacing   ocs.Pacing
+	auto     bool
+	consumed int64     // records dialed since the simulator started (the list's state)
+	dials    int64     // dials since the group was loaded, up to runSince
+	runSince time.Time // zero unless running
+	rate     float64
+	timer    *time.Timer
+	owner    int32 // group DBID of the OCS sequence that owns it; 0 none
+	gen      int   // bumps on every state change, to ignore stale timers
+}
+
+// Record is one request the simulator received.
+type Record struct {
+	At          time.Time
+	Msg         ocs.Message
+	Disregarded bool // the connection rule dropped it silently
+}
+
+// Sim is a simulated OCS. Create it with New; serve connections with Serve.
+type Sim struct {
+	cfg   Config
+	log   *slog.Logger
+	start time.Time
+
+	mu         sync.Mutex
+	groups     map[key]*group
+	seqs       map[int32]*sequence // by group DBID
+	conns      map[*bridge.Conn]struct{}
+	transcript []Record
+	faults     faults
+	closed     bool
+}
+
+type faults struct {
+	dropRequest map[ocs.MessageType]int // 0 key: any type
+	dropAnswer  int
+	delay       time.Duration
+	failNext    map[ocs.MessageType]ocs.ErrorCode
+	dropStatus  float64 // share of unsolicited status events dropped
+	statusSeen  int
+}
+
+// Option configures a Sim.
+type Option func(*Sim)
+
+// WithLogger logs every request.
+func WithLogger(l *slog.Logger) Option { return func(s *Sim) { s.log = l } }
+
+// New returns a simulator in the state of a freshly started OCS.
+func New(cfg Config, opts ...Option) *Sim {
+	s := &Sim{cfg: cfg, log: slog.New(slog.DiscardHandler), start: time.Now(), groups: map[key]*group{},
+		seqs: map[int32]*sequence{}, conns: map[*bridge.Conn]struct{}{},
+		faults: faults{dropRequest: map[ocs.MessageType]int{}, failNext: map[ocs.MessageType]ocs.ErrorCode{}}}
+	for _, o := range opts {
+		o(s)
+	}
+	for _, cg := range cfg.CampaignGroups {
+		s.groups[key{cg.CampaignDBID, cg.GroupDBID}] = &group{cg: cg}
+	}
+	return s
+}
+
+// Serve speaks the bridge framing on conn until it closes. Malformed
+// frames close this connection only.
+func (s *Sim) Serve(nc net.Conn) {
+	c := bridge.NewConn(nc)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	for {
+		m, err := c.Receive()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.ErrClosedPipe) {
+				s.log.Warn("closing client connection", "reason", err)
+			}
+			return
+		}
+		s.handle(c, m)
+	}
+}
+
+// Close disconnects every client and stops the timers.
+func (s *Sim) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = map[*bridge.Conn]struct{}{}
+	for _, g := range s.groups {
+		g.stopTimer()
+	}
+	for _, q := range s.seqs {
+		q.stopTimer()
+	}
+	s.mu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
+	return nil
+}
+
+func (g *group) stopTimer() {
+	if g.timer != nil {
+		g.timer.Stop()
+		g.timer = nil
+	}
+}
+
+// handle answers one message from a client.
+func (s *Sim) handle(c *bridge.Conn, m ocs.Message) {
+	now := time.Now()
+	s.mu.Lock()
+	rec := Record{At: now, Msg: m}
+	if !s.accepts(m) {
+		rec.Disregarded = true
+		s.transcript = append(s.transcript, rec)
+		s.mu.Unlock()
+		s.log.Info("request disregarded: origin not on OCS's Connections tab", "type", m.Type.String(), "origin", m.OriginAppDBID)
+		return
+	}
+	s.transcript = append(s.transcript, rec)
+	s.log.Info("request", "type", m.Type.String(), "campaign", m.CampaignDBID, "group", m.GroupDBID, "ref", m.ReferenceID)
+	if s.takeDrop(m.Type) {
+		s.mu.Unlock()
+		return
+	}
+	var ans ocs.Message
+	var notify []ocs.Message
+	if code, ok := s.faults.failNext[m.Type]; ok {
+		delete(s.faults.failNext, m.Type)
+		ans = ocs.NewError(m, code, "injected fault")
+	} else {
+		ans, notify = s.apply(m, now)
+	}
+	dropAnswer := s.faults.dropAnswer > 0
+	if dropAnswer {
+		s.faults.dropAnswer--
+	}
+	delay := s.faults.delay
+	s.mu.Unlock()
+	if !dropAnswer {
+		if delay > 0 {
+			go func() { time.Sleep(delay); c.Send(ans) }()
+		} else {
+			c.Send(ans)
+		}
+	}
+	s.broadcast(notify)
+}
+
+// accepts applies OCS's connection rule and the target check.
+func (s *Sim) accepts(m ocs.Message) bool {
+	if m.Has&ocs.AttrTargetApp != 0 && m.TargetAppDBID != 0 && m.TargetAppDBID != s.cfg.AppDBID {
+		return false
+	}
+	if len(s.cfg.Connections) == 0 {
+		return true
+	}
+	return slices.Contains(s.cfg.Connections, m.OriginAppDBID)
+}
+
+func (s *Sim) takeDrop(t ocs.MessageType) bool {
+	for _, k := range []ocs.MessageType{t, 0} {
+		if n := s.faults.dropRequest[k]; n > 0 {
+			s.faults.dropRequest[k] = n - 1
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Sim) broadcast(evs []ocs.Message) {
+	if len(evs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	conns := make([]*bridge.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	var out []ocs.Message
+	for _, e := range evs {
+		if e.Type == ocs.EvCampaignStatus && s.faults.dropStatus > 0 {
+			s.faults.statusSeen++
+			if math.Mod(float64(s.faults.statusSeen)*s.faults.dropStatus, 1) < s.faults.dropStatus {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		for _, e := range out {
+			c.Send(e)
+		}
+	}
+}
+
+func (s *Sim) licensed(m ocs.DialMode) bool {
+	return len(s.cfg.LicensedModes) == 0 || slices.Contains(s.cfg.LicensedModes, m)
+}
+
+func (s *Sim) campaignExists(id int32) bool {
+	return slices.ContainsFunc(s.cfg.Campaigns, func(c Campaign) bool { return c.DBID == id })
+}
+
+func (s *Sim) groupExists(id int32) bool {
+	return slices.ContainsFunc(s.cfg.Groups, func(g Group) bool { return g.DBID == id })
+}
+
+// lookup resolves a campaign group or says which error OCS gives.
+func (s *Sim) lookup(m ocs.Message) (*group, ocs.ErrorCode) {
+	if !s.campaignExists(m.CampaignDBID) {
+		return nil, ocs.ErrCampaignNotFound
+	}
+	if !s.groupExists(m.GroupDBID) {
+		return nil, ocs.ErrGroupNotFound
+	}
+	g := s.groups[key{m.CampaignDBID, m.GroupDBID}]
+	if g == nil {
+		return nil, ocs.ErrGroupCampNotFound
+	}
+	return g, 0
+}
+
+// apply runs a valid, accepted request; it returns the answer and the
+// unsolicited notifications to broadcast.
+func (s *Sim) apply(m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
+	if err := m.Validate(); err != nil {
+		return ocs.NewError(m, ocs.ErrInvalidParameter, err.Error()), nil
+	}
+	if m.CampaignDBID == 0 && m.Type != ocs.ReqCancelRecord && m.Type != ocs.ReqDoNotCall {
+		return s.applySequence(m, now)
+	}
+	if m.Type == ocs.ReqCancelRecord || m.Type == ocs.ReqDoNotCall {
+		return ocs.NewError(m, ocs.ErrInvalidParameter, "not supported by this simulator build"), nil
+	}
+	g, code := s.lookup(m)
+	if code != 0 {
+		return ocs.NewError(m, code, ""), nil
+	}
+	if g.owner != 0 && m.Type != ocs.ReqGetCampaignStatus {
+		return ocs.NewError(m, ocs.ErrPartOfSequence, fmt.Sprintf("campaign group belongs to the campaign sequence on group %d", g.owner)), nil
+	}
+	return s.applyGroup(g, m, now)
+}
+
+func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
+	fail := func(c ocs.ErrorCode, text string) (ocs.Message, []ocs.Message) { return ocs.NewError(m, c, text), nil }
+	switch m.Type {
+	case ocs.ReqLoadCampaign:
+		if g.status != ocs.StatusNotLoaded {
+			return fail(ocs.ErrCampaignAlreadyLoaded, "")
+		}
+		if !s.licensed(m.DialMode) {
+			return fail(ocs.ErrLicenseViolation, m.DialMode.String()+" is not licensed")
+		}
+		g.pacing, g.auto, g.dials = m.Pacing(), m.AutoCompletion, 0
+		s.setStatus(g, ocs.StatusInActive, now)
+		return s.answer(m, g, ocs.EvCampaignLoaded, now), []ocs.Message{s.statusEvent(g, now)}
+	case ocs.ReqStartDialing:
+		switch g.status {
+		case ocs.StatusNotLoaded, ocs.StatusWaitingUnload, ocs.StatusUnloadInProgress:
+			return fail(ocs.ErrCampaignNotLoaded, "")
+		case ocs.StatusRunning:
+			return fail(ocs.ErrCampaignAlreadyStarted, "")
+		}
+		if !s.licensed(m.DialMode) {
+			return fail(ocs.ErrLicenseViolation, m.DialMode.String()+" is not licensed")
+		}
+		g.pacing = m.Pacing()
+		if m.Has&ocs.AttrAutoCompletion != 0 {
+			g.auto = m.AutoCompletion
+		}
+		s.run(g, now)
+		return s.answer(m, g, ocs.EvDialingStarted, now), []ocs.Message{s.statusEvent(g, now)}
+	case ocs.ReqSetDialingMode:
+		if g.status != ocs.StatusRunning {
+			return fail(ocs.ErrCampaignNotStarted, "")
+		}
+		if !g.pacing.DialMode.LiveSwitchable(m.DialMode) && g.pacing.DialMode != m.DialMode {
+			return fail(ocs.ErrInvalidCampaignMode, fmt.Sprintf("cannot switch a running group from %s to %s", g.pacing.DialMode, m.DialMode))
+		}
+		if !s.licensed(m.DialMode) {
+			return fail(ocs.ErrLicenseViolation, m.DialMode.String()+" is not licensed")
+		}
+		s.pause(g, now)
+		g.pacing = m.Pacing()
+		if m.Has&ocs.AttrAutoCompletion != 0 {
+			g.auto = m.AutoCompletion
+		}
+		s.run(g, now)
+		return s.answer(m, g, ocs.EvDialingModeChanged, now), []ocs.Message{s.statusEvent(g, now)}
+	case ocs.ReqStopDialing:
+		switch g.status {
+		case ocs.StatusNotLoaded, ocs.StatusWaitingUnload, ocs.StatusUnloadInProgress:
+			return fail(ocs.ErrCampaignNotLoaded, "")
+		case ocs.StatusInActive, ocs.StatusActive:
+			return fail(ocs.ErrCampaignNotStarted, "")
+		}
+		s.pause(g, now)
+		s.setStatus(g, ocs.StatusInActive, now)
+		return s.answer(m, g, ocs.EvDialingStopped, now), []ocs.Message{s.statusEvent(g, now)}
+	case ocs.ReqUnloadCampaign, ocs.ReqForceUnloadCampaign:
+		if g.status == ocs.StatusNotLoaded {
+			return fail(ocs.ErrCampaignNotLoaded, "")
+		}
+		force := m.Type == ocs.ReqForceUnloadCampaign
+		if g.status == ocs.StatusRunning && !force {
+			// OCS stops dialing and lets the calls in progress finish.
+			s.pause(g, now)
+		}
+		if force || s.cfg.DrainTime <= 0 || g.status == ocs.StatusInActive {
+			s.pause(g, now)
+			s.setStatus(g, ocs.StatusNotLoaded, now)
+			return s.answer(m, g, ocs.EvCampaignUnloaded, now), []ocs.Message{s.statusEvent(g, now)}
+		}
+		s.drain(g, now)
+		return s.answer(m, g, ocs.EvCampaignUnloaded, now), []ocs.Message{s.statusEvent(g, now)}
+	case ocs.ReqGetCampaignStatus:
+		return s.answer(m, g, ocs.EvCampaignStatus, now), nil
+	}
+	return fail(ocs.ErrInvalidParameter, "unsupported request")
+}
+
+// setStatus changes the state and invalidates pending timers.
+func (s *Sim) setStatus(g *group, st ocs.GroupCampStatus, now time.Time) {
+	g.status = st
+	g.gen++
+	g.stopTimer()
+	if st == ocs.StatusNotLoaded {
+		g.runSince = time.Time{}
+	}
+}
+
+// dialsRun is the dials made since runSince.
+func (s *Sim) dialsRun(g *group, now time.Time) int64 {
+	if g.runSince.IsZero() {
+		return 0
+	}
+	n := int64(math.Floor(g.rate * now.Sub(g.runSince).Seconds()))
+	if left := g.cg.Records - g.consumed; n > left {
+		n = left
+	}
+	return n
+}
+
+// stats are the counters since the load.
+func (s *Sim) stats(g *group, now time.Time) ocs.Stats {
+	d := g.dials + s.dialsRun(g, now)
+	return ocs.Stats{
+		Dials:       int32(d),
+		Contacts:    int32(math.Floor(float64(d) * s.cfg.ContactRate)),
+		RecordsLeft: int32(g.cg.Records - g.consumed - s.dialsRun(g, now)),
+	}
+}
+
+// run starts dialing and arms the depletion timer.
+func (s *Sim) run(g *group, now time.Time) {
+	s.setStatus(g, ocs.StatusRunning, now)
+	g.rate = s.cfg.Rates.of(g.pacing.DialMode)
+	g.runSince = now
+	left := g.cg.Records - g.consumed
+	if g.rate <= 0 {
+		return
+	}
+	at := time.Duration(math.Ceil(float64(left)/g.rate*1e9)) * time.Nanosecond
+	gen := g.gen
+	g.timer = time.AfterFunc(at, func() { s.depleted(g, gen) })
+}
+
+// pause folds the running segment's dials into the group.
+func (s *Sim) pause(g *group, now time.Time) {
+	n := s.dialsRun(g, now)
+	g.dials += n
+	g.consumed += n
+	g.runSince = time.Time{}
+	g.stopTimer()
+}
+
+func (s *Sim) drain(g *group, now time.Time) {
+	s.setStatus(g, ocs.StatusWaitingUnload, now)
+	gen := g.gen
+	g.timer = time.AfterFunc(time.Duration(s.cfg.DrainTime), func() {
+		s.mu.Lock()
+		if g.gen != gen {
+			s.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		s.setStatus(g, ocs.StatusNotLoaded, now)
+		ev := s.statusEvent(g, now)
+		s.mu.Unlock()
+		s.broadcast([]ocs.Message{ev})
+	})
+}
+
+// depleted fires when the list runs dry while dialing.
+func (s *Sim) depleted(g *group, gen int) {
+	s.mu.Lock()
+	if g.gen != gen || g.status != ocs.StatusRunning {
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	s.pause(g, now)
+	var evs []ocs.Message
+	if g.auto {
+		// Auto-completion: OCS stops and unloads the group itself.
+		s.setStatus(g, ocs.StatusInActive, now)
+		evs = append(evs, s.notice(g, ocs.EvDialingStopped, now), s.statusEvent(g, now))
+		s.setStatus(g, ocs.StatusNotLoaded, now)
+		evs = append(evs, s.notice(g, ocs.EvCampaignUnloaded, now), s.statusEvent(g, now))
+	} else {
+		g.runSince = now // running with an empty list
+		g.rate = 0
+		evs = append(evs, s.statusEvent(g, now))
+	}
+	s.mu.Unlock()
+	s.broadcast(evs)
+}
+
+func (s *Sim) answer(req ocs.Message, g *group, t ocs.MessageType, now time.Time) ocs.Message {
+	m := ocs.NewAnswer(req, t).WithStatus(g.status).WithStats(s.stats(g, now))
+	if g.status != ocs.StatusNotLoaded {
+		m = m.WithPacing(g.pacing)
+	}
+	return m
+}
+
+// notice is an unsolicited event about a group.
+func (s *Sim) notice(g *group, t ocs.MessageType, now time.Time) ocs.Message {
+	m := ocs.Message{Type: t, Has: ocs.AttrOriginApp | ocs.AttrTargetApp | ocs.AttrCampaign | ocs.AttrGroup,
+		OriginAppDBID: s.cfg.AppDBID, CampaignDBID: g.cg.CampaignDBID, GroupDBID: g.cg.GroupDBID}
+	return m.WithStatus(g.status).WithStats(s.stats(g, now))
+}
+
+func (s *Sim) statusEvent(g *group, now time.Time) ocs.Message {
+	m := s.notice(g, ocs.EvCampaignStatus, now)
+	if g.status != ocs.StatusNotLoaded {
+		m = m.WithPacing(g.pacing)
+	}
+	return m
+}
+
+// Transcript returns the requests received so far.
+func (s *Sim) Transcript() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.transcript)
+}
+
+// TranscriptText renders the transcript for golden files: the time since
+// the simulator started, then each request as OCS would log it, without
+// the reference id (it depends on the client).
+//
+// Requests that arrive at the same instant from concurrent clients (or
+// concurrent sequences of one client) are ordered by campaign group, keeping
+// each group's own order, so golden files do not depend on scheduling.
+func (s *Sim) TranscriptText(includeStatus bool) string {
+	var b strings.Builder
+	recs := s.Transcript()
+	slices.SortStableFunc(recs, func(x, y Record) int {
+		if c := x.At.Compare(y.At); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Msg.GroupDBID, y.Msg.GroupDBID); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Msg.CampaignDBID, y.Msg.CampaignDBID)
+	})
+	for _, r := range recs {
+		if r.Msg.Type == ocs.ReqGetCampaignStatus && !includeStatus {
+			continue
+		}
+		m := r.Msg
+		m.Has &^= ocs.AttrReferenceID
+		fmt.Fprintf(&b, "+%s %s", r.At.Sub(s.start).Round(time.Millisecond), m.Type)
+		if r.Disregarded {
+			b.WriteString(" (disregarded: origin not on the Connections tab)")
+		}
+		b.WriteString("\n")
+		for _, line := range strings.Split(strings.TrimRight(m.Encode().String(), "\n"), "\n") {
+			b.WriteString("\t" + line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// Stats returns a campaign group's counters and status now.
+func (s *Sim) Stats(campaign, group int32) (ocs.GroupCampStatus, ocs.Stats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[key{campaign, group}]
+	if g == nil {
+		return ocs.StatusNotLoaded, ocs.Stats{}
+	}
+	return g.status, s.stats(g, time.Now())
+}
