@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/schedule"
+	"github.com/sequencer-dev/sequencer/specs"
+)
+
+func init() {
+	register("plan", "print the projected timeline of starts, stops, pauses and skips (text or JSON)", cmdPlan)
+}
+
+// planNow is the clock of `plan` (the default of --from); tests replace it.
+var planNow = time.Now
+
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "start of the plan, RFC 3339 (default: now)")
+	span := fs.Duration("for", 72*time.Hour, "length of the plan")
+	format := fs.String("format", "text", "output format: text or json")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: sequencer plan [--from RFC3339] [--for DURATION] [--format text|json] [PATH...]")
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the paths (the issue writes them after).
+	var paths []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return &exitError{code: 2}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	start := planNow().UTC().Truncate(time.Second)
+	if *from != "" {
+		t, err := time.Parse(time.RFC3339, *from)
+		if err != nil {
+			return usageError("plan: --from %q is not an RFC 3339 time (like 2026-10-29T00:00:00Z)", *from)
+		}
+		start = t
+	}
+	if *span <= 0 {
+		return usageError("plan: --for must be positive, got %s", *span)
+	}
+	if *format != "text" && *format != "json" {
+		return usageError("plan: --format must be text or json, got %q", *format)
+	}
+	if len(paths) == 0 {
+		paths = []string{defaultSpecsPath()}
+	}
+	seqs, problems, err := loadPlanSpecs(paths)
+	if err != nil {
+		return usageError("plan: %v", err)
+	}
+	// Problems go to stderr, in validate's form: stdout is the plan.
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p.String())
+	}
+	if specs.HasErrors(problems) {
+		return errSilent(1)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i].Name < seqs[j].Name })
+	evs := schedule.Project(seqs, start, *span)
+	if *format == "json" {
+		b, err := schedule.JSON(evs)
+		if err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	if len(evs) == 0 {
+		_, err := fmt.Fprintf(stdout, "no events from %s for %s\n", start.Format(time.RFC3339), *span)
+		return err
+	}
+	_, err = io.WriteString(stdout, schedule.Text(evs))
+	return err
+}
+
+// loadPlanSpecs loads the paths like validate does and returns the
+// sequences, the problems found, and a directory-level failure.
+func loadPlanSpecs(paths []string) ([]*specs.Sequence, []specs.Problem, error) {
+	snap := specs.LoadDir(paths...)
+	if snap.Err != nil {
+		return nil, nil, snap.Err
+	}
+	seqs := make([]*specs.Sequence, 0, len(snap.Sequences))
+	for _, s := range snap.Sequences {
+		seqs = append(seqs, s)
+	}
+	return seqs, snap.Problems, nil
+}
