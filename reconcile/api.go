@@ -158,7 +158,11 @@ func (r *Reconciler) statusOf(s *seqState, now time.Time) SequenceStatus {
 	}
 	stalled := s.conds[CondStalled] != nil && s.conds[CondStalled].Status
 	conflict := s.conds[CondConflict] != nil && s.conds[CondConflict].Status
-	r.setCondQuiet(s, CondReconciling, s.inflight != "", "RequestInFlight", s.inflight, now)
+	if s.inflight != "" {
+		r.setCondQuiet(s, CondReconciling, true, "RequestInFlight", s.inflight, now)
+	} else {
+		r.setCondQuiet(s, CondReconciling, false, "", "", now)
+	}
 	r.setCondQuiet(s, CondReady, !stalled && !conflict, readyReason(stalled, conflict), "", now)
 	for _, typ := range []string{CondReady, CondReconciling, CondStalled, CondSpecInvalid, CondConflict} {
 		if c := s.conds[typ]; c != nil {

@@ -287,7 +287,7 @@ func (r *Reconciler) passIdle(s *seqState, now time.Time, suspended bool) time.T
 		// An immediate sequence runs once per spec version: editing it
 		// re-arms it, a restart does not.
 		if p.Engine["immediate"] == spec.Hash {
-			s.phase, s.nextAction = PhaseCompleted, ""
+			s.phase, s.nextAction, s.nextAt = PhaseCompleted, "", time.Time{}
 			return time.Time{}
 		}
 		if suspended {
@@ -323,14 +323,15 @@ func (r *Reconciler) passIdle(s *seqState, now time.Time, suspended bool) time.T
 	if d.OK {
 		return r.beginRun(s, now, d.Run)
 	}
-	if suspended {
+	s.nextAction, s.nextAt = "start", d.Next
+	switch {
+	case suspended:
 		s.phase = PhaseSuspended
-	} else if d.Next.IsZero() {
-		s.phase = PhaseCompleted
-	} else {
+	case d.Next.IsZero():
+		s.phase, s.nextAction = PhaseCompleted, ""
+	default:
 		s.phase = PhaseWaiting
 	}
-	s.nextAction, s.nextAt = "start", d.Next
 	return d.Next
 }
 

@@ -3,13 +3,244 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/api"
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/ocs/bridge"
+	"github.com/sequencer-dev/sequencer/ocs/ocssim"
+	"github.com/sequencer-dev/sequencer/reconcile"
+	"github.com/sequencer-dev/sequencer/specs"
+	"github.com/sequencer-dev/sequencer/store"
 )
 
 func init() {
 	register("run", "run the daemon (embedded OCS simulator and examples/ by default)", cmdRun)
 }
 
+type runFlags struct {
+	specsDir  string
+	dataDir   string
+	ocsURL    string
+	listen    string
+	logFormat string
+	logLevel  string
+	originApp int
+	targetApp int
+	tokenFile string
+}
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("run: the daemon is not built yet (issue #8)")
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f runFlags
+	fs.StringVar(&f.specsDir, "specs", "examples", "directory of spec files to watch")
+	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "directory of the progress database")
+	fs.StringVar(&f.ocsURL, "ocs", "sim", "OCS link: sim (embedded simulator) or bridge://HOST:PORT")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP API address (empty: no API)")
+	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: text, json or auto (text on a terminal)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.IntVar(&f.originApp, "origin-app", 310, "the daemon's application DBID (OriginAppDBID)")
+	fs.IntVar(&f.targetApp, "target-app", 120, "the OCS application DBID used when a spec says 0")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the API bearer token (required to listen beyond loopback)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return usageError("run: unexpected argument %q", fs.Arg(0))
+	}
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return usageError("run: %v", err)
+	}
+	return runDaemon(ctx, f, log)
+}
+
+func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
+	token, err := readToken(f.tokenFile)
+	if err != nil {
+		return err
+	}
+	if f.listen != "" {
+		if err := api.CheckListen(f.listen, token != ""); err != nil {
+			return usageError("run: %v", err)
+		}
+	}
+	if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	dbPath := filepath.Join(f.dataDir, store.FileName)
+	st, err := store.Open(dbPath, store.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", dbPath, err)
+	}
+	defer st.Close()
+
+	link, closeLink, err := openLink(ctx, f.ocsURL, log)
+	if err != nil {
+		return err
+	}
+	defer closeLink()
+
+	watched, err := specs.Watch(ctx, f.specsDir, specs.WatchOptions{Logger: log})
+	if err != nil {
+		return fmt.Errorf("watch specs %s: %w", f.specsDir, err)
+	}
+	var specsLoaded atomic.Bool
+	snaps := make(chan specs.Snapshot)
+	go func() {
+		defer close(snaps)
+		for s := range watched {
+			specsLoaded.Store(true)
+			select {
+			case snaps <- s:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	metrics := api.NewMetrics()
+	rec := reconcile.New(reconcile.Config{
+		Link: link, Store: st, Logger: log, Metrics: metrics,
+		OriginAppDBID: int32(f.originApp), TargetAppDBID: int32(f.targetApp),
+	})
+	if f.listen != "" {
+		ready := func() []api.Check {
+			var checks []api.Check
+			checks = append(checks, api.Check{Name: "specs", Err: errIf(!specsLoaded.Load(), "no specs snapshot loaded yet")})
+			checks = append(checks, api.Check{Name: "store", Err: nil})
+			checks = append(checks, api.Check{Name: "ocs", Err: errIf(!linkUp(link), "link to OCS is down")})
+			checks = append(checks, api.Check{Name: "reconciler", Err: errIf(!rec.Running(), "loop not running")})
+			return checks
+		}
+		srv := api.NewHTTPServer(f.listen, api.NewServer(api.Config{
+			Reconciler: rec, History: st, Ready: ready, Token: token, Metrics: metrics, Logger: log,
+		}).Handler())
+		ln, err := net.Listen("tcp", f.listen)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", f.listen, err)
+		}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http server", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+		}()
+		log.Info("api listening", "addr", ln.Addr().String())
+	}
+	log.Info("sequencer running", "specs", f.specsDir, "data", dbPath, "ocs", f.ocsURL)
+	err = rec.Run(ctx, snaps)
+	log.Info("sequencer stopped")
+	return err
+}
+
+func errIf(bad bool, msg string) error {
+	if bad {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// linkUp asks a link that knows whether it is connected.
+func linkUp(l ocs.Link) bool {
+	if u, ok := l.(interface{ Up() bool }); ok {
+		return u.Up()
+	}
+	return true
+}
+
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if len(t) < 16 {
+		return "", fmt.Errorf("token file %s: the token must be at least 16 characters", path)
+	}
+	return t, nil
+}
+
+// openLink connects to OCS. "sim" runs the simulator in this process and
+// talks to it over an in-memory pipe with the same bridge framing a real
+// sidecar uses, so the default path exercises the real client.
+func openLink(ctx context.Context, u string, log *slog.Logger) (ocs.Link, func(), error) {
+	switch {
+	case u == "sim":
+		sim := ocssim.New(ocssim.Default(), ocssim.WithLogger(log.With("component", "ocs-sim")))
+		dial := func(ctx context.Context) (net.Conn, error) {
+			a, b := net.Pipe()
+			go sim.Serve(b)
+			return a, nil
+		}
+		c := bridge.New(dial, bridge.Options{Counters: true, Logger: log.With("component", "link")})
+		return c, func() { c.Close(); sim.Close() }, nil
+	case strings.HasPrefix(u, "bridge://"):
+		addr := strings.TrimPrefix(u, "bridge://")
+		c := bridge.New(func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}, bridge.Options{Logger: log.With("component", "link")})
+		return c, func() { c.Close() }, nil
+	}
+	return nil, nil, usageError("run: --ocs %q: want sim or bridge://HOST:PORT", u)
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "sequencer")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "sequencer")
+	}
+	return filepath.Join(os.TempDir(), "sequencer")
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "auto":
+		if isTerminal(w) {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text, json or auto", format)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sequencer-dev/sequencer/specs"
+)
+
+func init() {
+	register("validate", "check spec files: exit 0 valid, 1 invalid (file:line:col: field: message)", cmdValidate)
+}
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "text", "output: text or json")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: sequencer validate [--format text|json] [PATH...]   (default: ./specs if present, else examples)")
+		fs.PrintDefaults()
+	}
+	if err := parseInterleaved(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errSilent(2)
+	}
+	if *format != "text" && *format != "json" {
+		return usageError("validate: --format must be text or json, got %q", *format)
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{defaultSpecsPath()}
+	}
+	snap := specs.LoadDir(paths...)
+	if snap.Err != nil {
+		return usageError("validate: %v", snap.Err)
+	}
+	if *format == "json" {
+		ps := snap.Problems
+		if ps == nil {
+			ps = []specs.Problem{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(ps); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range snap.Problems {
+			fmt.Fprintln(stdout, p.String())
+		}
+	}
+	if specs.HasErrors(snap.Problems) {
+		return errSilent(1)
+	}
+	if *format == "text" {
+		fmt.Fprintf(stderr, "%d sequences valid\n", len(snap.Sequences))
+	}
+	return nil
+}
+
+// defaultSpecsPath is ./specs when it holds spec files, else examples. (In
+// this repository ./specs is the Go package, which holds none.)
+func defaultSpecsPath() string {
+	ents, err := os.ReadDir("specs")
+	if err == nil {
+		for _, e := range ents {
+			if specs.IsSpecFile(e.Name()) {
+				return "specs"
+			}
+		}
+	}
+	return "examples"
+}
