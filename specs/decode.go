@@ -750,8 +750,10 @@ func (d *decoder) dncList(root *yaml.Node) *DoNotCallList {
 			for i, en := range v.Content {
 				ef := fmt.Sprintf("%s[%d]", f, i)
 				e := DNCEntry{Pos: Position{d.path, en.Line, en.Column}}
+				phoneGiven := false
 				d.fields(en, ef, map[string]func(*yaml.Node, string){
 					"phone": func(v *yaml.Node, f string) {
+						phoneGiven = true
 						if x, ok := d.str(v, f); ok {
 							if !phoneRE.MatchString(x) {
 								d.errf(v, f, "%q is not a phone number: write digits only, optionally with a leading +, 7 to 15 digits (no spaces or dashes)", x)
@@ -768,8 +770,11 @@ func (d *decoder) dncList(root *yaml.Node) *DoNotCallList {
 						}
 					},
 				})
-				if en.Kind == yaml.MappingNode && e.Phone == "" && e.CustomerID == "" {
+				if en.Kind == yaml.MappingNode && !phoneGiven && e.CustomerID == "" {
 					d.errf(en, ef, "an entry needs phone or customerID (or both)")
+					continue
+				}
+				if e.Phone == "" && e.CustomerID == "" {
 					continue
 				}
 				if first, dup := seen[e.Key()]; dup {

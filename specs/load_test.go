@@ -1,0 +1,50 @@
+package specs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestADuplicateNameAcrossFilesNamesBothPlaces(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(spec("same", 101, 10)), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(spec("same", 102, 10)), 0o644)
+	s := LoadDir(dir)
+	if !HasErrors(s.Problems) || !strings.Contains(s.Problems[0].String(), "duplicate sequence name \"same\": also defined at "+filepath.Join(dir, "a.yaml")+":1:1") {
+		t.Errorf("problems: %v", s.Problems)
+	}
+}
+
+func TestASharedCampaignGroupIsAnErrorUnlessTheWindowsNeverMeet(t *testing.T) {
+	dir := t.TempDir()
+	win := func(name, from, to string) string {
+		return "apiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata: {name: " + name + "}\nspec:\n  window: {from: \"" + from + "\", to: \"" + to + "\"}\n  items:\n    - {name: a, campaignDBID: 101, groupDBID: 732, dialMode: predictive, stopAt: {dials: 5}}\n"
+	}
+	os.WriteFile(filepath.Join(dir, "morning.yaml"), []byte(win("morning", "08:00", "12:00")), 0o644)
+	os.WriteFile(filepath.Join(dir, "evening.yaml"), []byte(win("evening", "17:00", "21:00")), 0o644)
+	if s := LoadDir(dir); HasErrors(s.Problems) {
+		t.Errorf("disjoint windows conflict: %v", s.Problems)
+	}
+	os.WriteFile(filepath.Join(dir, "noon.yaml"), []byte(win("noon", "11:00", "14:00")), 0o644)
+	s := LoadDir(dir)
+	if !HasErrors(s.Problems) {
+		t.Fatal("overlapping windows on one group accepted")
+	}
+	msg := s.Problems[0].String()
+	if !strings.Contains(msg, "noon.yaml") || !strings.Contains(msg, "morning.yaml") || !strings.Contains(msg, "campaign group 101/732") {
+		t.Errorf("the error does not name both files: %s", msg)
+	}
+}
+
+func TestHiddenSwapAndBackupFilesAreNotSpecs(t *testing.T) {
+	for name, want := range map[string]bool{
+		"a.yaml": true, "b.yml": true, "c.YAML": true, ".a.yaml": false, ".a.yaml.swp": false,
+		"a.yaml~": false, "#a.yaml#": false, "4913": false, "a.json": false, "..data": false,
+	} {
+		if IsSpecFile(name) != want {
+			t.Errorf("IsSpecFile(%q) = %v", name, !want)
+		}
+	}
+}
