@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, &out, &errb)
+	return exitCode(err, &errb), out.String(), errb.String()
+}
+
+func TestValidateExitsZeroOnTheExamples(t *testing.T) {
+	code, out, errs := runCmd(t, "validate", "../../examples")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+}
+
+func TestValidateExitsOneWithSortedPositionedProblemsAndTwoOnUsage(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("apiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata: {name: b}\nspec:\n  colour: red\n  items: []\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("apiVersion: sequencer/v1\nkind: Nope\n"), 0o644)
+	code, out, _ := runCmd(t, "validate", dir)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	want := []string{
+		filepath.Join(dir, "a.yaml") + `:2:7: kind: unknown kind "Nope" (want CampaignSequence or DoNotCallList)`,
+		filepath.Join(dir, "b.yaml") + `:5:3: spec.colour: unknown field "colour"`,
+		filepath.Join(dir, "b.yaml") + `:6:10: spec.items: want a non-empty list of items, got a list`,
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", out, strings.Join(want, "\n"))
+	}
+	code, out, _ = runCmd(t, "validate", "--format", "json", dir)
+	var ps []map[string]any
+	if code != 1 || json.Unmarshal([]byte(out), &ps) != nil || len(ps) != 3 || ps[0]["line"] != float64(2) || ps[0]["severity"] != "error" {
+		t.Errorf("json: exit %d %s", code, out)
+	}
+	if code, _, _ := runCmd(t, "validate", "--format", "xml"); code != 2 {
+		t.Errorf("bad --format exit %d, want 2", code)
+	}
+	if code, _, _ := runCmd(t, "validate", filepath.Join(dir, "missing")); code != 2 {
+		t.Errorf("missing path exit %d, want 2", code)
+	}
+}
