@@ -117,6 +117,10 @@ func (r *Reconciler) onCommand(c command, now time.Time) {
 	}
 	err := c.apply(s, now)
 	r.markDirty(c.name)
+	// Decide at once, so the status the caller reads back already shows
+	// the effect (a suspend answers with phase Suspended).
+	r.processDirty(now)
+	r.publish(now)
 	c.reply <- err
 }
 

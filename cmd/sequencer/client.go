@@ -321,7 +321,8 @@ func override(ctx context.Context, verb string, args []string, stdout, stderr io
 	if err := c.do(ctx, http.MethodPost, "/api/v1/sequences/"+url.PathEscape(fs.Arg(0))+"/"+verb, body, &st); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %sd (phase %s)\n", st.Name, verb, st.Phase)
+	done := map[string]string{"suspend": "suspended", "resume": "resumed"}[verb]
+	fmt.Fprintf(stdout, "%s: %s (phase %s)\n", st.Name, done, st.Phase)
 	return nil
 }
 

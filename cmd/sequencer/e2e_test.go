@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/reconcile"
+)
+
+// TestTheDaemonServesStatusSuspendResumeAndHistoryOnRealPorts runs
+// `sequencer run` on the embedded simulator with a real listener and drives
+// it with the CLI clients, as an operator would.
+func TestTheDaemonServesStatusSuspendResumeAndHistoryOnRealPorts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a daemon")
+	}
+	dir := t.TempDir()
+	specDir := filepath.Join(dir, "specs")
+	os.Mkdir(specDir, 0o755)
+	os.WriteFile(filepath.Join(specDir, "long.yaml"), []byte(`apiVersion: sequencer/v1
+kind: CampaignSequence
+metadata: {name: long}
+spec:
+  items:
+    - {name: only, campaignDBID: 101, groupDBID: 732, dialMode: progressive, stopAt: {time: "+1h"}}
+`), 0o644)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	url := "http://" + addr
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--specs", specDir, "--data", filepath.Join(dir, "data"), "--listen", addr, "--log-format", "json"}, io.Discard, io.Discard)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("daemon did not stop within 10 s of cancel")
+		}
+	}()
+
+	waitFor(t, "the daemon to be ready", func() bool {
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	status := func() reconcile.SequenceStatus {
+		code, out, errs := runCmd(t, "status", "long", "--server", url, "--format", "json")
+		if code != 0 {
+			t.Fatalf("status exit %d: %s", code, errs)
+		}
+		var st reconcile.SequenceStatus
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatalf("status json: %v: %s", err, out)
+		}
+		return st
+	}
+	waitFor(t, "the item to dial", func() bool { return status().ItemState == "dialing" })
+
+	if code, out, errs := runCmd(t, "suspend", "long", "--server", url, "--reason", "list audit"); code != 0 || !strings.Contains(out, "long: suspended") {
+		t.Fatalf("suspend: %d %s %s", code, out, errs)
+	}
+	waitFor(t, "the item to pause", func() bool {
+		st := status()
+		return st.Phase == reconcile.PhaseSuspended && st.ItemState == "paused"
+	})
+	if code, out, errs := runCmd(t, "resume", "long", "--server", url); code != 0 {
+		t.Fatalf("resume: %d %s %s", code, out, errs)
+	}
+	waitFor(t, "the item to dial again", func() bool { return status().ItemState == "dialing" })
+
+	code, out, errs := runCmd(t, "history", "long", "--server", url, "--since", "1h")
+	if code != 0 {
+		t.Fatalf("history: %d %s", code, errs)
+	}
+	for _, want := range []string{"run started", "suspended by", "paused: suspended", "resumed by"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("history lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, errs := runCmd(t, "status", "nope", "--server", url); code != 1 || !strings.Contains(errs, "sequence_not_found") {
+		t.Errorf("unknown sequence: exit %d %s", code, errs)
+	}
+	code, out, _ = runCmd(t, "status", "--server", url)
+	if code != 0 || !strings.Contains(out, "NAME") || !strings.Contains(out, "long") {
+		t.Errorf("status table: %d\n%s", code, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if len([]rune(line)) > 80 {
+			t.Errorf("status line wider than 80 columns: %q", line)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
