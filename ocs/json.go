@@ -5,21 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// The bridge wire format (DESIGN §5, version 1) is one JSON object per
+// The bridge wire format (DESIGN §5), version 1, is one JSON object per
 // frame:
 //
 //	{"v":1,"data":[["GSW_CM_MessageType",7],["GSW_CM_AttrCampaignID",101],
 //	               ["GSW_CM_AttrProperties",[["campaign_schedule",[...]]]]]}
 //
 // data is the CommDN user data as an array of [key, value] pairs in order.
-// A JSON integer is an int (int32 range), a JSON string a string, and a JSON
+// A JSON integer is an int (int32 range, no fraction or exponent, no leading
+// zero), a JSON string a string (UTF-8; escapes as in RFC 8259), and a JSON
 // array a nested TKVList of the same shape. Nothing else is a value: no
-// floats, booleans, nulls or objects. Keys are strings and may repeat (order
-// is kept). Unknown envelope members are ignored so later versions can add
-// some; "v" other than 1 is rejected. See JSON-FORMAT.md.
+// floats, booleans, nulls or objects. Keys are strings and may repeat;
+// order is kept. "v" and "data" are required and appear once; other
+// envelope members are skipped so that a later minor revision can add some;
+// a "v" other than 1 is rejected. Limits: MaxFrameSize bytes, MaxDepth
+// levels of lists (the user data itself is level 1), MaxPairs pairs in all.
+// Errors wrap ErrBadJSON (and ErrTooLarge or ErrTooDeep for the limits) and
+// say where: the key path and the byte offset. JSON-FORMAT.md is the same
+// description for sidecar authors.
 
 // Limits of the decoder, so that no input can make it allocate without
 // bound or recurse deeply.
@@ -157,10 +164,16 @@ type decoder struct {
 	data  []byte
 	pos   int
 	pairs int
+	stack []Pair
 }
 
 func (d *decoder) errf(format string, a ...any) error {
 	return fmt.Errorf("at byte %d: %s", d.pos, fmt.Sprintf(format, a...))
+}
+
+// errw is errf for an error that callers match with errors.Is.
+func (d *decoder) errw(sentinel error, format string, a ...any) error {
+	return fmt.Errorf("at byte %d: %w: %s", d.pos, sentinel, fmt.Sprintf(format, a...))
 }
 
 func (d *decoder) ws() {
@@ -215,6 +228,9 @@ func (d *decoder) envelope() (TKVList, error) {
 		}
 		switch k {
 		case "v":
+			if haveV {
+				return nil, d.errf(`duplicate "v"`)
+			}
 			n, err := d.int()
 			if err != nil {
 				return nil, fmt.Errorf(`"v": %w`, err)
@@ -224,6 +240,9 @@ func (d *decoder) envelope() (TKVList, error) {
 			}
 			haveV = true
 		case "data":
+			if haveData {
+				return nil, d.errf(`duplicate "data"`)
+			}
 			if l, err = d.list(1); err != nil {
 				return nil, fmt.Errorf(`"data": %w`, err)
 			}
@@ -259,27 +278,33 @@ func (d *decoder) envelope() (TKVList, error) {
 
 func (d *decoder) list(depth int) (TKVList, error) {
 	if depth > MaxDepth {
-		return nil, d.errf("%v (more than %d levels)", ErrTooDeep, MaxDepth)
+		return nil, d.errw(ErrTooDeep, "more than %d levels of lists", MaxDepth)
 	}
 	if err := d.expect('['); err != nil {
 		return nil, err
 	}
-	l := TKVList{}
 	if d.peek() == ']' {
 		d.pos++
-		return l, nil
+		return TKVList{}, nil
 	}
+	// Pairs collect on a stack shared by every level and are copied out
+	// once the list is closed, so that each list costs one allocation of
+	// its exact size.
+	mark := len(d.stack)
+	defer func() { d.stack = d.stack[:mark] }()
+	n := 0
 	for {
+		n++
 		if d.pairs++; d.pairs > MaxPairs {
-			return nil, d.errf("%v: more than %d pairs", ErrTooLarge, MaxPairs)
+			return nil, d.errw(ErrTooLarge, "more than %d pairs", MaxPairs)
 		}
 		if err := d.expect('['); err != nil {
-			return nil, fmt.Errorf("pair %d: %w", len(l)+1, err)
+			return nil, fmt.Errorf("pair %d: %w", n, err)
 		}
 		d.ws()
-		k, err := d.str()
+		k, err := d.key()
 		if err != nil {
-			return nil, fmt.Errorf("pair %d key: %w", len(l)+1, err)
+			return nil, fmt.Errorf("pair %d key: %w", n, err)
 		}
 		if err := d.expect(','); err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
@@ -293,11 +318,11 @@ func (d *decoder) list(depth int) (TKVList, error) {
 			}
 			v = Str(s)
 		case c == '-' || (c >= '0' && c <= '9'):
-			n, err := d.int()
+			iv, err := d.int()
 			if err != nil {
 				return nil, fmt.Errorf("key %q: %w", k, err)
 			}
-			v = Int(n)
+			v = Int(iv)
 		case c == '[':
 			sub, err := d.list(depth + 1)
 			if err != nil {
@@ -310,15 +335,15 @@ func (d *decoder) list(depth int) (TKVList, error) {
 		if err := d.expect(']'); err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
 		}
-		l = append(l, Pair{k, v})
+		d.stack = append(d.stack, Pair{k, v})
 		switch c := d.peek(); c {
 		case ',':
 			d.pos++
 		case ']':
 			d.pos++
-			return l, nil
+			return append(TKVList(nil), d.stack[mark:]...), nil
 		default:
-			return nil, d.errf("want ',' or ']' after pair %d", len(l))
+			return nil, d.errf("want ',' or ']' after pair %d", n)
 		}
 	}
 }
@@ -351,46 +376,146 @@ func (d *decoder) int() (int32, error) {
 	return int32(n), nil
 }
 
+// str reads a JSON string. The common case (no escapes) is one pass and,
+// for keys the protocol defines, no allocation.
 func (d *decoder) str() (string, error) {
+	return d.strInterned(false)
+}
+
+func (d *decoder) key() (string, error) {
+	return d.strInterned(true)
+}
+
+func (d *decoder) strInterned(intern bool) (string, error) {
 	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 		return "", d.errf("want a string")
 	}
-	start := d.pos
-	d.pos++
-	escaped := false
-	for d.pos < len(d.data) {
-		c := d.data[d.pos]
-		switch {
+	start := d.pos + 1
+	ascii := true
+	for i := start; i < len(d.data); i++ {
+		switch c := d.data[i]; {
 		case c == '"':
-			d.pos++
-			if !escaped {
-				raw := d.data[start+1 : d.pos-1]
-				if !utf8.Valid(raw) {
-					return "", d.errf("string is not valid UTF-8")
+			raw := d.data[start:i]
+			if !ascii && !utf8.Valid(raw) {
+				return "", d.errf("string is not valid UTF-8")
+			}
+			d.pos = i + 1
+			if intern {
+				if s, ok := knownKeys[string(raw)]; ok {
+					return s, nil
 				}
-				return string(raw), nil
 			}
-			var s string
-			if err := json.Unmarshal(d.data[start:d.pos], &s); err != nil {
-				return "", d.errf("bad string: %v", err)
-			}
-			return s, nil
+			return string(raw), nil
 		case c == '\\':
-			escaped = true
-			d.pos += 2
+			return d.unescape(start)
 		case c < 0x20:
+			d.pos = i
 			return "", d.errf("control character in string")
-		default:
-			d.pos++
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
+	d.pos = len(d.data)
 	return "", d.errf("unterminated string")
+}
+
+// unescape is the slow path of str for a string that has escapes; start is
+// the first byte after the opening quote.
+func (d *decoder) unescape(start int) (string, error) {
+	buf := make([]byte, 0, 64)
+	i := start
+	for i < len(d.data) {
+		c := d.data[i]
+		switch {
+		case c == '"':
+			if !utf8.Valid(buf) {
+				d.pos = start
+				return "", d.errf("string is not valid UTF-8")
+			}
+			d.pos = i + 1
+			return string(buf), nil
+		case c < 0x20:
+			d.pos = i
+			return "", d.errf("control character in string")
+		case c != '\\':
+			buf = append(buf, c)
+			i++
+			continue
+		}
+		if i+1 >= len(d.data) {
+			break
+		}
+		switch e := d.data[i+1]; e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := hex4(d.data[i+2:])
+			if !ok {
+				d.pos = i
+				return "", d.errf(`bad \u escape`)
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				// A pair travels as two escapes; a lone half becomes
+				// U+FFFD, as encoding/json does.
+				if i+1 < len(d.data) && d.data[i] == '\\' && d.data[i+1] == 'u' {
+					if r2, ok := hex4(d.data[i+2:]); ok {
+						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+							buf = utf8.AppendRune(buf, dec)
+							i += 6
+							continue
+						}
+					}
+				}
+				r = utf8.RuneError
+			}
+			buf = utf8.AppendRune(buf, r)
+			continue
+		default:
+			d.pos = i
+			return "", d.errf("bad escape \\%c", e)
+		}
+		i += 2
+	}
+	d.pos = len(d.data)
+	return "", d.errf("unterminated string")
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // skip passes over any JSON value of an unknown envelope member.
 func (d *decoder) skip(depth int) error {
 	if depth > MaxDepth {
-		return d.errf("%v", ErrTooDeep)
+		return d.errw(ErrTooDeep, "more than %d levels in an envelope member", MaxDepth)
 	}
 	switch c := d.peek(); {
 	case c == '"':
@@ -448,4 +573,48 @@ func isDelim(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// knownKeys maps the keys the protocol defines to their constants, so that
+// decoding them allocates nothing.
+var knownKeys = func() map[string]string {
+	keys := []string{
+		KeyMessageType, KeyReferenceID, KeyOriginAppID, KeyTargetAppID,
+		KeyCampaignID, KeyGroupID, KeyDialMode, KeyOptimizeBy, KeyOptimizeGoal,
+		KeyGroupCampStatus, KeyError, KeyErrorMessage, KeyProperties, KeyAutoCompletion,
+		PropCampaignSchedule, PropCancelRecord, PropDoNotCall, PropDialingPriority,
+		PropStatistics, StatDials, StatContacts, StatRecordsLeft,
+		KeyPhone, KeyCustomerID, KeyCampaignName, KeyChainAttr, KeyMessage,
+		SchedDescription, SchedStartTime, SchedNItems,
+		ItemStopAtTime, ItemStopAtContacts, ItemStopAtDials, ItemSleepBeforeNextStart,
+		ItemCampaignDBID, ItemDialMode, ItemOptMethod, ItemOptMethodValue, ItemStatus,
+	}
+	m := make(map[string]string, len(keys)+64)
+	for _, k := range keys {
+		m[k] = k
+	}
+	for i := 1; i <= 64; i++ {
+		k := SchedItemPrefix + strconv.Itoa(i)
+		m[k] = k
+	}
+	return m
+}()
+
+// MarshalJSON renders the bare data array (no envelope), so that a TKVList
+// inside other JSON documents reads the same as on the wire.
+func (l TKVList) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("[]"), nil
+	}
+	return AppendJSON(nil, l)
+}
+
+// UnmarshalJSON reads a bare data array with the limits of DecodeJSON.
+func (l *TKVList) UnmarshalJSON(b []byte) error {
+	v, err := DecodeJSONData(b)
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
 }

@@ -158,7 +158,7 @@ func (m Message) WithSchedule(s Schedule) Message {
 
 // Schedule returns the campaign_schedule in Properties, if any.
 func (m Message) Schedule() (Schedule, bool, error) {
-	v, ok := m.Properties.Lookup(PropCampaignSchedule)
+	v, ok := m.props().Lookup(PropCampaignSchedule)
 	if !ok {
 		return Schedule{}, false, nil
 	}
@@ -176,7 +176,7 @@ type Stats struct {
 
 // Stats returns the counters of a status event and whether it had any.
 func (m Message) Stats() (Stats, bool) {
-	l, err := m.Properties.GetList(PropStatistics)
+	l, err := m.props().GetList(PropStatistics)
 	if err != nil {
 		return Stats{}, false
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind is the type of a TKVList value: the seed allows string and integer,
@@ -198,8 +200,17 @@ func (l TKVList) Clone() TKVList {
 
 // String renders the list the way OCS and T-Server logs print user data:
 // one pair per line, keys quoted, strings quoted, ints bare, nested lists
-// indented, and known enumerations annotated ('GSW_CM_MessageType' 7
-// [CM_ReqLoadCampaign]).
+// indented by a tab, and known enumerations annotated:
+//
+//	'GSW_CM_MessageType' 7 [CM_ReqLoadCampaign]
+//	'GSW_CM_AttrProperties' (list)
+//		'campaign_schedule' (list)
+//			'Description' 'night'
+//
+// Golden files depend on this form: keep it stable. A quote, a backslash,
+// a control character or a byte that is not UTF-8 inside a key or string
+// is escaped (\', \\, \n, \xNN), so that one pair is always one line and
+// hostile user data cannot forge log lines.
 func (l TKVList) String() string {
 	var b strings.Builder
 	l.write(&b, 0)
@@ -208,10 +219,10 @@ func (l TKVList) String() string {
 
 func (l TKVList) write(b *strings.Builder, depth int) {
 	for _, p := range l {
-		b.WriteString(strings.Repeat("\t", depth))
-		b.WriteString("'")
-		b.WriteString(p.Key)
-		b.WriteString("'")
+		for range depth {
+			b.WriteByte('\t')
+		}
+		writeQuoted(b, p.Key)
 		switch p.Value.kind {
 		case KindInt:
 			b.WriteString(" ")
@@ -223,9 +234,9 @@ func (l TKVList) write(b *strings.Builder, depth int) {
 			}
 			b.WriteString("\n")
 		case KindString:
-			b.WriteString(" '")
-			b.WriteString(p.Value.s)
-			b.WriteString("'\n")
+			b.WriteString(" ")
+			writeQuoted(b, p.Value.s)
+			b.WriteString("\n")
 		case KindList:
 			b.WriteString(" (list)\n")
 			p.Value.l.write(b, depth+1)
@@ -233,6 +244,59 @@ func (l TKVList) write(b *strings.Builder, depth int) {
 			b.WriteString(" <invalid>\n")
 		}
 	}
+}
+
+// writeQuoted writes s between single quotes, escaping what would break
+// the one-pair-per-line form.
+func writeQuoted(b *strings.Builder, s string) {
+	b.WriteByte('\'')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '\'' && c != '\\' {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		switch c {
+		case '\'', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+			i++
+			continue
+		case '\n':
+			b.WriteString(`\n`)
+			i++
+			continue
+		case '\t':
+			b.WriteString(`\t`)
+			i++
+			continue
+		case '\r':
+			b.WriteString(`\r`)
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if !(r == utf8.RuneError && size == 1) && unicode.IsPrint(r) {
+				b.WriteString(s[i : i+size])
+				i += size
+				continue
+			}
+			if size > 1 {
+				// A valid but invisible rune (U+2028, a bidi control):
+				// show its code point.
+				fmt.Fprintf(b, `\u%04x`, r)
+				i += size
+				continue
+			}
+		}
+		b.WriteString(`\x`)
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&0xf])
+		i++
+	}
+	b.WriteByte('\'')
 }
 
 func annotate(key string, v int32) string {

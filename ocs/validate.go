@@ -3,8 +3,17 @@ package ocs
 import "fmt"
 
 // Validate checks a request against the seed's "Communication Structure"
-// table before it is sent. The error names the first missing attribute by
-// its CommDN key and wraps ErrInvalidRequest.
+// table before it is sent, so that a bad request is a programming error
+// found here rather than a CM_EvError 10 from OCS. The error names the
+// first missing attribute by its CommDN key and wraps ErrInvalidRequest:
+//
+//	CM_ReqLoadCampaign: missing GSW_CM_AttrGroupID: invalid request
+//
+// Beyond presence it checks only what OCS would reject for the request's
+// shape: GSW_AUTO_COMPLETION outside Load/Start/SetDialingMode, a
+// campaign_schedule that does not decode, and a GSW_CHAIN_ATTR other than
+// AllChain or RecordOnly. Values (dial modes, goals, DBIDs) are for OCS to
+// judge; the simulator answers them as OCS does.
 func (m Message) Validate() error {
 	if key, ok := MissingAttribute(m); ok {
 		if key == "" {
@@ -19,16 +28,21 @@ func (m Message) Validate() error {
 			return fmt.Errorf("%s: %s is allowed only on load, start and set-dialing-mode: %w", m.Type, KeyAutoCompletion, ErrInvalidRequest)
 		}
 	}
-	if m.Has&AttrProperties != 0 {
-		if _, ok, err := m.Schedule(); ok && err != nil {
-			return fmt.Errorf("%s: %w: %w", m.Type, err, ErrInvalidRequest)
+	if _, ok, err := m.Schedule(); ok && err != nil {
+		return fmt.Errorf("%s: %s: %w: %w", m.Type, KeyProperties, err, ErrInvalidRequest)
+	}
+	if m.Type == ReqCancelRecord || m.Type == ReqDoNotCall {
+		if _, _, err := m.Record(); err != nil {
+			return fmt.Errorf("%s: %s: %w: %w", m.Type, KeyProperties, err, ErrInvalidRequest)
 		}
 	}
 	return nil
 }
 
-// MissingAttribute returns the first mandatory attribute m lacks; ok is
-// false when nothing is missing. A non-request returns ("", true).
+// MissingAttribute returns the first mandatory attribute m lacks, as the
+// seed key (a path with dots inside GSW_CM_AttrProperties); ok is false
+// when nothing is missing. A non-request returns ("", true). The simulator
+// answers a request with a missing attribute with CM_EvError 10.
 func MissingAttribute(m Message) (key string, ok bool) {
 	if !m.Type.IsRequest() {
 		return "", true
@@ -39,9 +53,10 @@ func MissingAttribute(m Message) (key string, ok bool) {
 	if m.Has&AttrTargetApp == 0 {
 		return KeyTargetAppID, true
 	}
+	props := m.props()
 	switch m.Type {
 	case ReqCancelRecord:
-		l, err := m.Properties.GetList(PropCancelRecord)
+		l, err := props.GetList(PropCancelRecord)
 		if err != nil {
 			return KeyProperties + "." + PropCancelRecord, true
 		}
@@ -50,7 +65,7 @@ func MissingAttribute(m Message) (key string, ok bool) {
 		}
 		return "", false
 	case ReqDoNotCall:
-		l, err := m.Properties.GetList(PropDoNotCall)
+		l, err := props.GetList(PropDoNotCall)
 		if err != nil {
 			return KeyProperties + "." + PropDoNotCall, true
 		}
@@ -61,12 +76,16 @@ func MissingAttribute(m Message) (key string, ok bool) {
 		}
 		return "", false
 	}
-	// Campaign requests: CampaignDBID, or 0 with a campaign_schedule.
-	if m.Has&AttrCampaign == 0 {
-		return KeyCampaignID, true
-	}
-	if m.CampaignDBID == 0 && !m.Properties.Has(PropCampaignSchedule) {
-		return KeyProperties + "." + PropCampaignSchedule, true
+	// Campaign requests: "CampaignDBID or Properties" — OCS checks the
+	// CampaignDBID, and when it is 0 (or absent) the request must carry a
+	// campaign_schedule that names the sequence.
+	if m.Has&AttrCampaign == 0 || m.CampaignDBID == 0 {
+		if !props.Has(PropCampaignSchedule) {
+			if m.Has&AttrCampaign == 0 {
+				return KeyCampaignID, true
+			}
+			return KeyProperties + "." + PropCampaignSchedule, true
+		}
 	}
 	if m.Has&AttrGroup == 0 {
 		return KeyGroupID, true
@@ -86,57 +105,10 @@ func MissingAttribute(m Message) (key string, ok bool) {
 	return "", false
 }
 
-// NewAnswer builds the answer of type t to req: it echoes the reference id
-// and the campaign group, and swaps origin and target.
-func NewAnswer(req Message, t MessageType) Message {
-	m := Message{Type: t, Has: AttrOriginApp | AttrTargetApp,
-		OriginAppDBID: req.TargetAppDBID, TargetAppDBID: req.OriginAppDBID}
-	if req.Has&AttrReferenceID != 0 {
-		m.Has |= AttrReferenceID
-		m.ReferenceID = req.ReferenceID
-	}
-	if req.Has&AttrCampaign != 0 {
-		m.Has |= AttrCampaign
-		m.CampaignDBID = req.CampaignDBID
-	}
-	if req.Has&AttrGroup != 0 {
-		m.Has |= AttrGroup
-		m.GroupDBID = req.GroupDBID
-	}
-	return m
-}
-
-// NewError builds the CM_EvError answer to req.
-func NewError(req Message, code ErrorCode, text string) Message {
-	m := NewAnswer(req, EvError)
-	m.Has |= AttrError | AttrErrorMessage
-	m.Error, m.ErrorMessage = code, text
-	return m
-}
-
-// WithStatus sets GSW_CM_AttrGroupCampStatus.
-func (m Message) WithStatus(s GroupCampStatus) Message {
-	m.GroupCampStatus = s
-	return m.with(AttrGroupCampStatus)
-}
-
-// WithPacing sets the dial mode and optimization attributes.
-func (m Message) WithPacing(p Pacing) Message {
-	m.DialMode, m.OptimizeBy, m.OptimizeGoal = p.DialMode, p.OptimizeBy, p.OptimizeGoal
-	return m.with(AttrDialMode | AttrOptimizeBy | AttrOptimizeGoal)
-}
-
-// WithReference sets GSW_CM_AttrReferenceID.
-func (m Message) WithReference(id int32) Message {
-	m.ReferenceID = id
-	return m.with(AttrReferenceID)
-}
-
-// AsError returns the *OCSError an EvError carries (for request type req),
-// or nil.
-func (m Message) AsError(req MessageType) error {
-	if m.Type != EvError {
+// props is Properties as it goes on the wire: absent unless Has says so.
+func (m Message) props() TKVList {
+	if m.Has&AttrProperties == 0 {
 		return nil
 	}
-	return &OCSError{Request: req, Code: m.Error, Message: m.ErrorMessage}
+	return m.Properties
 }
