@@ -561,6 +561,7 @@ func (d *decoder) skip(depth int) error {
 		}
 		tok := d.data[start:d.pos]
 		if !json.Valid(tok) {
+			d.pos = start
 			return d.errf("bad value %q", tok)
 		}
 		return nil
