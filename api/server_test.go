@@ -32,7 +32,10 @@ func (f *fakeRec) Sequences() []reconcile.SequenceStatus {
 	}
 	return out
 }
-func (f *fakeRec) Sequence(n string) (reconcile.SequenceStatus, bool) { s, ok := f.seqs[n]; return s, ok }
+func (f *fakeRec) Sequence(n string) (reconcile.SequenceStatus, bool) {
+	s, ok := f.seqs[n]
+	return s, ok
+}
 func (f *fakeRec) Groups() []reconcile.GroupObservation {
 	return []reconcile.GroupObservation{{CampaignDBID: 101, GroupDBID: 732, Status: "CM_GCS_Running", Dials: 10}}
 }
