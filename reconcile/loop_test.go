@@ -31,11 +31,12 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	last   specs.Snapshot
+	tweak  []func(*Config)
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, tweak ...func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, ocs: newFakeOCS(), dbPath: filepath.Join(t.TempDir(), "sequencer.db")}
+	h := &harness{t: t, ocs: newFakeOCS(), dbPath: filepath.Join(t.TempDir(), "sequencer.db"), tweak: tweak}
 	h.start()
 	t.Cleanup(h.stop)
 	return h
@@ -47,7 +48,11 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	h.st = st
-	h.rec = New(Config{Link: h.ocs, Store: st, PollInterval: 5 * time.Second, RequestTimeout: 10 * time.Second})
+	cfg := Config{Link: h.ocs, Store: st, PollInterval: 5 * time.Second, RequestTimeout: 10 * time.Second}
+	for _, f := range h.tweak {
+		f(&cfg)
+	}
+	h.rec = New(cfg)
 	h.snaps = make(chan specs.Snapshot, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)

@@ -100,8 +100,10 @@ func TestAgainstTheSimulatorANightlyRunStopsEachItemByItsOwnCondition(t *testing
 		if d := items[1].Dials; d < 200 || d > 200+25 {
 			t.Errorf("retries stopped at %d dials, want 200..225", d)
 		}
-		if got := items[2].Ended.Sub(items[2].Started); got != 5*time.Minute {
-			t.Errorf("callbacks ran %s, want 5m", got)
+		// The item ends when OCS has unloaded it: 5 minutes of dialing,
+		// then the simulator's 2 s drain of calls still in progress.
+		if got := items[2].Ended.Sub(items[2].Started); got < 5*time.Minute || got > 5*time.Minute+3*time.Second {
+			t.Errorf("callbacks ran %s, want 5m plus the drain", got)
 		}
 	})
 }

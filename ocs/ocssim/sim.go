@@ -31,6 +31,7 @@ type group struct {
 	rate     float64
 	timer    *time.Timer
 	owner    int32 // group DBID of the OCS sequence that owns it; 0 none
+	stopped  time.Time // when dialing last stopped: calls may still be on desktops for DrainTime
 	gen      int   // bumps on every state change, to ignore stale timers
 }
 
@@ -335,22 +336,26 @@ func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, [
 		}
 		s.pause(g, now)
 		s.setStatus(g, ocs.StatusInActive, now)
+		g.stopped = now
 		return s.answer(m, g, ocs.EvDialingStopped, now), []ocs.Message{s.statusEvent(g, now)}
 	case ocs.ReqUnloadCampaign, ocs.ReqForceUnloadCampaign:
 		if g.status == ocs.StatusNotLoaded {
 			return fail(ocs.ErrCampaignNotLoaded, "")
 		}
 		force := m.Type == ocs.ReqForceUnloadCampaign
-		if g.status == ocs.StatusRunning && !force {
-			// OCS stops dialing and lets the calls in progress finish.
-			s.pause(g, now)
+		// Calls still in progress (dialing now, or stopped less than
+		// DrainTime ago) keep the group in WaitingUnload until they end;
+		// ForceUnload does not wait.
+		drain := time.Duration(s.cfg.DrainTime)
+		if g.status != ocs.StatusRunning {
+			drain -= now.Sub(g.stopped)
 		}
-		if force || s.cfg.DrainTime <= 0 || g.status == ocs.StatusInActive {
-			s.pause(g, now)
+		s.pause(g, now)
+		if force || drain <= 0 {
 			s.setStatus(g, ocs.StatusNotLoaded, now)
 			return s.answer(m, g, ocs.EvCampaignUnloaded, now), []ocs.Message{s.statusEvent(g, now)}
 		}
-		s.drain(g, now)
+		s.drain(g, drain, now)
 		return s.answer(m, g, ocs.EvCampaignUnloaded, now), []ocs.Message{s.statusEvent(g, now)}
 	case ocs.ReqGetCampaignStatus:
 		return s.answer(m, g, ocs.EvCampaignStatus, now), nil
@@ -413,10 +418,10 @@ func (s *Sim) pause(g *group, now time.Time) {
 	g.stopTimer()
 }
 
-func (s *Sim) drain(g *group, now time.Time) {
+func (s *Sim) drain(g *group, d time.Duration, now time.Time) {
 	s.setStatus(g, ocs.StatusWaitingUnload, now)
 	gen := g.gen
-	g.timer = time.AfterFunc(time.Duration(s.cfg.DrainTime), func() {
+	g.timer = time.AfterFunc(d, func() {
 		s.mu.Lock()
 		if g.gen != gen {
 			s.mu.Unlock()
