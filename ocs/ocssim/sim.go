@@ -30,9 +30,9 @@ type group struct {
 	runSince time.Time // zero unless running
 	rate     float64
 	timer    *time.Timer
-	owner    int32 // group DBID of the OCS sequence that owns it; 0 none
+	owner    int32     // group DBID of the OCS sequence that owns it; 0 none
 	stopped  time.Time // when dialing last stopped: calls may still be on desktops for DrainTime
-	gen      int   // bumps on every state change, to ignore stale timers
+	gen      int       // bumps on every state change, to ignore stale timers
 }
 
 // Record is one request the simulator received.
