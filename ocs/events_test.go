@@ -68,7 +68,7 @@ func TestOnlyTimeoutsAndDisconnectsAreTransient(t *testing.T) {
 	for err, want := range map[error]bool{
 		fmt.Errorf("load 101: %w", ErrTimeout):      true,
 		fmt.Errorf("load 101: %w", ErrDisconnected): true,
-		ErrInvalidRequest: false, ErrClosed: false,
+		ErrInvalidRequest:                           false, ErrClosed: false,
 		&OCSError{Code: ErrCampaignNotFound}: false,
 	} {
 		if IsTransient(err) != want {
