@@ -96,16 +96,9 @@ func (r *Reconciler) seqRequest(s *seqState, now time.Time, action string) time.
 	return r.send(s, now, action, req, action != actStatus)
 }
 
-func (r *Reconciler) passOCS(s *seqState, now time.Time) time.Time {
+// passOCS follows the run in progress of an OCS-side sequence (engine ocs).
+func (r *Reconciler) passOCS(s *seqState, now time.Time, suspended bool) time.Time {
 	spec := s.spec
-	suspended, _ := r.suspended(s, now)
-	if s.prog.Run == nil {
-		if s.deleted {
-			return r.forgetDeleted(s, now)
-		}
-		return r.passIdle(s, now, suspended)
-	}
-	r.skipOverlapping(s, now)
 	run := s.prog.Run
 	if s.deleted {
 		if spec.OnDelete == specs.OnDeleteOrphan {

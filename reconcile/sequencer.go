@@ -36,10 +36,18 @@ func (r *Reconciler) pass(s *seqState, now time.Time) time.Time {
 			return time.Time{}
 		}
 	}
-	if s.spec.Engine == specs.EngineOCS {
-		return r.passOCS(s, now)
+	suspended, _ := r.suspended(s, now)
+	if s.prog.Run == nil {
+		if s.deleted {
+			return r.forgetDeleted(s, now)
+		}
+		return r.passIdle(s, now, suspended)
 	}
-	return r.passSequencer(s, now)
+	r.skipOverlapping(s, now)
+	if s.spec.Engine == specs.EngineOCS {
+		return r.passOCS(s, now, suspended)
+	}
+	return r.passSequencer(s, now, suspended)
 }
 
 // suspended says whether dialing must stop: the spec's suspend always wins;
@@ -54,16 +62,9 @@ func (r *Reconciler) suspended(s *seqState, now time.Time) (bool, string) {
 	return false, ""
 }
 
-func (r *Reconciler) passSequencer(s *seqState, now time.Time) time.Time {
+// passSequencer drives the run in progress item by item (engine sequencer).
+func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) time.Time {
 	spec := s.spec
-	suspended, _ := r.suspended(s, now)
-	if s.prog.Run == nil {
-		if s.deleted {
-			return r.forgetDeleted(s, now)
-		}
-		return r.passIdle(s, now, suspended)
-	}
-	r.skipOverlapping(s, now)
 	run := s.prog.Run
 	k := runGroup(run)
 	if s.observeFirst {
@@ -398,10 +399,7 @@ func (r *Reconciler) beginRun(s *seqState, now, scheduled time.Time) time.Time {
 		return time.Time{}
 	}
 	s.phase = PhaseStarting
-	if spec.Engine == specs.EngineOCS {
-		return r.passOCS(s, now)
-	}
-	return r.passSequencer(s, now)
+	return r.pass(s, now)
 }
 
 // timeStop reports a time-based reason to end an item that is loaded but not
