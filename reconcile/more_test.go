@@ -93,3 +93,35 @@ func TestTheNewcomerDemoRunsBothItemsWithinAMinuteOnTheDefaults(t *testing.T) {
 		}
 	})
 }
+
+func TestAnswersLaterThanTheTimeoutSlowTheRunButNeverRepeatALoadOrStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newSimHarness(t, ocssim.Default())
+		// Answers later than the 5 s request timeout: every request first
+		// times out, then the loop reads the status and carries on.
+		h.sim.DelayAnswers(7 * time.Second)
+		a := item("fresh-leads", 101, ocs.DialModeProgress)
+		a.StopAt.Time = after(time.Minute)
+		b := item("retries", 102, ocs.DialModeProgress)
+		b.StopAt.Time = after(time.Minute)
+		h.apply(seq("nightly", a, b))
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		p, _, _ := h.st.Progress("nightly")
+		if len(p.Completed) != 1 || len(p.Completed[0].Items) != 2 {
+			t.Fatalf("run did not complete: %+v", p)
+		}
+		count := map[string]int{}
+		for _, r := range h.sim.Transcript() {
+			if r.Msg.Type == ocs.ReqLoadCampaign || r.Msg.Type == ocs.ReqStartDialing {
+				count[r.Msg.Type.String()+"/"+string(rune('0'+r.Msg.CampaignDBID-100))]++
+			}
+		}
+		for k, n := range count {
+			if n != 1 {
+				t.Errorf("%s sent %d times", k, n)
+			}
+		}
+		golden(t, "sim-delayed-answers", h.sim.TranscriptText(false))
+	})
+}

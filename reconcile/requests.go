@@ -105,10 +105,22 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		s.lastPoll = now
 		if res.err == nil {
 			r.observe(res.ans, now, false)
+			if c := s.conds[CondStalled]; c != nil && c.Reason == "StatusUnavailable" {
+				r.setCond(s, CondStalled, false, "", "", now)
+			}
 			return
 		}
 		if isOCS && s.spec != nil && s.spec.Engine == specs.EngineOCS && oe.Code == ocs.ErrCampaignScheduleNotFound {
 			r.onSequenceLost(s, now)
+			return
+		}
+		if errors.Is(res.err, ocs.ErrDisconnected) {
+			r.linkTrouble()
+		}
+		if ocs.IsTransient(res.err) {
+			// Polls are spaced already; backing off here would hold up
+			// a stop that is due by time.
+			r.setCond(s, CondStalled, true, "StatusUnavailable", "status poll: "+res.err.Error(), now)
 			return
 		}
 		r.fail(s, now, res.action, res.err)
@@ -161,10 +173,23 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		run.StopGoal, run.ItemState = goalRestart, stStopping
 		r.persist(s, now)
 	default:
-		if ocs.IsTransient(res.err) {
-			r.linkTrouble(now)
-		}
+		r.unsure(s, res.err)
 		r.fail(s, now, res.action, res.err)
+	}
+}
+
+// unsure handles a request whose outcome is unknown. A dropped link may
+// have lost OCS's state (restart, failover): every sequence re-reads its
+// group. A timeout says nothing about the others: only this sequence reads
+// its group again before acting, and a late answer, delivered as an event,
+// fills that in.
+func (r *Reconciler) unsure(s *seqState, err error) {
+	switch {
+	case errors.Is(err, ocs.ErrDisconnected):
+		r.linkTrouble()
+	case errors.Is(err, ocs.ErrTimeout) && s.prog.Run != nil:
+		delete(r.obs, runGroup(s.prog.Run))
+		s.observeFirst = true
 	}
 }
 
@@ -186,7 +211,7 @@ func requestResult(err error, oe *ocs.OCSError) string {
 
 // linkTrouble forgets what OCS told us: after a reconnect every running
 // sequence reads the status of its group again before acting.
-func (r *Reconciler) linkTrouble(now time.Time) {
+func (r *Reconciler) linkTrouble() {
 	clear(r.obs)
 	for _, s := range r.seqs {
 		if s.prog.Run != nil {

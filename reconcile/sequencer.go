@@ -265,8 +265,11 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 		run.DialMode, run.OptimizeBy, run.OptimizeGoal = int32(p.DialMode), int32(p.OptimizeBy), p.OptimizeGoal
 	}
 	if run.ItemState != before {
+		// Progress was made: whatever failed before is behind us.
+		s.failures, s.retryAt = 0, time.Time{}
+		r.setCond(s, CondStalled, false, "", "", now)
 		r.history(s, now, store.Event{Kind: "recover", Run: run.ID, Item: run.ItemName,
-			Message: fmt.Sprintf("after a restart OCS reports %s: %s settled without repeating the request", o.status, before)})
+			Message: fmt.Sprintf("OCS reports %s: the interrupted %s step is settled without repeating the request", o.status, before)})
 		r.persist(s, now)
 	}
 }
