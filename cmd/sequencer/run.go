@@ -88,6 +88,7 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
 		return fmt.Errorf("open store %s: %w", dbPath, err)
 	}
 	defer st.Close()
+	go pruneHistory(ctx, st, log)
 
 	link, closeLink, err := openLink(ctx, f.ocsURL, log)
 	if err != nil {
@@ -149,6 +150,25 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
 	err = rec.Run(ctx, snaps)
 	log.Info("sequencer stopped")
 	return err
+}
+
+// pruneHistory applies the history retention (age and count) at start and
+// then hourly, so the database does not grow without bound.
+func pruneHistory(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := st.Prune(time.Now()); err != nil {
+			log.Error("prune history", "err", err)
+		} else if n > 0 {
+			log.Info("pruned history", "events", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func errIf(bad bool, msg string) error {
