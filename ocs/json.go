@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -42,7 +45,7 @@ var ErrBadJSON = errors.New("bad TKVList JSON")
 
 // EncodeJSON renders l in the wire format.
 func EncodeJSON(l TKVList) ([]byte, error) {
-	b := make([]byte, 0, 64+len(l)*40)
+	b := make([]byte, 0, len(`{"v":1,"data":}`)+sizeList(l, 1))
 	b = append(b, `{"v":1,"data":`...)
 	b, err := appendList(b, l, 1)
 	if err != nil {
@@ -53,6 +56,27 @@ func EncodeJSON(l TKVList) ([]byte, error) {
 
 // AppendJSON appends the bare data array of l (no envelope) to b.
 func AppendJSON(b []byte, l TKVList) ([]byte, error) { return appendList(b, l, 1) }
+
+// sizeList is the encoded size of l when no string needs escaping, so that
+// EncodeJSON allocates once in the common case.
+func sizeList(l TKVList, depth int) int {
+	n := 2 + len(l) // brackets and commas
+	if depth > MaxDepth {
+		return n
+	}
+	for _, p := range l {
+		n += 5 + len(p.Key) // [ "" , ]
+		switch p.Value.kind {
+		case KindInt:
+			n += 11
+		case KindString:
+			n += 2 + len(p.Value.s)
+		case KindList:
+			n += sizeList(p.Value.l, depth+1)
+		}
+	}
+	return n
+}
 
 func appendList(b []byte, l TKVList, depth int) ([]byte, error) {
 	if depth > MaxDepth {
@@ -132,7 +156,8 @@ func DecodeJSON(data []byte) (TKVList, error) {
 	if len(data) > MaxFrameSize {
 		return nil, fmt.Errorf("%w: %w: %d bytes (max %d)", ErrBadJSON, ErrTooLarge, len(data), MaxFrameSize)
 	}
-	d := decoder{data: data}
+	d := newDecoder(data)
+	defer d.free()
 	l, err := d.envelope()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadJSON, err)
@@ -145,7 +170,8 @@ func DecodeJSONData(data []byte) (TKVList, error) {
 	if len(data) > MaxFrameSize {
 		return nil, fmt.Errorf("%w: %w: %d bytes (max %d)", ErrBadJSON, ErrTooLarge, len(data), MaxFrameSize)
 	}
-	d := decoder{data: data}
+	d := newDecoder(data)
+	defer d.free()
 	d.ws()
 	l, err := d.list(1)
 	if err == nil {
@@ -169,6 +195,23 @@ type decoder struct {
 
 func (d *decoder) errf(format string, a ...any) error {
 	return fmt.Errorf("at byte %d: %s", d.pos, fmt.Sprintf(format, a...))
+}
+
+// stacks recycles decoders' pair stacks: decoding a frame then allocates
+// only the lists it returns and their strings.
+var stacks = sync.Pool{New: func() any { s := make([]Pair, 0, 64); return &s }}
+
+func newDecoder(data []byte) *decoder {
+	return &decoder{data: data, stack: *stacks.Get().(*[]Pair)}
+}
+
+func (d *decoder) free() {
+	if cap(d.stack) > 4096 {
+		return // a huge frame's stack is not worth keeping
+	}
+	s := d.stack[:0]
+	clear(s[:cap(s)]) // keep no strings or lists of the result alive
+	stacks.Put(&s)
 }
 
 // errw is errf for an error that callers match with errors.Is.
@@ -335,6 +378,11 @@ func (d *decoder) list(depth int) (TKVList, error) {
 		if err := d.expect(']'); err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
 		}
+		if len(d.stack) == cap(d.stack) {
+			// Double: append's gentler growth for large slices would
+			// allocate several times the final size on a huge frame.
+			d.stack = slices.Grow(d.stack, len(d.stack))
+		}
 		d.stack = append(d.stack, Pair{k, v})
 		switch c := d.peek(); c {
 		case ',':
@@ -369,9 +417,22 @@ func (d *decoder) int() (int32, error) {
 	if d.data[digits] == '0' && d.pos-digits > 1 {
 		return 0, d.errf("leading zero")
 	}
-	n, err := strconv.ParseInt(string(d.data[start:d.pos]), 10, 32)
-	if err != nil {
-		return 0, d.errf("integer %s outside the int32 range", d.data[start:d.pos])
+	var n int64
+	if d.pos-digits <= 10 { // more digits overflow whatever they are
+		for _, c := range d.data[digits:d.pos] {
+			n = n*10 + int64(c-'0')
+		}
+		if d.data[start] == '-' {
+			n = -n
+		}
+	}
+	if d.pos-digits > 10 || n < math.MinInt32 || n > math.MaxInt32 {
+		tok := d.data[start:d.pos]
+		if len(tok) > 24 {
+			tok = append(tok[:20:20], "..."...)
+		}
+		d.pos = start
+		return 0, d.errf("integer %s outside the int32 range", tok)
 	}
 	return int32(n), nil
 }
