@@ -77,12 +77,16 @@ func TestBeginIntentIsIdempotentByID(t *testing.T) {
 func TestACorruptValueIsAnErrorNamingBucketAndKey(t *testing.T) {
 	s, _ := openTemp(t, Options{NoSync: true})
 	defer s.Close()
-	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketProgress).Put([]byte("broken"), []byte(`{"v":1,"data":{"sequence":`)) })
+	s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProgress).Put([]byte("broken"), []byte(`{"v":1,"data":{"sequence":`))
+	})
 	_, _, err := s.Progress("broken")
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `progress "broken"`) {
 		t.Errorf("truncated value: %v", err)
 	}
-	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketProgress).Put([]byte("future"), []byte(`{"v":9,"data":{}}`)) })
+	s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProgress).Put([]byte("future"), []byte(`{"v":9,"data":{}}`))
+	})
 	if _, _, err := s.Progress("future"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "version 9") {
 		t.Errorf("unknown version: %v", err)
 	}
