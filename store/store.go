@@ -625,7 +625,13 @@ func (s *Store) PutGroupStatus(gs ...GroupStatus) error {
 		}
 		raws[i] = raw
 	}
-	return s.update(func(tx *bolt.Tx) error {
+	put := s.update
+	if len(gs) > 1 {
+		// A caller that already gathered many observations (the
+		// reconciler's recorder) gains nothing from the batch window.
+		put = s.db.Update
+	}
+	return put(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketGroups)
 		for i, g := range gs {
 			if err := b.Put(groupKey(g.CampaignDBID, g.GroupDBID), raws[i]); err != nil {

@@ -10,7 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-func openTemp(t *testing.T, opts Options) (*Store, string) {
+func openTemp(t testing.TB, opts Options) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), FileName)
 	s, err := Open(path, opts)
