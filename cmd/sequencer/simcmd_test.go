@@ -17,7 +17,9 @@ func TestOCSSimServesTheBridgeOnTCPAndStopsOnCancel(t *testing.T) {
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"ocs-sim", "--listen", addr, "--records", "10"}, io.Discard, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"ocs-sim", "--listen", addr, "--records", "10"}, io.Discard, io.Discard)
+	}()
 	c := bridge.Dial(addr, bridge.Options{BackoffMin: 20 * time.Millisecond})
 	defer c.Close()
 	deadline := time.Now().Add(5 * time.Second)
