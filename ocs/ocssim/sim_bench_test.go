@@ -1,0 +1,81 @@
+package ocssim
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"testing"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/ocs/bridge"
+)
+
+// BenchmarkRequestsAnswered measures GetCampaignStatus round trips per
+// second through the bridge client, over net.Pipe (the in-process link)
+// and over TCP loopback (the baseline of a real socket, same run).
+func BenchmarkRequestsAnswered(b *testing.B) {
+	req := ocs.NewGetCampaignStatus(tg(101, 732))
+	run := func(b *testing.B, c *bridge.Client) {
+		for !c.Up() {
+			runtime.Gosched()
+		}
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := c.Request(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	}
+	b.Run("pipe", func(b *testing.B) {
+		s := New(Default())
+		c := pipeClient(s)
+		defer func() { c.Close(); s.Close() }()
+		run(b, c)
+	})
+	b.Run("tcp-loopback", func(b *testing.B) {
+		s := New(Default())
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		go func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go s.Serve(conn)
+			}
+		}()
+		c := bridge.Dial(ln.Addr().String(), bridge.Options{})
+		defer func() { c.Close(); ln.Close(); s.Close() }()
+		run(b, c)
+	})
+}
+
+// BenchmarkMemoryPerLoadedGroup loads 100,000 campaign groups (target:
+// under 2 KiB each); the baseline is the same simulator with the groups
+// configured but not loaded.
+func BenchmarkMemoryPerLoadedGroup(b *testing.B) {
+	const n = 100000
+	for b.Loop() {
+		cfg := Default()
+		cfg.Groups = append(cfg.Groups, Group{DBID: 9000, Name: "big"})
+		for i := 0; i < n; i++ {
+			cfg.Campaigns = append(cfg.Campaigns, Campaign{DBID: int32(100000 + i)})
+			cfg.CampaignGroups = append(cfg.CampaignGroups, CampaignGroup{CampaignDBID: int32(100000 + i), GroupDBID: 9000, Records: 1000})
+		}
+		runtime.GC()
+		var before, configured, loaded runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s := New(cfg)
+		runtime.GC()
+		runtime.ReadMemStats(&configured)
+		for i := 0; i < n; i++ {
+			s.apply(ocs.NewLoad(tg(int32(100000+i), 9000), ocs.Pacing{DialMode: ocs.DialModeProgress}, nil), s.start)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&loaded)
+		b.ReportMetric(float64(configured.HeapAlloc-before.HeapAlloc)/n, "configured-B/group")
+		b.ReportMetric(float64(loaded.HeapAlloc-before.HeapAlloc)/n, "loaded-B/group")
+		runtime.KeepAlive(s)
+	}
+}
