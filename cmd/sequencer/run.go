@@ -18,6 +18,7 @@ import (
 	"github.com/sequencer-dev/sequencer/api"
 	"github.com/sequencer-dev/sequencer/ocs"
 	"github.com/sequencer-dev/sequencer/ocs/bridge"
+	"github.com/sequencer-dev/sequencer/ocs/ocshttp"
 	"github.com/sequencer-dev/sequencer/ocs/ocssim"
 	"github.com/sequencer-dev/sequencer/reconcile"
 	"github.com/sequencer-dev/sequencer/specs"
@@ -38,6 +39,10 @@ type runFlags struct {
 	originApp int
 	targetApp int
 	tokenFile string
+	// OCS link details beyond the URL.
+	ocsGroups   string // campaign-group DBID map for http://
+	ocsStates   string // address receiving OCS's campaign-group state POSTs
+	ocsCounters bool
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,7 +51,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var f runFlags
 	fs.StringVar(&f.specsDir, "specs", "examples", "directory of spec files to watch")
 	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "directory of the progress database")
-	fs.StringVar(&f.ocsURL, "ocs", "sim", "OCS link: sim (embedded simulator) or bridge://HOST:PORT")
+	fs.StringVar(&f.ocsURL, "ocs", "sim", "OCS link: sim (embedded simulator), bridge://HOST:PORT or http://HOST:PORT (OCS's HTTP port)")
+	fs.StringVar(&f.ocsGroups, "ocs-campaign-groups", "", "with http://: JSON file mapping campaign groups to their DBIDs ({\"campaignGroups\":[{\"dbid\":5101,\"campaignDBID\":101,\"groupDBID\":732}]})")
+	fs.StringVar(&f.ocsStates, "ocs-states-listen", "", "with http://: address receiving OCS's campaign-group state POSTs (campaigngroup-states-uri); empty: poll only")
+	fs.BoolVar(&f.ocsCounters, "ocs-counters", false, "the link's status carries dial counters (GSW_STAT_DIALS...), e.g. a sidecar that reads Stat Server or ocs-sim; needed for stopAt.contacts/dials")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP API address (empty: no API)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: text, json or auto (text on a terminal)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -90,7 +98,7 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
 	defer st.Close()
 	go pruneHistory(ctx, st, log)
 
-	link, closeLink, err := openLink(ctx, f.ocsURL, log)
+	link, closeLink, err := openLink(ctx, f, log)
 	if err != nil {
 		return err
 	}
@@ -204,7 +212,9 @@ func readToken(path string) (string, error) {
 // openLink connects to OCS. "sim" runs the simulator in this process and
 // talks to it over an in-memory pipe with the same bridge framing a real
 // sidecar uses, so the default path exercises the real client.
-func openLink(ctx context.Context, u string, log *slog.Logger) (ocs.Link, func(), error) {
+func openLink(ctx context.Context, f runFlags, log *slog.Logger) (ocs.Link, func(), error) {
+	u := f.ocsURL
+	llog := log.With("component", "link")
 	switch {
 	case u == "sim":
 		sim := ocssim.New(ocssim.Default(), ocssim.WithLogger(log.With("component", "ocs-sim")))
@@ -213,17 +223,53 @@ func openLink(ctx context.Context, u string, log *slog.Logger) (ocs.Link, func()
 			go sim.Serve(b)
 			return a, nil
 		}
-		c := bridge.New(dial, bridge.Options{Counters: true, Logger: log.With("component", "link")})
+		c := bridge.New(dial, bridge.Options{Counters: true, Logger: llog})
 		return c, func() { c.Close(); sim.Close() }, nil
 	case strings.HasPrefix(u, "bridge://"):
 		addr := strings.TrimPrefix(u, "bridge://")
 		c := bridge.New(func(ctx context.Context) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", addr)
-		}, bridge.Options{Logger: log.With("component", "link")})
+		}, bridge.Options{Counters: f.ocsCounters, Logger: llog})
+		return c, func() { c.Close() }, nil
+	case strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"):
+		return openHTTPLink(f, llog)
+	}
+	return nil, nil, usageError("run: --ocs %q: want sim, bridge://HOST:PORT or http://HOST:PORT", u)
+}
+
+// openHTTPLink talks to OCS's HTTP port and, when asked, receives its
+// campaign-group state POSTs on a listener of their own: OCS cannot send
+// the API's bearer token.
+func openHTTPLink(f runFlags, log *slog.Logger) (ocs.Link, func(), error) {
+	if f.ocsGroups == "" {
+		return nil, nil, usageError("run: --ocs %s needs --ocs-campaign-groups: OCS's HTTP interface addresses campaign groups by their own DBID", f.ocsURL)
+	}
+	groups, err := ocshttp.LoadCampaignGroups(f.ocsGroups)
+	if err != nil {
+		return nil, nil, usageError("run: %v", err)
+	}
+	c, err := ocshttp.New(f.ocsURL, ocshttp.Options{CampaignGroups: groups, Counters: f.ocsCounters, Logger: log})
+	if err != nil {
+		return nil, nil, usageError("run: %v", err)
+	}
+	if f.ocsStates == "" {
 		return c, func() { c.Close() }, nil
 	}
-	return nil, nil, usageError("run: --ocs %q: want sim or bridge://HOST:PORT", u)
+	ln, err := net.Listen("tcp", f.ocsStates)
+	if err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("listen for OCS state POSTs %s: %w", f.ocsStates, err)
+	}
+	srv := &http.Server{Handler: c.StatesHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("receiving OCS campaign-group states", "addr", ln.Addr().String())
+	return c, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		c.Close()
+	}, nil
 }
 
 func defaultDataDir() string {

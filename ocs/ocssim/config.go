@@ -41,10 +41,14 @@ type Group struct {
 	Name string `json:"name"`
 }
 
+// DBID is the campaign group's own configuration DBID, which OCS's HTTP
+// interface addresses (/campaigngroups/<DBID>); 0 keeps it off HTTP.
 type CampaignGroup struct {
-	CampaignDBID int32 `json:"campaignDBID"`
-	GroupDBID    int32 `json:"groupDBID"`
-	Records      int64 `json:"records"`
+	DBID         int32  `json:"dbid,omitempty"`
+	CampaignDBID int32  `json:"campaignDBID"`
+	GroupDBID    int32  `json:"groupDBID"`
+	Records      int64  `json:"records"`
+	Name         string `json:"name,omitempty"` // default "<campaign>@<group>"
 }
 
 // Rates are dial attempts per second by dial mode family.
@@ -85,7 +89,9 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 // Default is the built-in configuration; its DBIDs are the ones the specs
 // in examples/ use.
 func Default() Config {
-	cg := func(c, g int32, n int64) CampaignGroup { return CampaignGroup{c, g, n} }
+	cg := func(c, g int32, n int64) CampaignGroup {
+		return CampaignGroup{DBID: 5000 + c, CampaignDBID: c, GroupDBID: g, Records: n}
+	}
 	return Config{
 		AppDBID: 120,
 		Campaigns: []Campaign{{101, "Fresh Leads"}, {102, "Retries"}, {103, "Callbacks"},

@@ -40,6 +40,7 @@ type Record struct {
 	At          time.Time
 	Msg         ocs.Message
 	Disregarded bool // the connection rule dropped it silently
+	HTTP        bool // came through the HTTP front
 }
 
 // Sim is a simulated OCS. Create it with New; serve connections with Serve.
@@ -55,6 +56,7 @@ type Sim struct {
 	transcript []Record
 	faults     faults
 	closed     bool
+	stateSubs  map[chan ocs.Message]struct{} // campaign-group state reporters
 }
 
 type faults struct {
@@ -75,7 +77,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Sim) { s.log = l } }
 // New returns a simulator in the state of a freshly started OCS.
 func New(cfg Config, opts ...Option) *Sim {
 	s := &Sim{cfg: cfg, log: slog.New(slog.DiscardHandler), start: time.Now(), groups: map[key]*group{},
-		seqs: map[int32]*sequence{}, conns: map[*bridge.Conn]struct{}{},
+		seqs: map[int32]*sequence{}, conns: map[*bridge.Conn]struct{}{}, stateSubs: map[chan ocs.Message]struct{}{},
 		faults: faults{dropRequest: map[ocs.MessageType]int{}, failNext: map[ocs.MessageType]ocs.ErrorCode{}}}
 	for _, o := range opts {
 		o(s)
@@ -144,37 +146,8 @@ func (g *group) stopTimer() {
 
 // handle answers one message from a client.
 func (s *Sim) handle(c *bridge.Conn, m ocs.Message) {
-	now := time.Now()
-	s.mu.Lock()
-	rec := Record{At: now, Msg: m}
-	if !s.accepts(m) {
-		rec.Disregarded = true
-		s.transcript = append(s.transcript, rec)
-		s.mu.Unlock()
-		s.log.Info("request disregarded: origin not on OCS's Connections tab", "type", m.Type.String(), "origin", m.OriginAppDBID)
-		return
-	}
-	s.transcript = append(s.transcript, rec)
-	s.log.Info("request", "type", m.Type.String(), "campaign", m.CampaignDBID, "group", m.GroupDBID, "ref", m.ReferenceID)
-	if s.takeDrop(m.Type) {
-		s.mu.Unlock()
-		return
-	}
-	var ans ocs.Message
-	var notify []ocs.Message
-	if code, ok := s.faults.failNext[m.Type]; ok {
-		delete(s.faults.failNext, m.Type)
-		ans = ocs.NewError(m, code, "injected fault")
-	} else {
-		ans, notify = s.apply(m, now)
-	}
-	dropAnswer := s.faults.dropAnswer > 0
-	if dropAnswer {
-		s.faults.dropAnswer--
-	}
-	delay := s.faults.delay
-	s.mu.Unlock()
-	if !dropAnswer {
+	ans, notify, reply, delay := s.process(m, false)
+	if reply {
 		if delay > 0 {
 			go func() { time.Sleep(delay); c.Send(ans) }()
 		} else {
@@ -182,6 +155,39 @@ func (s *Sim) handle(c *bridge.Conn, m ocs.Message) {
 		}
 	}
 	s.broadcast(notify)
+}
+
+// process records and applies one request, whichever front it came by. It
+// returns the answer, the events to broadcast, and whether (and after how
+// long) to answer, as the faults decide. The connection rule is CommDN's:
+// the HTTP front (viaHTTP) is not subject to it.
+func (s *Sim) process(m ocs.Message, viaHTTP bool) (ans ocs.Message, notify []ocs.Message, reply bool, delay time.Duration) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := Record{At: now, Msg: m, HTTP: viaHTTP}
+	if !viaHTTP && !s.accepts(m) {
+		rec.Disregarded = true
+		s.transcript = append(s.transcript, rec)
+		s.log.Info("request disregarded: origin not on OCS's Connections tab", "type", m.Type.String(), "origin", m.OriginAppDBID)
+		return ans, nil, false, 0
+	}
+	s.transcript = append(s.transcript, rec)
+	s.log.Info("request", "type", m.Type.String(), "campaign", m.CampaignDBID, "group", m.GroupDBID, "ref", m.ReferenceID, "http", viaHTTP)
+	if s.takeDrop(m.Type) {
+		return ans, nil, false, 0
+	}
+	if code, ok := s.faults.failNext[m.Type]; ok {
+		delete(s.faults.failNext, m.Type)
+		ans = ocs.NewError(m, code, "injected fault")
+	} else {
+		ans, notify = s.apply(m, now)
+	}
+	if s.faults.dropAnswer > 0 {
+		s.faults.dropAnswer--
+		return ans, notify, false, 0
+	}
+	return ans, notify, true, s.faults.delay
 }
 
 // accepts applies OCS's connection rule and the target check.
@@ -216,6 +222,14 @@ func (s *Sim) broadcast(evs []ocs.Message) {
 	}
 	var out []ocs.Message
 	for _, e := range evs {
+		if e.Type == ocs.EvCampaignStatus {
+			for ch := range s.stateSubs {
+				select {
+				case ch <- e:
+				default: // a reporter that cannot keep up loses changes, as OCS's would
+				}
+			}
+		}
 		if e.Type == ocs.EvCampaignStatus && s.faults.dropStatus > 0 {
 			s.faults.statusSeen++
 			if math.Mod(float64(s.faults.statusSeen)*s.faults.dropStatus, 1) < s.faults.dropStatus {
@@ -518,6 +532,9 @@ func (s *Sim) TranscriptText(includeStatus bool) string {
 		fmt.Fprintf(&b, "+%s %s", r.At.Sub(s.start).Round(time.Millisecond), m.Type)
 		if r.Disregarded {
 			b.WriteString(" (disregarded: origin not on the Connections tab)")
+		}
+		if r.HTTP {
+			b.WriteString(" (http)")
 		}
 		b.WriteString("\n")
 		for _, line := range strings.Split(strings.TrimRight(m.Encode().String(), "\n"), "\n") {
