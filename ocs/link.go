@@ -1,6 +1,10 @@
 package ocs
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // Link is the one way the reconciler talks to an OCS. Implementations assign
 // GSW_CM_AttrReferenceID, correlate answers, time out and reconnect.
@@ -24,3 +28,42 @@ type Capabilities struct {
 	// records left), so stopAt.contacts/dials can be enforced.
 	Counters bool
 }
+
+// Collector is a Link that can gather every OCS's answer to one request:
+// with TargetAppDBID 0 every OCS watching the CommDN processes a record
+// request and answers (CM_ReqCancelRecord, CM_ReqDoNotCall).
+type Collector interface {
+	Collect(ctx context.Context, req Message, o CollectOptions) ([]Message, error)
+}
+
+// CollectOptions bound a collection.
+type CollectOptions struct {
+	// Window is how long to wait for answers [the link's request timeout].
+	Window time.Duration
+	// Expect lists the OCS applications known to answer: the collection
+	// ends early once all of them have. With a non-zero target the first
+	// answer ends it.
+	Expect []int32
+}
+
+// NoAnswerError says that no OCS answered a request in time. The usual
+// cause is OCS's connection rule: a request from an application that is not
+// on OCS's Connections tab is silently disregarded.
+type NoAnswerError struct {
+	Request       MessageType
+	OriginAppDBID int32
+	TargetAppDBID int32 // 0: every OCS on the CommDN
+	After         time.Duration
+}
+
+func (e *NoAnswerError) Error() string {
+	if e.TargetAppDBID == 0 {
+		return fmt.Sprintf("%s: no answer from any OCS on the Communication DN within %s: is application %d on their Connections tabs?",
+			e.Request, e.After, e.OriginAppDBID)
+	}
+	return fmt.Sprintf("%s: no answer from OCS %d within %s: is application %d on its Connections tab?",
+		e.Request, e.TargetAppDBID, e.After, e.OriginAppDBID)
+}
+
+// Unwrap makes it an ErrTimeout: transient.
+func (e *NoAnswerError) Unwrap() error { return ErrTimeout }

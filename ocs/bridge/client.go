@@ -37,7 +37,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	conn    *Conn
-	pending map[int32]chan ocs.Message
+	pending map[int32]*waiter
 	ref     int32
 	up      atomic.Bool
 }
@@ -61,7 +61,7 @@ func New(dial func(ctx context.Context) (net.Conn, error), opts Options) *Client
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{dial: dial, opts: opts, log: opts.Logger, events: make(chan ocs.Message, opts.EventBuffer),
-		ctx: ctx, cancel: cancel, done: make(chan struct{}), pending: map[int32]chan ocs.Message{}}
+		ctx: ctx, cancel: cancel, done: make(chan struct{}), pending: map[int32]*waiter{}}
 	go c.loop()
 	return c
 }
@@ -72,6 +72,13 @@ func Dial(addr string, opts Options) *Client {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)
 	}, opts)
+}
+
+// waiter receives the answers to one request: the first only, or, when
+// collecting, every answer until the collector stops waiting.
+type waiter struct {
+	ch      chan ocs.Message
+	collect bool
 }
 
 // Up reports whether the connection is established.
@@ -123,15 +130,21 @@ func (c *Client) loop() {
 		conn.Close()
 		c.mu.Lock()
 		c.conn = nil
-		for ref, ch := range c.pending {
-			close(ch) // a closed channel means "disconnected"
+		for ref, w := range c.pending {
+			close(w.ch) // a closed channel means "disconnected"
 			delete(c.pending, ref)
 		}
 		c.mu.Unlock()
 		if c.ctx.Err() != nil {
 			return
 		}
-		c.log.Warn("OCS bridge connection lost", "err", err)
+		c.log.Warn("OCS bridge connection lost", "err", err, "reconnect_in", backoff)
+		// A peer that accepts and closes at once must not make us spin.
+		select {
+		case <-time.After(backoff):
+		case <-c.ctx.Done():
+			return
+		}
 	}
 }
 
@@ -143,13 +156,17 @@ func (c *Client) read(conn *Conn) error {
 		}
 		if m.Has&ocs.AttrReferenceID != 0 {
 			c.mu.Lock()
-			ch, ok := c.pending[m.ReferenceID]
-			if ok {
+			w, ok := c.pending[m.ReferenceID]
+			if ok && !w.collect {
 				delete(c.pending, m.ReferenceID)
 			}
 			c.mu.Unlock()
 			if ok {
-				ch <- m
+				select {
+				case w.ch <- m:
+				default:
+					c.log.Warn("too many answers to one request; dropping one", "type", m.Type.String(), "ref", m.ReferenceID)
+				}
 				continue
 			}
 		}
@@ -163,51 +180,26 @@ func (c *Client) read(conn *Conn) error {
 
 // Request sends req and waits for its answer.
 func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
-	if err := req.Validate(); err != nil {
+	ref, w, err := c.send(req, false)
+	if err != nil {
 		return ocs.Message{}, err
-	}
-	if c.ctx.Err() != nil {
-		return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
-	}
-	c.mu.Lock()
-	conn := c.conn
-	if conn == nil {
-		c.mu.Unlock()
-		return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrDisconnected)
-	}
-	c.ref++
-	if c.ref <= 0 {
-		c.ref = 1
-	}
-	ref := c.ref
-	ch := make(chan ocs.Message, 1)
-	c.pending[ref] = ch
-	c.mu.Unlock()
-	forget := func() {
-		c.mu.Lock()
-		delete(c.pending, ref)
-		c.mu.Unlock()
-	}
-	if err := conn.Send(req.WithReference(ref)); err != nil {
-		forget()
-		return ocs.Message{}, fmt.Errorf("%s: %w: %v", req.Type, ocs.ErrDisconnected, err)
 	}
 	timer := time.NewTimer(c.opts.RequestTimeout)
 	defer timer.Stop()
 	select {
-	case m, ok := <-ch:
+	case m, ok := <-w.ch:
 		if !ok {
-			return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrDisconnected)
+			return ocs.Message{}, c.lost(req)
 		}
 		if err := m.AsError(req.Type); err != nil {
 			return m, err
 		}
 		return m, nil
 	case <-timer.C:
-		forget()
-		return ocs.Message{}, fmt.Errorf("%s (reference %d) within %s: %w", req.Type, ref, c.opts.RequestTimeout, ocs.ErrTimeout)
+		c.forget(ref)
+		return ocs.Message{}, c.noAnswer(req, c.opts.RequestTimeout)
 	case <-ctx.Done():
-		forget()
+		c.forget(ref)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrTimeout)
 		}
@@ -215,4 +207,111 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 	case <-c.ctx.Done():
 		return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
 	}
+}
+
+// Collect sends req once and gathers every answer (CM_EvError included)
+// until o.Window ends, every OCS in o.Expect has answered, or — with a
+// non-zero target — the first answer arrives. No answer at all is a
+// *ocs.NoAnswerError.
+func (c *Client) Collect(ctx context.Context, req ocs.Message, o ocs.CollectOptions) ([]ocs.Message, error) {
+	if o.Window <= 0 {
+		o.Window = c.opts.RequestTimeout
+	}
+	ref, w, err := c.send(req, true)
+	if err != nil {
+		return nil, err
+	}
+	defer c.forget(ref)
+	timer := time.NewTimer(o.Window)
+	defer timer.Stop()
+	var got []ocs.Message
+	answered := map[int32]bool{}
+	done := func() bool {
+		if req.TargetAppDBID != 0 {
+			return len(got) > 0
+		}
+		if len(o.Expect) == 0 {
+			return false
+		}
+		for _, app := range o.Expect {
+			if !answered[app] {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
+		select {
+		case m, ok := <-w.ch:
+			if !ok {
+				if len(got) > 0 {
+					return got, nil
+				}
+				return nil, c.lost(req)
+			}
+			got = append(got, m)
+			answered[m.OriginAppDBID] = true
+		case <-timer.C:
+			if len(got) == 0 {
+				return nil, c.noAnswer(req, o.Window)
+			}
+			return got, nil
+		case <-ctx.Done():
+			return got, ctx.Err()
+		case <-c.ctx.Done():
+			return got, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
+		}
+	}
+	return got, nil
+}
+
+func (c *Client) send(req ocs.Message, collect bool) (int32, *waiter, error) {
+	if err := req.Validate(); err != nil {
+		return 0, nil, err
+	}
+	if c.ctx.Err() != nil {
+		return 0, nil, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
+	}
+	c.mu.Lock()
+	conn := c.conn
+	if conn == nil {
+		c.mu.Unlock()
+		return 0, nil, fmt.Errorf("%s: %w", req.Type, ocs.ErrDisconnected)
+	}
+	c.ref++
+	if c.ref <= 0 {
+		c.ref = 1
+	}
+	ref := c.ref
+	size := 1
+	if collect {
+		size = 64
+	}
+	w := &waiter{ch: make(chan ocs.Message, size), collect: collect}
+	c.pending[ref] = w
+	c.mu.Unlock()
+	if err := conn.Send(req.WithReference(ref)); err != nil {
+		c.forget(ref)
+		return 0, nil, fmt.Errorf("%s: %w: %v", req.Type, ocs.ErrDisconnected, err)
+	}
+	return ref, w, nil
+}
+
+func (c *Client) forget(ref int32) {
+	c.mu.Lock()
+	delete(c.pending, ref)
+	c.mu.Unlock()
+}
+
+// lost is the error of a request whose connection went away: ErrClosed
+// when that was Close, so callers do not retry a closed link.
+func (c *Client) lost(req ocs.Message) error {
+	if c.ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
+	}
+	return fmt.Errorf("%s: %w", req.Type, ocs.ErrDisconnected)
+}
+
+func (c *Client) noAnswer(req ocs.Message, after time.Duration) error {
+	return &ocs.NoAnswerError{Request: req.Type, OriginAppDBID: req.OriginAppDBID, TargetAppDBID: req.TargetAppDBID, After: after}
 }
