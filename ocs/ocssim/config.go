@@ -28,6 +28,9 @@ type Config struct {
 	ContactRate    float64         `json:"contactRate"`             // share of dials that become contacts
 	LicensedModes  []ocs.DialMode  `json:"licensedModes,omitempty"` // empty: all
 	DrainTime      Duration        `json:"drainTime"`               // WaitingUnload → NotLoaded
+	// TalkTime is how long a dialed record stays on an agent's desktop:
+	// cancelling it then answers "Incomplete processing".
+	TalkTime Duration `json:"talkTime"`
 }
 
 // Campaign, Group and CampaignGroup mirror the configuration objects.
@@ -101,6 +104,7 @@ func Default() Config {
 		Rates:          Rates{Predictive: 10, Progressive: 5, Preview: 1},
 		ContactRate:    0.3,
 		DrainTime:      Duration(2 * time.Second),
+		TalkTime:       Duration(30 * time.Second),
 	}
 }
 

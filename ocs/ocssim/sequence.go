@@ -164,6 +164,7 @@ func (s *Sim) seqStartItem(q *sequence, gen int) {
 	g.pacing = ocs.Pacing{DialMode: it.DialMode, OptimizeBy: it.OptMethod, OptimizeGoal: it.OptMethodValue}
 	g.dials = 0
 	s.setStatus(g, ocs.StatusInActive, now)
+	s.applyDNC(g, now)
 	s.run(g, now)
 	q.status[q.item] = ocs.StatusRunning
 	// The item ends at the first of its stop conditions or at depletion.
@@ -179,7 +180,7 @@ func (s *Sim) seqStartItem(q *sequence, gen int) {
 		if it.StopAtContacts > 0 && s.cfg.ContactRate > 0 {
 			end = min(end, secs(math.Ceil(float64(it.StopAtContacts)/s.cfg.ContactRate)))
 		}
-		end = min(end, secs(float64(g.cg.Records-g.consumed)))
+		end = min(end, secs(float64(g.left())))
 	}
 	g.stopTimer() // the sequence, not the group, decides when the item ends
 	qgen := q.gen

@@ -33,7 +33,14 @@ type group struct {
 	owner    int32     // group DBID of the OCS sequence that owns it; 0 none
 	stopped  time.Time // when dialing last stopped: calls may still be on desktops for DrainTime
 	gen      int       // bumps on every state change, to ignore stale timers
+	// cancelled are records not dialed yet that a cancellation or a DNC
+	// took out of the list; nil until the first.
+	cancelled map[int64]struct{}
 }
+
+// left is the records not dialed and not cancelled before the running
+// segment.
+func (g *group) left() int64 { return g.cg.Records - g.consumed - int64(len(g.cancelled)) }
 
 // Record is one request the simulator received.
 type Record struct {
@@ -57,6 +64,10 @@ type Sim struct {
 	faults     faults
 	closed     bool
 	stateSubs  map[chan ocs.Message]struct{} // campaign-group state reporters
+	// The DoNotCall tables OCS keeps in memory (gsw_donotcall_list plus
+	// the requests since start-up).
+	dncPhones    map[string]struct{}
+	dncCustomers map[string]struct{}
 }
 
 type faults struct {
@@ -78,6 +89,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Sim) { s.log = l } }
 func New(cfg Config, opts ...Option) *Sim {
 	s := &Sim{cfg: cfg, log: slog.New(slog.DiscardHandler), start: time.Now(), groups: map[key]*group{},
 		seqs: map[int32]*sequence{}, conns: map[*bridge.Conn]struct{}{}, stateSubs: map[chan ocs.Message]struct{}{},
+		dncPhones: map[string]struct{}{}, dncCustomers: map[string]struct{}{},
 		faults: faults{dropRequest: map[ocs.MessageType]int{}, failNext: map[ocs.MessageType]ocs.ErrorCode{}}}
 	for _, o := range opts {
 		o(s)
@@ -92,30 +104,45 @@ func New(cfg Config, opts ...Option) *Sim {
 // frames close this connection only.
 func (s *Sim) Serve(nc net.Conn) {
 	c := bridge.NewConn(nc)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.attach(c) {
 		nc.Close()
 		return
 	}
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
 	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
+		s.detach(c)
 		c.Close()
 	}()
 	for {
 		m, err := c.Receive()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.ErrClosedPipe) {
-				s.log.Warn("closing client connection", "reason", err)
-			}
+			s.logReceiveError(err)
 			return
 		}
 		s.handle(c, m)
 	}
+}
+
+func (s *Sim) logReceiveError(err error) {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.ErrClosedPipe) {
+		s.log.Warn("closing client connection", "reason", err)
+	}
+}
+
+// attach makes c receive this OCS's broadcasts; false once closed.
+func (s *Sim) attach(c *bridge.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Sim) detach(c *bridge.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
 }
 
 // Close disconnects every client and stops the timers.
@@ -183,6 +210,7 @@ func (s *Sim) process(m ocs.Message, viaHTTP bool) (ans ocs.Message, notify []oc
 	} else {
 		ans, notify = s.apply(m, now)
 	}
+	ans.OriginAppDBID = s.cfg.AppDBID // a request to target 0 is answered by each OCS as itself
 	if s.faults.dropAnswer > 0 {
 		s.faults.dropAnswer--
 		return ans, notify, false, 0
@@ -283,7 +311,7 @@ func (s *Sim) apply(m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
 		return s.applySequence(m, now)
 	}
 	if m.Type == ocs.ReqCancelRecord || m.Type == ocs.ReqDoNotCall {
-		return ocs.NewError(m, ocs.ErrInvalidParameter, "not supported by this simulator build"), nil
+		return s.applyRecord(m, now)
 	}
 	g, code := s.lookup(m)
 	if code != 0 {
@@ -307,6 +335,7 @@ func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, [
 		}
 		g.pacing, g.auto, g.dials = m.Pacing(), m.AutoCompletion, 0
 		s.setStatus(g, ocs.StatusInActive, now)
+		s.applyDNC(g, now)
 		return s.answer(m, g, ocs.EvCampaignLoaded, now), []ocs.Message{s.statusEvent(g, now)}
 	case ocs.ReqStartDialing:
 		switch g.status {
@@ -393,7 +422,7 @@ func (s *Sim) dialsRun(g *group, now time.Time) int64 {
 		return 0
 	}
 	n := int64(math.Floor(g.rate * now.Sub(g.runSince).Seconds()))
-	if left := g.cg.Records - g.consumed; n > left {
+	if left := g.left(); n > left {
 		n = left
 	}
 	return n
@@ -405,7 +434,7 @@ func (s *Sim) stats(g *group, now time.Time) ocs.Stats {
 	return ocs.Stats{
 		Dials:       int32(d),
 		Contacts:    int32(math.Floor(float64(d) * s.cfg.ContactRate)),
-		RecordsLeft: int32(g.cg.Records - g.consumed - s.dialsRun(g, now)),
+		RecordsLeft: int32(g.left() - s.dialsRun(g, now)),
 	}
 }
 
@@ -414,7 +443,7 @@ func (s *Sim) run(g *group, now time.Time) {
 	s.setStatus(g, ocs.StatusRunning, now)
 	g.rate = s.cfg.Rates.of(g.pacing.DialMode)
 	g.runSince = now
-	left := g.cg.Records - g.consumed
+	left := g.left()
 	if g.rate <= 0 {
 		return
 	}
