@@ -46,7 +46,8 @@ func (g *group) left() int64 { return g.cg.Records - g.consumed - int64(len(g.ca
 type Record struct {
 	At          time.Time
 	Msg         ocs.Message
-	Disregarded bool // the connection rule dropped it silently
+	Disregarded bool // dropped silently: the connection rule, or for another OCS
+	NotForMe    bool // TargetAppDBID names another OCS on the DN
 	HTTP        bool // came through the HTTP front
 }
 
@@ -195,6 +196,7 @@ func (s *Sim) process(m ocs.Message, viaHTTP bool) (ans ocs.Message, notify []oc
 	rec := Record{At: now, Msg: m, HTTP: viaHTTP}
 	if !viaHTTP && !s.accepts(m) {
 		rec.Disregarded = true
+		rec.NotForMe = !s.targeted(m)
 		s.transcript = append(s.transcript, rec)
 		s.log.Info("request disregarded: origin not on OCS's Connections tab", "type", m.Type.String(), "origin", m.OriginAppDBID)
 		return ans, nil, false, 0
@@ -220,13 +222,18 @@ func (s *Sim) process(m ocs.Message, viaHTTP bool) (ans ocs.Message, notify []oc
 
 // accepts applies OCS's connection rule and the target check.
 func (s *Sim) accepts(m ocs.Message) bool {
-	if m.Has&ocs.AttrTargetApp != 0 && m.TargetAppDBID != 0 && m.TargetAppDBID != s.cfg.AppDBID {
+	if !s.targeted(m) {
 		return false
 	}
 	if len(s.cfg.Connections) == 0 {
 		return true
 	}
 	return slices.Contains(s.cfg.Connections, m.OriginAppDBID)
+}
+
+// targeted: the request is for this OCS or for every OCS (target 0).
+func (s *Sim) targeted(m ocs.Message) bool {
+	return m.Has&ocs.AttrTargetApp == 0 || m.TargetAppDBID == 0 || m.TargetAppDBID == s.cfg.AppDBID
 }
 
 func (s *Sim) takeDrop(t ocs.MessageType) bool {
@@ -559,7 +566,10 @@ func (s *Sim) TranscriptText(includeStatus bool) string {
 		m := r.Msg
 		m.Has &^= ocs.AttrReferenceID
 		fmt.Fprintf(&b, "+%s %s", r.At.Sub(s.start).Round(time.Millisecond), m.Type)
-		if r.Disregarded {
+		switch {
+		case r.NotForMe:
+			b.WriteString(" (ignored: addressed to another OCS)")
+		case r.Disregarded:
 			b.WriteString(" (disregarded: origin not on the Connections tab)")
 		}
 		if r.HTTP {
