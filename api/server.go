@@ -51,6 +51,8 @@ type Config struct {
 	Ready      func() []Check // readiness checks (specs loaded, store open, OCS link up)
 	Token      string         // bearer token required on /api and /metrics when set
 	Metrics    *Metrics       // nil: no /metrics
+	Records    Records        // nil: record requests answer 501
+	DNCLists   DNCLists
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -82,6 +84,9 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("POST /api/v1/sequences/{name}/resume", s.auth(s.resume))
 	s.mux.Handle("POST /api/v1/sequences/{name}/reconcile", s.auth(s.reconcile))
 	s.mux.Handle("GET /api/v1/campaign-groups", s.auth(s.groups))
+	s.mux.Handle("POST /api/v1/dnc", s.auth(s.recordRequest(false)))
+	s.mux.Handle("POST /api/v1/cancel-record", s.auth(s.recordRequest(true)))
+	s.mux.Handle("GET /api/v1/dnc-lists", s.auth(s.dncLists))
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.handler(cfg.Reconciler).ServeHTTP))
 	}

@@ -726,6 +726,10 @@ func (d *decoder) stopAt(n *yaml.Node, f string, it *Item) {
 
 var phoneRE = regexp.MustCompile(`^\+?[0-9]{7,15}$`)
 
+// ValidPhone is the rule DoNotCallList entries follow: digits only,
+// optionally with a leading +, 7 to 15 digits.
+func ValidPhone(p string) bool { return phoneRE.MatchString(p) }
+
 func (d *decoder) dncList(root *yaml.Node) *DoNotCallList {
 	l := &DoNotCallList{Pos: Position{d.path, root.Line, root.Column}}
 	var specNode *yaml.Node

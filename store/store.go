@@ -49,8 +49,9 @@ var (
 	bucketIntents  = []byte("intents")
 	bucketHistory  = []byte("history")
 	bucketGroups   = []byte("groups")
+	bucketDNC      = []byte("dnc")
 	keySchema      = []byte("schema")
-	allBuckets     = [][]byte{bucketMeta, bucketProgress, bucketIntents, bucketHistory, bucketGroups}
+	allBuckets     = [][]byte{bucketMeta, bucketProgress, bucketIntents, bucketHistory, bucketGroups, bucketDNC}
 )
 
 // Options of Open. Zero values take the defaults in brackets.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sequencer-dev/sequencer/api"
+	"github.com/sequencer-dev/sequencer/dnc"
 	"github.com/sequencer-dev/sequencer/ocs"
 	"github.com/sequencer-dev/sequencer/ocs/bridge"
 	"github.com/sequencer-dev/sequencer/ocs/ocshttp"
@@ -108,17 +109,55 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("watch specs %s: %w", f.specsDir, err)
 	}
+	// Record requests (DNC, cancellation) need a link that collects every
+	// OCS's answer: the CommDN links, not OCS HTTP.
+	var records api.Records
+	var lists *dnc.Lists
+	if col, ok := link.(ocs.Collector); ok {
+		cl := dnc.NewClient(col, int32(f.originApp), 5*time.Second)
+		records = cl
+		lists = dnc.NewLists(dnc.Config{Sender: cl, Store: st, Logger: log.With("component", "dnc")})
+	}
 	var specsLoaded atomic.Bool
 	snaps := make(chan specs.Snapshot)
+	dncSnaps := make(chan specs.Snapshot, 1) // the latest only
 	go func() {
 		defer close(snaps)
+		defer close(dncSnaps)
+		warned := false
 		for s := range watched {
 			specsLoaded.Store(true)
+			switch {
+			case lists != nil:
+				select {
+				case dncSnaps <- s:
+				default:
+					select {
+					case <-dncSnaps:
+					default:
+					}
+					dncSnaps <- s
+				}
+			case len(s.DNCLists) > 0 && !warned:
+				warned = true
+				log.Warn("DoNotCallList specs are ignored: the OCS link cannot carry Do-Not-Call requests (use sim or bridge://)", "ocs", f.ocsURL)
+			}
 			select {
 			case snaps <- s:
 			case <-ctx.Done():
 				return
 			}
+		}
+	}()
+	listsDone := make(chan error, 1)
+	if lists != nil {
+		go func() { listsDone <- lists.Run(ctx, dncSnaps) }()
+	} else {
+		listsDone <- nil
+	}
+	defer func() {
+		if err := <-listsDone; err != nil {
+			log.Error("DoNotCall lists", "err", err)
 		}
 	}()
 	metrics := api.NewMetrics()
@@ -137,6 +176,7 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
 		}
 		srv := api.NewHTTPServer(f.listen, api.NewServer(api.Config{
 			Reconciler: rec, History: st, Ready: ready, Token: token, Metrics: metrics, Logger: log,
+			Records: records, DNCLists: dncStatus(lists),
 		}).Handler())
 		ln, err := net.Listen("tcp", f.listen)
 		if err != nil {
@@ -177,6 +217,14 @@ func pruneHistory(ctx context.Context, st *store.Store, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// dncStatus keeps a nil *dnc.Lists a nil interface.
+func dncStatus(l *dnc.Lists) api.DNCLists {
+	if l == nil {
+		return nil
+	}
+	return l
 }
 
 func errIf(bad bool, msg string) error {

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"text/tabwriter"
+
+	"github.com/sequencer-dev/sequencer/api"
+	"github.com/sequencer-dev/sequencer/dnc"
+)
+
+func init() {
+	register("dnc", "Do-Not-Call: 'dnc add --phone P' adds to OCS's DNC tables; 'dnc lists' shows DoNotCallList specs", cmdDNC)
+	register("cancel-record", "cancel a phone's records in OCS's calling lists", cmdCancelRecord)
+}
+
+func cmdDNC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("dnc: want a subcommand: add or lists")
+	}
+	switch args[0] {
+	case "add":
+		return recordCommand(ctx, "dnc add", args[1:], stdout, stderr)
+	case "lists":
+		return dncLists(ctx, args[1:], stdout, stderr)
+	}
+	return usageError("dnc: unknown subcommand %q (want add or lists)", args[0])
+}
+
+func cmdCancelRecord(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return recordCommand(ctx, "cancel-record", args, stdout, stderr)
+}
+
+// recordCommand sends one record request through the daemon and prints
+// every OCS's answer; it fails if any OCS refused or none answered.
+func recordCommand(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+	cancel := name == "cancel-record"
+	var req api.RecordRequest
+	var target int
+	fs, c, err := parseClientFlags(name, args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&req.Phone, "phone", "", "phone number (digits, optionally a leading +)")
+		fs.StringVar(&req.CustomerID, "customer-id", "", "customer id (the calling lists' customer_id field)")
+		fs.IntVar(&target, "target-app", 0, "OCS application DBID (0: every OCS on the Communication DN)")
+		if cancel {
+			fs.StringVar(&req.Campaign, "campaign", "", "cancel only in this campaign (by name)")
+			fs.StringVar(&req.Chain, "chain", "", "scope: AllChain (default) or RecordOnly")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	switch {
+	case cancel && req.Phone == "":
+		return usageError("%s: --phone is required", name)
+	case !cancel && req.Phone == "" && req.CustomerID == "":
+		return usageError("%s: --phone or --customer-id is required", name)
+	}
+	req.TargetAppDBID = int32(target)
+	path := "/api/v1/dnc"
+	if cancel {
+		path = "/api/v1/cancel-record"
+	}
+	var res api.RecordResult
+	if err := c.do(ctx, http.MethodPost, path, req, &res); err != nil {
+		return err
+	}
+	for _, o := range res.Outcomes {
+		fmt.Fprintln(stdout, o)
+	}
+	if res.Error != "" {
+		fmt.Fprintln(stdout, res.Error)
+	}
+	if res.Failed {
+		return &exitError{code: 1, err: errors.New(name + ": not every OCS processed the request")}
+	}
+	return nil
+}
+
+func dncLists(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	_, c, err := parseClientFlags("dnc lists", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Lists []dnc.ListStatus `json:"lists"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/dnc-lists", nil, &out); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LIST\tTARGET\tENTRIES\tPROCESSED\tPENDING\tFAILED\tREMOVED")
+	for _, l := range out.Lists {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", l.Name, l.Target, l.Entries, l.Processed, l.Pending, l.Failed, l.Removed)
+	}
+	tw.Flush()
+	for _, l := range out.Lists {
+		for _, p := range l.Problems {
+			fmt.Fprintf(stdout, "%s: %s\n", l.Name, p)
+		}
+		if l.Note != "" {
+			fmt.Fprintf(stdout, "%s: %s\n", l.Name, l.Note)
+		}
+	}
+	return nil
+}
