@@ -153,6 +153,7 @@ func (l *Lists) Run(ctx context.Context, snaps <-chan specs.Snapshot) error {
 	}
 	flush := time.NewTicker(l.cfg.FlushEvery)
 	defer flush.Stop()
+	var published time.Time
 	defer func() {
 		close(work)
 		go func() { wg.Wait(); close(results) }()
@@ -186,13 +187,18 @@ func (l *Lists) Run(ctx context.Context, snaps <-chan specs.Snapshot) error {
 			l.inFlight[next.key] = true
 		case r := <-results:
 			arm(l.settle(r, time.Now()))
-			if len(l.dirty) >= 1000 {
+			if len(l.dirty) >= 5000 {
 				l.flush()
 			}
 		case <-flush.C:
 			if len(l.dirty) > 0 {
 				l.flush()
-				l.publish()
+				// The status walks every entry: at most once a second
+				// while work goes on, and at once when it is done.
+				if idle := len(l.ready) == 0 && len(l.inFlight) == 0; idle || time.Since(published) >= time.Second {
+					l.publish()
+					published = time.Now()
+				}
 			}
 		case <-timer.C:
 			l.armed = time.Time{}

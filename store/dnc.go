@@ -1,6 +1,8 @@
 package store
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -54,6 +56,9 @@ func (s *Store) PutDNCEntries(es []DNCEntry) error {
 	if len(es) == 0 {
 		return nil
 	}
+	// bbolt inserts sorted keys without moving the rest of a page.
+	es = slices.Clone(es)
+	slices.SortFunc(es, func(a, b DNCEntry) int { return strings.Compare(a.Key, b.Key) })
 	raws := make([][]byte, len(es))
 	for i, e := range es {
 		raw, err := encode(e)
