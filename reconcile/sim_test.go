@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -153,6 +154,36 @@ func TestAgainstTheSimulatorAnOCSRestartMidRunIsRecoveredInBothEngines(t *testin
 			p, _, _ := h.st.Progress(name)
 			if p.Run != nil || len(p.Completed) != 1 {
 				t.Errorf("%s: run %+v completed %d", name, p.Run, len(p.Completed))
+			}
+		}
+	})
+}
+
+func TestAnOCSThatDisregardsTheDaemonIsReportedWithTheConnectionsTabHint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := ocssim.Default()
+		cfg.Connections = []int32{311} // the daemon is 310: OCS ignores it silently
+		h := newSimHarness(t, cfg)
+		h.apply(seq("nightly", item("fresh-leads", 101, ocs.DialModeProgress)))
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		st, ok := h.rec.Sequence("nightly")
+		if !ok {
+			t.Fatal("no status")
+		}
+		want := "no answer from OCS 120 within 5s: is application 310 on its Connections tab?"
+		found := false
+		for _, c := range st.Conditions {
+			if c.Type == CondStalled && c.Status && strings.Contains(c.Message, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("conditions %+v lack %q", st.Conditions, want)
+		}
+		for _, r := range h.sim.Transcript() {
+			if !r.Disregarded {
+				t.Errorf("the simulator processed %s from an origin not on its Connections tab", r.Msg.Type)
 			}
 		}
 	})
