@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -29,6 +30,14 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	httpAddr := fs.String("http", "", "also serve OCS's HTTP interface (/campaigngroups/<DBID>?req=<Action>) on this address")
 	statesURI := fs.String("states-uri", "", "POST campaign-group states to this URI, as OCS's campaigngroup-states-uri")
 	statesEvery := fs.Duration("states-interval", 10*time.Second, "period of the state POSTs of loaded groups (campaigngroup-states-interval)")
+	instances := fs.Int("instances", 1, "OCS servers on the one Communication DN (application DBIDs AppDBID, AppDBID+1, …); the HTTP interface and state POSTs are the first one's")
+	var flt faultFlags
+	fs.DurationVar(&flt.delay, "delay-answers", 0, "fault: delay every answer by this long")
+	fs.IntVar(&flt.dropAnswers, "drop-answers", 0, "fault: process the next N requests but lose their answers")
+	fs.IntVar(&flt.dropRequests, "drop-requests", 0, "fault: lose the next N requests")
+	fs.Float64Var(&flt.dropStatus, "drop-status", 0, "fault: drop this share (0-1) of unsolicited status events")
+	fs.DurationVar(&flt.disconnectEvery, "disconnect-every", 0, "fault: close every client connection this often")
+	fs.DurationVar(&flt.restartEvery, "restart-every", 0, "fault: behave like an OCS restart this often (all groups unloaded, sequences lost)")
 	logFormat := fs.String("log-format", "auto", "log format: text, json or auto")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -62,12 +71,26 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return usageError("ocs-sim: %v", err)
 	}
-	sim := ocssim.New(cfg, ocssim.WithLogger(log))
+	if *instances < 1 || *instances > 32 {
+		return usageError("ocs-sim: --instances must be between 1 and 32")
+	}
+	if flt.dropStatus < 0 || flt.dropStatus > 1 {
+		return usageError("ocs-sim: --drop-status must be between 0 and 1")
+	}
+	var sims []*ocssim.Sim
+	for i := range *instances {
+		c := cfg
+		c.AppDBID = cfg.AppDBID + int32(i)
+		sims = append(sims, ocssim.New(c, ocssim.WithLogger(log.With("ocs", c.AppDBID))))
+	}
+	sim := sims[0]
+	dn := ocssim.NewDN(sims...)
+	flt.apply(ctx, sims, log)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("ocs-sim: %w", err)
 	}
-	log.Info("OCS simulator listening", "addr", ln.Addr().String(), "app", cfg.AppDBID)
+	log.Info("OCS simulator listening", "addr", ln.Addr().String(), "app", cfg.AppDBID, "instances", len(sims))
 	var wg sync.WaitGroup
 	if *httpAddr != "" {
 		hl, err := net.Listen("tcp", *httpAddr)
@@ -95,10 +118,60 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			break
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); sim.Serve(c) }()
+		go func() { defer wg.Done(); dn.Serve(c) }()
 	}
-	sim.Close()
+	for _, s := range sims {
+		s.Close()
+	}
 	wg.Wait()
 	log.Info("OCS simulator stopped")
 	return nil
+}
+
+// faultFlags are the simulator's faults, switched on from the command line
+// so that a staging daemon can be shown a bad night.
+type faultFlags struct {
+	delay                         time.Duration
+	dropAnswers, dropRequests     int
+	dropStatus                    float64
+	disconnectEvery, restartEvery time.Duration
+}
+
+func (f faultFlags) apply(ctx context.Context, sims []*ocssim.Sim, log *slog.Logger) {
+	for _, s := range sims {
+		if f.delay > 0 {
+			s.DelayAnswers(f.delay)
+		}
+		if f.dropAnswers > 0 {
+			s.DropAnswers(f.dropAnswers)
+		}
+		if f.dropRequests > 0 {
+			s.DropRequests(0, f.dropRequests)
+		}
+		if f.dropStatus > 0 {
+			s.DropStatusEvents(f.dropStatus)
+		}
+	}
+	every := func(d time.Duration, what string, do func(*ocssim.Sim)) {
+		if d <= 0 {
+			return
+		}
+		go func() {
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					log.Warn("fault: " + what)
+					for _, s := range sims {
+						do(s)
+					}
+				}
+			}
+		}()
+	}
+	every(f.disconnectEvery, "disconnecting every client", (*ocssim.Sim).Disconnect)
+	every(f.restartEvery, "restarting like OCS (all campaign groups unloaded)", (*ocssim.Sim).Restart)
 }

@@ -44,3 +44,39 @@ func TestOCSSimServesTheBridgeOnTCPAndStopsOnCancel(t *testing.T) {
 		t.Error("ocs-sim did not stop on cancel")
 	}
 }
+
+func TestOCSSimRunsSeveralOCSOnOneDNAndAppliesFaultsFromTheCommandLine(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"ocs-sim", "--listen", addr, "--instances", "3", "--delay-answers", "300ms"}, io.Discard, io.Discard)
+	}()
+	c := bridge.Dial(addr, bridge.Options{BackoffMin: 20 * time.Millisecond})
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.Up() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	ans, err := c.Collect(context.Background(), ocs.NewDoNotCall(310, 0, ocs.Record{Phone: "+15550000001"}),
+		ocs.CollectOptions{Window: 3 * time.Second, Expect: []int32{120, 121, 122}})
+	if err != nil || len(ans) != 3 {
+		t.Fatalf("DNC to every OCS: %d answers, %v", len(ans), err)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("answers came after %s, want the 300 ms --delay-answers", took)
+	}
+	apps := map[int32]bool{}
+	for _, a := range ans {
+		apps[a.OriginAppDBID] = true
+	}
+	if !apps[120] || !apps[121] || !apps[122] {
+		t.Errorf("answers from %v, want 120, 121 and 122", apps)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ocs-sim: %v", err)
+	}
+}
