@@ -60,7 +60,11 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errSilent(1)
 	}
 	if *format == "text" {
-		fmt.Fprintf(stderr, "%d sequences valid\n", len(snap.Sequences))
+		entries := 0
+		for _, l := range snap.DNCLists {
+			entries += len(l.Entries)
+		}
+		fmt.Fprintf(stderr, "%d sequences and %d DoNotCallLists (%d entries) valid\n", len(snap.Sequences), len(snap.DNCLists), entries)
 	}
 	return nil
 }
