@@ -75,6 +75,10 @@ spec:
 		}
 		return st
 	}
+	waitFor(t, "the sequence to appear", func() bool {
+		code, _, _ := runCmd(t, "status", "long", "--server", url, "--format", "json")
+		return code == 0
+	})
 	waitFor(t, "the item to dial", func() bool { return status().ItemState == "dialing" })
 
 	if code, out, errs := runCmd(t, "suspend", "long", "--server", url, "--reason", "list audit"); code != 0 || !strings.Contains(out, "long: suspended") {

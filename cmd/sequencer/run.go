@@ -126,7 +126,6 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
 		defer close(dncSnaps)
 		warned := false
 		for s := range watched {
-			specsLoaded.Store(true)
 			switch {
 			case lists != nil:
 				select {
@@ -144,6 +143,7 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
 			}
 			select {
 			case snaps <- s:
+				specsLoaded.Store(true) // ready once the loop has the specs
 			case <-ctx.Done():
 				return
 			}
