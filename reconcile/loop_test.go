@@ -3,21 +3,18 @@ package reconcile
 import (
 	"context"
 	"crypto/sha256"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	goldenfile "github.com/sequencer-dev/sequencer/internal/golden"
 	"github.com/sequencer-dev/sequencer/ocs"
 	"github.com/sequencer-dev/sequencer/specs"
 	"github.com/sequencer-dev/sequencer/store"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // harness runs the loop against a fake OCS and a real store inside a
 // synctest bubble.
@@ -102,26 +99,7 @@ func (h *harness) status(name string) SequenceStatus {
 	return st
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("transcript differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
-	}
-}
+func golden(t *testing.T, name, got string) { goldenfile.Check(t, name, got) }
 
 // seq builds a validated-looking spec: UTC, immediate start unless set.
 func seq(name string, items ...specs.Item) *specs.Sequence {
