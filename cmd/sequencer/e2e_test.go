@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,38 +31,7 @@ spec:
   items:
     - {name: only, campaignDBID: 101, groupDBID: 732, dialMode: progressive, stopAt: {time: "+1h"}}
 `), 0o644)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	url := "http://" + addr
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--specs", specDir, "--data", filepath.Join(dir, "data"), "--listen", addr, "--log-format", "json"}, io.Discard, io.Discard)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop within 10 s of cancel")
-		}
-	}()
-
-	waitFor(t, "the daemon to be ready", func() bool {
-		resp, err := http.Get(url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	url := startDaemon(t, "--specs", specDir, "--data", filepath.Join(dir, "data"))
 	status := func() reconcile.SequenceStatus {
 		code, out, errs := runCmd(t, "status", "long", "--server", url, "--format", "json")
 		if code != 0 {
@@ -114,6 +82,39 @@ spec:
 			t.Errorf("status line wider than 80 columns: %q", line)
 		}
 	}
+}
+
+// startDaemon runs `sequencer run` with args on a free loopback port until
+// the test ends, waits until it is ready, and returns its API URL.
+func startDaemon(t *testing.T, args ...string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"run", "--listen", addr, "--log-format", "json"}, args...), io.Discard, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("daemon did not stop within 10 s of cancel")
+		}
+	})
+	url := "http://" + addr
+	waitFor(t, "the daemon to be ready", func() bool {
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return url
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -45,7 +45,7 @@ spec:
 `), 0o644)
 	groups := filepath.Join(dir, "groups.json")
 	os.WriteFile(groups, []byte(`{"campaignGroups":[{"dbid":5101,"campaignDBID":101,"groupDBID":732},{"dbid":5102,"campaignDBID":102,"groupDBID":732}]}`), 0o644)
-	simTCP, simHTTP, states, api := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	simTCP, simHTTP, states := freeAddr(t), freeAddr(t), freeAddr(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	simDone := make(chan error, 1)
@@ -53,34 +53,28 @@ spec:
 		simDone <- run(ctx, []string{"ocs-sim", "--listen", simTCP, "--http", simHTTP, "--dials-per-second", "40",
 			"--states-uri", "http://" + states + "/ocs-states", "--states-interval", "1s", "--log-format", "json"}, io.Discard, io.Discard)
 	}()
-	daemonDone := make(chan error, 1)
-	go func() {
-		daemonDone <- run(ctx, []string{"run", "--specs", specDir, "--data", filepath.Join(dir, "data"), "--listen", api,
-			"--ocs", "http://" + simHTTP, "--ocs-campaign-groups", groups, "--ocs-states-listen", states, "--ocs-counters",
-			"--log-format", "json"}, io.Discard, io.Discard)
-	}()
 	defer func() {
 		cancel()
-		for _, ch := range []chan error{daemonDone, simDone} {
-			select {
-			case err := <-ch:
-				if err != nil {
-					t.Errorf("stop: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("did not stop within 10 s of cancel")
+		select {
+		case err := <-simDone:
+			if err != nil {
+				t.Errorf("ocs-sim: %v", err)
 			}
+		case <-time.After(10 * time.Second):
+			t.Error("ocs-sim did not stop within 10 s of cancel")
 		}
 	}()
+	url := startDaemon(t, "--specs", specDir, "--data", filepath.Join(dir, "data"),
+		"--ocs", "http://"+simHTTP, "--ocs-campaign-groups", groups, "--ocs-states-listen", states, "--ocs-counters")
 	var st reconcile.SequenceStatus
 	waitFor(t, "the sequence to complete over HTTP", func() bool {
-		code, out, _ := runCmd(t, "status", "over-http", "--server", "http://"+api, "--format", "json")
+		code, out, _ := runCmd(t, "status", "over-http", "--server", url, "--format", "json")
 		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 			return false
 		}
 		return st.Phase == reconcile.PhaseCompleted
 	})
-	code, out, _ := runCmd(t, "history", "over-http", "--server", "http://"+api, "--since", "1h", "--format", "json")
+	code, out, _ := runCmd(t, "history", "over-http", "--server", url, "--since", "1h", "--format", "json")
 	if code != 0 {
 		t.Fatalf("history exit %d", code)
 	}

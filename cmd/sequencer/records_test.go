@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestDoNotCallAndCancelRecordWorkThroughTheDaemon runs `sequencer run` on
@@ -30,32 +26,7 @@ spec:
     - {phone: "+15550000001", reason: asked on an inbound call, date: 2026-11-30}
     - {customerID: C0000042}
 `), 0o644)
-	addr := freeAddr(t)
-	url := "http://" + addr
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--specs", specDir, "--data", filepath.Join(dir, "data"), "--listen", addr, "--log-format", "json"}, io.Discard, io.Discard)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop within 10 s of cancel")
-		}
-	}()
-	waitFor(t, "the daemon to be ready", func() bool {
-		resp, err := http.Get(url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	url := startDaemon(t, "--specs", specDir, "--data", filepath.Join(dir, "data"))
 	waitFor(t, "the DNC list to be processed", func() bool {
 		code, out, _ := runCmd(t, "dnc", "lists", "--server", url)
 		return code == 0 && strings.Contains(out, "complaints  120     2        2          0        0       0")
