@@ -16,6 +16,7 @@ type sequence struct {
 	item      int // current item; len(items) when done
 	dialing   bool
 	status    []ocs.GroupCampStatus
+	started   []bool // the item dialed before: a restart resumes it
 	timer     *time.Timer
 	gen       int
 }
@@ -49,7 +50,8 @@ func (s *Sim) applySequence(m ocs.Message, now time.Time) (ocs.Message, []ocs.Me
 				return fail(ocs.ErrInvalidCampaignSchedule, "scheduleItem-"+itoa(i+1)+": campaign group is busy")
 			}
 		}
-		q = &sequence{groupDBID: m.GroupDBID, sched: sched, status: make([]ocs.GroupCampStatus, len(sched.Items))}
+		q = &sequence{groupDBID: m.GroupDBID, sched: sched, status: make([]ocs.GroupCampStatus, len(sched.Items)),
+			started: make([]bool, len(sched.Items))}
 		s.seqs[m.GroupDBID] = q
 		for _, it := range sched.Items {
 			s.groups[key{it.CampaignDBID, m.GroupDBID}].owner = m.GroupDBID
@@ -79,21 +81,24 @@ func (s *Sim) applySequence(m ocs.Message, now time.Time) (ocs.Message, []ocs.Me
 		}
 		q.running = false
 		q.stopTimer()
+		var evs []ocs.Message
 		if g := s.seqGroup(q); g != nil && g.status == ocs.StatusRunning {
 			s.pause(g, now)
+			g.stopped = now
 			s.setStatus(g, ocs.StatusInActive, now)
 			q.status[q.item] = ocs.StatusInActive
+			evs = append(evs, s.statusEvent(g, now))
 		}
-		return s.seqAnswer(m, q, ocs.EvDialingStopped, now), nil
+		return s.seqAnswer(m, q, ocs.EvDialingStopped, now), evs
 	case ocs.ReqUnloadCampaign, ocs.ReqForceUnloadCampaign:
 		if q == nil {
 			return fail(ocs.ErrCampaignScheduleNotFound, "")
 		}
 		q.stopTimer()
-		s.dropSequence(q, now)
+		evs := s.dropSequence(q, now)
 		ans := s.seqAnswer(m, q, ocs.EvCampaignUnloaded, now)
 		delete(s.seqs, q.groupDBID)
-		return ans, nil
+		return ans, evs
 	case ocs.ReqGetCampaignStatus:
 		if q == nil {
 			return fail(ocs.ErrCampaignScheduleNotFound, "")
@@ -117,8 +122,10 @@ func (s *Sim) seqGroup(q *sequence) *group {
 	return s.groups[key{q.sched.Items[q.item].CampaignDBID, q.groupDBID}]
 }
 
-// dropSequence unloads whatever the sequence holds and frees its groups.
-func (s *Sim) dropSequence(q *sequence, now time.Time) {
+// dropSequence unloads whatever the sequence holds and frees its groups;
+// it returns the status events of the groups it unloaded.
+func (s *Sim) dropSequence(q *sequence, now time.Time) []ocs.Message {
+	var evs []ocs.Message
 	for i, it := range q.sched.Items {
 		g := s.groups[key{it.CampaignDBID, q.groupDBID}]
 		if g == nil {
@@ -127,10 +134,12 @@ func (s *Sim) dropSequence(q *sequence, now time.Time) {
 		if g.status != ocs.StatusNotLoaded {
 			s.pause(g, now)
 			s.setStatus(g, ocs.StatusNotLoaded, now)
+			evs = append(evs, s.statusEvent(g, now))
 		}
 		g.owner = 0
 		q.status[i] = ocs.StatusNotLoaded
 	}
+	return evs
 }
 
 // seqNext arms the sleep before the current item (first: true for the
@@ -142,6 +151,9 @@ func (s *Sim) seqNext(q *sequence, now time.Time, first bool) {
 	}
 	it := q.sched.Items[q.item]
 	sleep := time.Duration(it.SleepBeforeNextStart) * time.Minute
+	if q.started[q.item] {
+		sleep = 0 // a restart resumes the item it stopped
+	}
 	if first && q.sched.StartTime != 0 {
 		if st := ocs.DecodeTime(q.sched.StartTime); st.After(now) {
 			sleep += st.Sub(now)
@@ -162,9 +174,15 @@ func (s *Sim) seqStartItem(q *sequence, gen int) {
 	it := q.sched.Items[q.item]
 	g := s.seqGroup(q)
 	g.pacing = ocs.Pacing{DialMode: it.DialMode, OptimizeBy: it.OptMethod, OptimizeGoal: it.OptMethodValue}
-	g.dials = 0
-	s.setStatus(g, ocs.StatusInActive, now)
-	s.applyDNC(g, now)
+	var evs []ocs.Message
+	if !q.started[q.item] {
+		// OCS loads the item's group, then starts it.
+		g.dials = 0
+		s.setStatus(g, ocs.StatusInActive, now)
+		s.applyDNC(g, now)
+		evs = append(evs, s.statusEvent(g, now))
+		q.started[q.item] = true
+	}
 	s.run(g, now)
 	q.status[q.item] = ocs.StatusRunning
 	// The item ends at the first of its stop conditions or at depletion.
@@ -173,19 +191,22 @@ func (s *Sim) seqStartItem(q *sequence, gen int) {
 		end = min(end, max(0, ocs.DecodeTime(it.StopAtTime).Sub(now)))
 	}
 	if g.rate > 0 {
-		secs := func(dials float64) time.Duration { return time.Duration(math.Ceil(dials/g.rate*1e9)) * time.Nanosecond }
+		// Dials the item made before a stop count towards its limits.
+		secs := func(dials float64) time.Duration {
+			return time.Duration(math.Ceil(max(0, dials-float64(g.dials))/g.rate*1e9)) * time.Nanosecond
+		}
 		if it.StopAtDials > 0 {
 			end = min(end, secs(float64(it.StopAtDials)))
 		}
 		if it.StopAtContacts > 0 && s.cfg.ContactRate > 0 {
 			end = min(end, secs(math.Ceil(float64(it.StopAtContacts)/s.cfg.ContactRate)))
 		}
-		end = min(end, secs(float64(g.left())))
+		end = min(end, time.Duration(math.Ceil(float64(g.left())/g.rate*1e9))*time.Nanosecond)
 	}
 	g.stopTimer() // the sequence, not the group, decides when the item ends
 	qgen := q.gen
 	q.timer = time.AfterFunc(end, func() { s.seqEndItem(q, qgen) })
-	evs := []ocs.Message{s.statusEvent(g, now)}
+	evs = append(evs, s.statusEvent(g, now))
 	s.mu.Unlock()
 	s.broadcast(evs)
 }

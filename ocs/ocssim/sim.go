@@ -393,6 +393,10 @@ func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, [
 			return fail(ocs.ErrCampaignNotLoaded, "")
 		}
 		force := m.Type == ocs.ReqForceUnloadCampaign
+		if !force && !g.status.Loaded() {
+			// Already draining: a repeated Unload changes nothing.
+			return s.answer(m, g, ocs.EvCampaignUnloaded, now), nil
+		}
 		// Calls still in progress (dialing now, or stopped less than
 		// DrainTime ago) keep the group in WaitingUnload until they end;
 		// ForceUnload does not wait.

@@ -100,10 +100,13 @@ func TestEachSequenceItemEndsByItsOwnStopCondition(t *testing.T) {
 		// Each item ran from its start to exactly when its own condition
 		// was reached.
 		r.wantEvents(
+			"+0s CM_EvCampaignStatus 101/732 CM_GCS_InActive preview",
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_Running preview",
 			"+5m0s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+6m0s CM_EvCampaignStatus 102/732 CM_GCS_InActive predictive",
 			"+6m0s CM_EvCampaignStatus 102/732 CM_GCS_Running predictive",
 			"+6m20s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded",
+			"+8m20s CM_EvCampaignStatus 103/732 CM_GCS_InActive progressive",
 			"+8m20s CM_EvCampaignStatus 103/732 CM_GCS_Running progressive",
 			"+8m40s CM_EvCampaignStatus 103/732 CM_GCS_NotLoaded",
 		)
@@ -158,8 +161,10 @@ func TestAnEightHourSequenceRunsInsideASynctestBubble(t *testing.T) {
 			t.Errorf("%d polls of 15 min, want 32 (the sequence ends at 8h)", polls)
 		}
 		r.wantEvents(
+			"+0s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_Running progressive",
 			"+4h0m0s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+5h0m0s CM_EvCampaignStatus 102/732 CM_GCS_InActive predictive",
 			"+5h0m0s CM_EvCampaignStatus 102/732 CM_GCS_Running predictive",
 			"+8h0m0s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded",
 		)
@@ -167,5 +172,53 @@ func TestAnEightHourSequenceRunsInsideASynctestBubble(t *testing.T) {
 		_, s2 := r.status(102, 732)
 		wantStats(t, "101, 4 h at 5/s", s1, ocs.Stats{Dials: 72000, Contacts: 21600, RecordsLeft: 928000})
 		wantStats(t, "102, 3 h at 10/s", s2, ocs.Stats{Dials: 108000, Contacts: 32400, RecordsLeft: 892000})
+	})
+}
+
+func TestAStoppedSequenceResumesItsItemWithTheDialsItAlreadyMade(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Default())
+		seq := ocs.Target{OriginAppDBID: 310, TargetAppDBID: 120, CampaignDBID: 0, GroupDBID: 732}
+		sched := ocs.Schedule{Items: []ocs.ScheduleItem{
+			{CampaignDBID: 101, DialMode: ocs.DialModeProgress, StopAtDials: 100, SleepBeforeNextStart: 1},
+			{CampaignDBID: 102, DialMode: ocs.DialModeProgress, StopAtDials: 50},
+		}}
+		r.ok(ocs.NewLoad(seq, ocs.Pacing{}, nil).WithSchedule(sched), ocs.EvCampaignLoaded, ocs.StatusInActive)
+		r.ok(ocs.NewStartDialing(seq, ocs.Pacing{}, nil).WithSchedule(sched), ocs.EvDialingStarted, ocs.StatusRunning)
+		r.sleep(time.Minute + 15*time.Second) // the 1 min sleep, then 75 dials at 5/s
+		r.ok(ocs.NewStopDialing(seq).WithSchedule(sched), ocs.EvDialingStopped, ocs.StatusInActive)
+		if ev := r.lastEvent(); ev.GroupCampStatus != ocs.StatusInActive || ev.CampaignDBID != 101 {
+			t.Errorf("stopping the sequence sent %s for %d, want InActive for 101", ev.GroupCampStatus, ev.CampaignDBID)
+		}
+		r.sleep(time.Hour)
+		r.ok(ocs.NewStartDialing(seq, ocs.Pacing{}, nil).WithSchedule(sched), ocs.EvDialingStarted, ocs.StatusRunning)
+		r.sleep(5*time.Second + time.Millisecond) // 25 more dials, no second sleep
+		_, st := r.status(101, 732)
+		if st.Dials != 100 {
+			t.Errorf("item 1 made %d dials across the stop, want its limit of 100", st.Dials)
+		}
+		if g, _ := r.status(101, 732); g != ocs.StatusNotLoaded {
+			t.Errorf("item 1 is %s after reaching 100 dials, want NotLoaded", g)
+		}
+	})
+}
+
+func TestASecondUnloadDoesNotCutTheDrainShort(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Default())
+		r.ok(ocs.NewLoad(tg(101, 732), pace, nil), ocs.EvCampaignLoaded, ocs.StatusInActive)
+		r.ok(ocs.NewStartDialing(tg(101, 732), pace, nil), ocs.EvDialingStarted, ocs.StatusRunning)
+		r.sleep(time.Minute)
+		r.ok(ocs.NewUnload(tg(101, 732)), ocs.EvCampaignUnloaded, ocs.StatusWaitingUnload)
+		r.sleep(time.Second)
+		r.ok(ocs.NewUnload(tg(101, 732)), ocs.EvCampaignUnloaded, ocs.StatusWaitingUnload)
+		r.sleep(999 * time.Millisecond)
+		if g, _ := r.status(101, 732); g != ocs.StatusWaitingUnload {
+			t.Errorf("1.999 s into a 2 s drain: %s, want WaitingUnload", g)
+		}
+		r.sleep(time.Millisecond)
+		if g, _ := r.status(101, 732); g != ocs.StatusNotLoaded {
+			t.Errorf("after the drain: %s, want NotLoaded", g)
+		}
 	})
 }
