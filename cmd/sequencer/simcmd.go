@@ -9,10 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs/ocssim"
+	"github.com/sequencer-dev/sequencer/specs"
 )
 
 func init() {
@@ -23,7 +27,7 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("ocs-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:7410", "address for the bridge framing")
-	config := fs.String("config", "", "simulator configuration (JSON); default: the built-in one matching examples/")
+	config := fs.String("config", "", "simulator configuration (JSON, or YAML by extension); default: the built-in one matching examples/")
 	records := fs.Int64("records", 0, "records per calling list (0: as configured)")
 	rate := fs.Float64("dials-per-second", 0, "dial rate of every dial mode (0: as configured)")
 	contact := fs.Float64("contact-rate", -1, "share of dials that become contacts, 0-1 (-1: as configured)")
@@ -47,7 +51,7 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	cfg := ocssim.Default()
 	if *config != "" {
-		c, err := ocssim.LoadConfig(*config)
+		c, err := loadSimConfig(*config)
 		if err != nil {
 			return usageError("ocs-sim: %v", err)
 		}
@@ -126,6 +130,28 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	wg.Wait()
 	log.Info("OCS simulator stopped")
 	return nil
+}
+
+// loadSimConfig reads a simulator configuration in JSON or, by its
+// extension, YAML.
+func loadSimConfig(path string) (ocssim.Config, error) {
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext != ".yaml" && ext != ".yml" {
+		return ocssim.LoadConfig(path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ocssim.Config{}, err
+	}
+	j, err := specs.YAMLToJSON(b)
+	if err != nil {
+		return ocssim.Config{}, fmt.Errorf("simulator config %s: %w", path, err)
+	}
+	cfg, err := ocssim.ParseConfig(j)
+	if err != nil {
+		return cfg, fmt.Errorf("simulator config %s: %w", path, err)
+	}
+	return cfg, nil
 }
 
 // faultFlags are the simulator's faults, switched on from the command line

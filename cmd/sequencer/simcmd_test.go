@@ -4,11 +4,15 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
 	"github.com/sequencer-dev/sequencer/ocs/bridge"
+	"github.com/sequencer-dev/sequencer/ocs/ocssim"
 )
 
 func TestOCSSimServesTheBridgeOnTCPAndStopsOnCancel(t *testing.T) {
@@ -78,5 +82,38 @@ func TestOCSSimRunsSeveralOCSOnOneDNAndAppliesFaultsFromTheCommandLine(t *testin
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("ocs-sim: %v", err)
+	}
+}
+
+func TestOCSSimReadsItsConfigurationFromYAMLOrJSONAndRejectsUnknownFields(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "sim.yaml")
+	os.WriteFile(yml, []byte(`
+appDBID: 130
+campaigns: [{dbid: 201, name: Winback}]
+groups: [{dbid: 801, name: Night Team}]
+campaignGroups:
+  - {dbid: 9201, campaignDBID: 201, groupDBID: 801, records: 42}
+drainTime: 1s
+`), 0o644)
+	cfg, err := loadSimConfig(yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AppDBID != 130 || len(cfg.CampaignGroups) != 1 || cfg.CampaignGroups[0].Records != 42 || time.Duration(cfg.DrainTime) != time.Second {
+		t.Errorf("YAML config read as %+v", cfg)
+	}
+	if cfg.Rates.Progressive != ocssim.Default().Rates.Progressive {
+		t.Errorf("fields left out should keep the defaults: rates %+v", cfg.Rates)
+	}
+	js := filepath.Join(dir, "sim.json")
+	os.WriteFile(js, []byte(`{"appDBID":130,"recrods":5}`), 0o644)
+	if _, err := loadSimConfig(js); err == nil || !strings.Contains(err.Error(), `unknown field "recrods"`) {
+		t.Errorf("a misspelt field: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.yml")
+	os.WriteFile(bad, []byte("appDBID: [1\n"), 0o644)
+	if _, err := loadSimConfig(bad); err == nil || !strings.Contains(err.Error(), "bad.yml") || !strings.Contains(err.Error(), "line") {
+		t.Errorf("broken YAML: %v", err)
 	}
 }

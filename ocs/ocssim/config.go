@@ -9,6 +9,7 @@
 package ocssim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -108,16 +109,41 @@ func Default() Config {
 	}
 }
 
-// LoadConfig reads a JSON configuration file; fields left out keep the
-// defaults.
+// LoadConfig reads a JSON configuration file; see ParseConfig.
 func LoadConfig(path string) (Config, error) {
-	cfg := Default()
 	b, err := os.ReadFile(path)
 	if err != nil {
+		return Default(), err
+	}
+	cfg, err := ParseConfig(b)
+	if err != nil {
+		return cfg, fmt.Errorf("simulator config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig reads a JSON configuration; fields left out keep the
+// defaults, unknown fields are errors (a misspelt "records" must not pass
+// silently).
+func ParseConfig(b []byte) (Config, error) {
+	cfg := Default()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
 		return cfg, err
 	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return cfg, fmt.Errorf("simulator config %s: %w", path, err)
+	seen := map[int32]bool{}
+	for i, cg := range cfg.CampaignGroups {
+		if cg.DBID != 0 && seen[cg.DBID] {
+			return cfg, fmt.Errorf("campaignGroups[%d]: dbid %d used twice", i, cg.DBID)
+		}
+		seen[cg.DBID] = true
+		if cg.Records < 0 {
+			return cfg, fmt.Errorf("campaignGroups[%d]: records must not be negative", i)
+		}
+	}
+	if cfg.ContactRate < 0 || cfg.ContactRate > 1 {
+		return cfg, fmt.Errorf("contactRate %v: want a share between 0 and 1", cfg.ContactRate)
 	}
 	return cfg, nil
 }
