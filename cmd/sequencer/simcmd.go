@@ -40,6 +40,7 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.IntVar(&flt.dropAnswers, "drop-answers", 0, "fault: process the next N requests but lose their answers")
 	fs.IntVar(&flt.dropRequests, "drop-requests", 0, "fault: lose the next N requests")
 	fs.Float64Var(&flt.dropStatus, "drop-status", 0, "fault: drop this share (0-1) of unsolicited status events")
+	fs.DurationVar(&flt.delayStatus, "delay-status", 0, "fault: deliver unsolicited status events this late")
 	fs.DurationVar(&flt.disconnectEvery, "disconnect-every", 0, "fault: close every client connection this often")
 	fs.DurationVar(&flt.restartEvery, "restart-every", 0, "fault: behave like an OCS restart this often (all groups unloaded, sequences lost)")
 	logFormat := fs.String("log-format", "auto", "log format: text, json or auto")
@@ -160,6 +161,7 @@ type faultFlags struct {
 	delay                         time.Duration
 	dropAnswers, dropRequests     int
 	dropStatus                    float64
+	delayStatus                   time.Duration
 	disconnectEvery, restartEvery time.Duration
 }
 
@@ -176,6 +178,9 @@ func (f faultFlags) apply(ctx context.Context, sims []*ocssim.Sim, log *slog.Log
 		}
 		if f.dropStatus > 0 {
 			s.DropStatusEvents(f.dropStatus)
+		}
+		if f.delayStatus > 0 {
+			s.DelayStatusEvents(f.delayStatus)
 		}
 	}
 	every := func(d time.Duration, what string, do func(*ocssim.Sim)) {

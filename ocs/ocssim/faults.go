@@ -43,6 +43,14 @@ func (s *Sim) DropStatusEvents(share float64) {
 	s.faults.dropStatus = share
 }
 
+// DelayStatusEvents delivers unsolicited status events d late (0 turns it
+// off): a slow status stream, so a client's view lags OCS's.
+func (s *Sim) DelayStatusEvents(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.statusDelay = d
+}
+
 // Disconnect closes every client connection; clients may reconnect.
 func (s *Sim) Disconnect() {
 	s.mu.Lock()

@@ -77,6 +77,7 @@ type faults struct {
 	delay       time.Duration
 	failNext    map[ocs.MessageType]ocs.ErrorCode
 	dropStatus  float64 // share of unsolicited status events dropped
+	statusDelay time.Duration
 	statusSeen  int
 }
 
@@ -273,12 +274,20 @@ func (s *Sim) broadcast(evs []ocs.Message) {
 		}
 		out = append(out, e)
 	}
+	delay := s.faults.statusDelay
 	s.mu.Unlock()
-	for _, c := range conns {
-		for _, e := range out {
-			c.Send(e)
+	send := func() {
+		for _, c := range conns {
+			for _, e := range out {
+				c.Send(e)
+			}
 		}
 	}
+	if delay > 0 {
+		time.AfterFunc(delay, send)
+		return
+	}
+	send()
 }
 
 func (s *Sim) licensed(m ocs.DialMode) bool {

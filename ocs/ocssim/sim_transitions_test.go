@@ -517,3 +517,18 @@ func TestGetCampaignStatusCountsDialsAndContactsSinceTheLoadAndRecordsLeftInTheL
 		r.golden("status-counters", true)
 	})
 }
+
+func TestASlowStatusStreamDeliversEventsLateButAnswersOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, Default())
+		r.s.DelayStatusEvents(3 * time.Second)
+		r.ok(ocs.NewLoad(tg(101, 732), pace, nil), ocs.EvCampaignLoaded, ocs.StatusInActive)
+		if got := r.since(); got != 0 {
+			t.Errorf("the answer came after %s, want at once", got)
+		}
+		r.sleep(2 * time.Second)
+		r.wantEvents()
+		r.sleep(time.Second)
+		r.wantEvents("+3s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive")
+	})
+}
