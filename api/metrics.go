@@ -102,7 +102,28 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(c.r.QueueDepth()))
 }
 
-func (m *Metrics) handler(r Reconciler) http.Handler {
+// dncCollector reports the DoNotCallList entries by list and state, so an
+// alert can fire on entries OCS refused or keeps not answering.
+type dncCollector struct {
+	l       DNCLists
+	entries *prometheus.Desc
+}
+
+func (c dncCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.entries }
+
+func (c dncCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, l := range c.l.Status() {
+		for state, n := range map[string]int{"processed": l.Processed, "pending": l.Pending, "failed": l.Failed, "removed": l.Removed} {
+			ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(n), l.Name, state)
+		}
+	}
+}
+
+func (m *Metrics) handler(r Reconciler, lists DNCLists) http.Handler {
+	if lists != nil {
+		m.reg.MustRegister(dncCollector{l: lists,
+			entries: prometheus.NewDesc("sequencer_dnc_entries", "DoNotCallList entries by list and state (removed: gone from the spec, still on OCS).", []string{"list", "state"}, nil)})
+	}
 	if r != nil {
 		m.reg.MustRegister(stateCollector{
 			r:      r,

@@ -76,3 +76,28 @@ func TestRecordRequestsWithoutACommDNLinkSayWhy(t *testing.T) {
 		t.Errorf("%d %s", rec.Code, rec.Body.String())
 	}
 }
+
+type fakeLists []dnc.ListStatus
+
+func (f fakeLists) Status() []dnc.ListStatus { return f }
+
+func TestMetricsCountDNCEntriesByListAndState(t *testing.T) {
+	lists := fakeLists{{Name: "complaints", Entries: 5, Processed: 3, Pending: 1, Failed: 1, Removed: 2}}
+	h := NewServer(Config{DNCLists: lists, Metrics: NewMetrics()}).Handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`sequencer_dnc_entries{list="complaints",state="processed"} 3`,
+		`sequencer_dnc_entries{list="complaints",state="failed"} 1`,
+		`sequencer_dnc_entries{list="complaints",state="removed"} 2`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/dnc-lists", nil))
+	if !strings.Contains(rec.Body.String(), `"name": "complaints"`) {
+		t.Errorf("dnc-lists: %s", rec.Body.String())
+	}
+}

@@ -88,7 +88,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("POST /api/v1/cancel-record", s.auth(s.recordRequest(true)))
 	s.mux.Handle("GET /api/v1/dnc-lists", s.auth(s.dncLists))
 	if cfg.Metrics != nil {
-		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.handler(cfg.Reconciler).ServeHTTP))
+		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.handler(cfg.Reconciler, cfg.DNCLists).ServeHTTP))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
