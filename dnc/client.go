@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,14 +21,17 @@ import (
 
 // Outcome is one OCS's answer to a record request.
 type Outcome struct {
-	OCS     int32         `json:"ocs"`
-	OK      bool          `json:"ok"`
-	Code    ocs.ErrorCode `json:"code,omitempty"`
-	Message string        `json:"message,omitempty"` // GSW_MESSAGE, or the error text
+	OCS      int32         `json:"ocs"`
+	OK       bool          `json:"ok"`
+	Code     ocs.ErrorCode `json:"code,omitempty"`
+	Message  string        `json:"message,omitempty"`  // GSW_MESSAGE, or the error text
+	NoAnswer bool          `json:"noAnswer,omitempty"` // an OCS that answered before stayed silent
 }
 
 func (o Outcome) String() string {
 	switch {
+	case o.NoAnswer:
+		return fmt.Sprintf("OCS %d: %s", o.OCS, o.Message)
 	case o.OK && o.Message != "":
 		return fmt.Sprintf("OCS %d: done, %s", o.OCS, o.Message)
 	case o.OK:
@@ -48,7 +52,10 @@ type Client struct {
 	window time.Duration
 
 	mu    sync.Mutex
-	known map[int32]bool // OCS applications that answered a target-0 request
+	// known are the OCS applications that answered a target-0 request:
+	// a later request waits for all of them, and one that stays silent is
+	// reported rather than forgotten.
+	known map[int32]bool
 }
 
 // NewClient returns a client that sends as application origin and waits up
@@ -103,14 +110,15 @@ func (c *Client) send(ctx context.Context, req ocs.Message) ([]Outcome, error) {
 		}
 		out = append(out, o)
 	}
+	for _, app := range expect {
+		if !answered[app] {
+			hint := (&ocs.NoAnswerError{Request: req.Type, OriginAppDBID: req.OriginAppDBID, TargetAppDBID: app, After: c.window}).Error()
+			out = append(out, Outcome{OCS: app, NoAnswer: true, Message: strings.TrimPrefix(hint, req.Type.String()+": ")})
+		}
+	}
 	slices.SortFunc(out, func(a, b Outcome) int { return int(a.OCS) - int(b.OCS) })
 	if req.TargetAppDBID == 0 {
 		c.mu.Lock()
-		if len(expect) > 0 && !allIn(expect, answered) {
-			// A full window: forget servers that are gone, so they do not
-			// slow every later request.
-			clear(c.known)
-		}
 		for app := range answered {
 			c.known[app] = true
 		}
@@ -119,13 +127,19 @@ func (c *Client) send(ctx context.Context, req ocs.Message) ([]Outcome, error) {
 	return out, err
 }
 
-func allIn(apps []int32, set map[int32]bool) bool {
-	for _, a := range apps {
-		if !set[a] {
+// OnlySilence reports whether every failure is an OCS that did not
+// answer: worth retrying, unlike a refusal.
+func OnlySilence(os []Outcome) bool {
+	silent := false
+	for _, o := range os {
+		switch {
+		case o.NoAnswer:
+			silent = true
+		case !o.OK:
 			return false
 		}
 	}
-	return true
+	return silent
 }
 
 // permanent reports whether err will not go away by retrying.

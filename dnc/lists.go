@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,11 +275,15 @@ func (l *Lists) settle(r result, now time.Time) (retry time.Time) {
 	switch {
 	case r.err != nil && permanent(r.err):
 		e.State, e.LastError = store.DNCFailed, r.err.Error()
-	case r.err != nil:
-		e.LastError = r.err.Error()
+	case r.err != nil || OnlySilence(r.outcomes):
+		if r.err != nil {
+			e.LastError = r.err.Error()
+		} else {
+			e.LastError = "not every OCS answered: " + strings.Join(e.Outcomes, "; ")
+		}
 		e.NextTry = now.Add(backoff(l.cfg.BackoffMin, l.cfg.BackoffMax, e.Attempts))
 		l.log.Warn("DNC entry not processed; will retry", "list", e.List, "phone", e.Phone, "customer_id", e.CustomerID,
-			"attempt", e.Attempts, "retry_at", e.NextTry, "err", r.err)
+			"attempt", e.Attempts, "retry_at", e.NextTry, "err", e.LastError)
 		retry = e.NextTry
 	case Failed(r.outcomes):
 		e.State, e.LastError = store.DNCFailed, "refused by OCS"

@@ -250,3 +250,43 @@ func TestAnEntryOCSRefusesIsReportedAndNotRetried(t *testing.T) {
 		}
 	})
 }
+
+func TestAnOCSThatFallsSilentIsReportedByNameAndTheEntryRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDN(t, 3)
+		c := dnc.NewClient(d.link, 310, 2*time.Second)
+		ctx := context.Background()
+		if out, err := c.DoNotCall(ctx, 0, ocs.Record{Phone: ocssim.Phone(1)}); err != nil || len(out) != 3 || dnc.Failed(out) {
+			t.Fatalf("first request: %v %v", out, err)
+		}
+		d.sims[2].DropRequests(ocs.ReqDoNotCall, 1)
+		out, err := c.DoNotCall(ctx, 0, ocs.Record{Phone: ocssim.Phone(2)})
+		if err != nil || len(out) != 3 || !dnc.Failed(out) || !dnc.OnlySilence(out) {
+			t.Fatalf("with OCS 122 silent: %v %v", out, err)
+		}
+		if got, want := out[2].String(), "OCS 122: no answer from OCS 122 within 2s: is application 310 on its Connections tab?"; got != want {
+			t.Errorf("silent OCS reported as %q, want %q", got, want)
+		}
+
+		st := openStore(t, filepath.Join(t.TempDir(), "db"))
+		defer st.Close()
+		d.sims[2].DropRequests(ocs.ReqDoNotCall, 1)
+		l := dnc.NewLists(dnc.Config{Sender: c, Store: st, BackoffMin: time.Second})
+		lctx, cancel := context.WithCancel(ctx)
+		snaps := make(chan specs.Snapshot, 1)
+		done := make(chan error, 1)
+		go func() { done <- l.Run(lctx, snaps) }()
+		snaps <- snapshot(list("complaints", 0, ocssim.Phone(3)))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		cancel()
+		<-done
+		entries, _ := st.DNCEntries()
+		if e := entries[dnc.Key(0, ocssim.Phone(3), "")]; e.State != store.DNCProcessed || e.Attempts != 2 {
+			t.Errorf("entry %+v, want processed on the second attempt", e)
+		}
+		if !d.sims[2].OnDNC(ocssim.Phone(3), "") {
+			t.Error("the OCS that was silent never got the entry")
+		}
+	})
+}
