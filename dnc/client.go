@@ -51,7 +51,7 @@ type Client struct {
 	origin int32
 	window time.Duration
 
-	mu    sync.Mutex
+	mu sync.Mutex
 	// known are the OCS applications that answered a target-0 request:
 	// a later request waits for all of them, and one that stays silent is
 	// reported rather than forgotten.
