@@ -77,16 +77,7 @@ func BodyOf(m ocs.Message) Body {
 
 // Apply copies the body into a request message.
 func (b Body) Apply(m ocs.Message) ocs.Message {
-	if b.DialMode != nil {
-		p := ocs.Pacing{DialMode: ocs.DialMode(*b.DialMode)}
-		if b.OptimizeBy != nil {
-			p.OptimizeBy = ocs.OptimizeMethod(*b.OptimizeBy)
-		}
-		if b.OptimizeGoal != nil {
-			p.OptimizeGoal = *b.OptimizeGoal
-		}
-		m = m.WithPacing(p)
-	}
+	m = withPacing(m, b.DialMode, b.OptimizeBy, b.OptimizeGoal)
 	if b.AutoCompletion != nil {
 		m.Has |= ocs.AttrAutoCompletion
 		m.AutoCompletion = *b.AutoCompletion == 1
@@ -183,16 +174,7 @@ func (st State) Message(t ocs.MessageType, tg ocs.Target) ocs.Message {
 	if st.Status != nil {
 		m = m.WithStatus(ocs.GroupCampStatus(*st.Status))
 	}
-	if st.DialMode != nil {
-		p := ocs.Pacing{DialMode: ocs.DialMode(*st.DialMode)}
-		if st.OptimizeBy != nil {
-			p.OptimizeBy = ocs.OptimizeMethod(*st.OptimizeBy)
-		}
-		if st.OptimizeGoal != nil {
-			p.OptimizeGoal = *st.OptimizeGoal
-		}
-		m = m.WithPacing(p)
-	}
+	m = withPacing(m, st.DialMode, st.OptimizeBy, st.OptimizeGoal)
 	if st.Dials != nil || st.Contacts != nil || st.RecordsLeft != nil {
 		m = m.WithStats(ocs.Stats{Dials: deref(st.Dials), Contacts: deref(st.Contacts), RecordsLeft: deref(st.RecordsLeft)})
 	}
@@ -214,6 +196,14 @@ func HTTPStatus(code ocs.ErrorCode) int {
 		return http.StatusInternalServerError
 	}
 	return http.StatusConflict // not loaded, already started, mode change, part of sequence
+}
+
+// withPacing sets the pacing attributes when the dial mode is present.
+func withPacing(m ocs.Message, mode, by, goal *int32) ocs.Message {
+	if mode == nil {
+		return m
+	}
+	return m.WithPacing(ocs.Pacing{DialMode: ocs.DialMode(*mode), OptimizeBy: ocs.OptimizeMethod(deref(by)), OptimizeGoal: deref(goal)})
 }
 
 func ptr[T any](v T) *T { return &v }
