@@ -89,22 +89,7 @@ spec:
 func startDaemon(t *testing.T, args ...string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"run", "--listen", addr, "--log-format", "json"}, args...), io.Discard, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop within 10 s of cancel")
-		}
-	})
+	background(t, append([]string{"run", "--listen", addr, "--log-format", "json"}, args...)...)
 	url := "http://" + addr
 	waitFor(t, "the daemon to be ready", func() bool {
 		resp, err := http.Get(url + "/readyz")
@@ -115,6 +100,25 @@ func startDaemon(t *testing.T, args ...string) string {
 		return resp.StatusCode == 200
 	})
 	return url
+}
+
+// background runs a command until the test ends; it must then stop
+// cleanly within 10 s of its context being cancelled.
+func background(t *testing.T, args ...string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, io.Discard, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v", args[0], err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s did not stop within 10 s of cancel", args[0])
+		}
+	})
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

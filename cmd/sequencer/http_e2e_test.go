@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sequencer-dev/sequencer/reconcile"
 )
@@ -47,23 +44,8 @@ spec:
 	os.WriteFile(groups, []byte(`{"campaignGroups":[{"dbid":5101,"campaignDBID":101,"groupDBID":732},{"dbid":5102,"campaignDBID":102,"groupDBID":732}]}`), 0o644)
 	simTCP, simHTTP, states := freeAddr(t), freeAddr(t), freeAddr(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	simDone := make(chan error, 1)
-	go func() {
-		simDone <- run(ctx, []string{"ocs-sim", "--listen", simTCP, "--http", simHTTP, "--dials-per-second", "40",
-			"--states-uri", "http://" + states + "/ocs-states", "--states-interval", "1s", "--log-format", "json"}, io.Discard, io.Discard)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-simDone:
-			if err != nil {
-				t.Errorf("ocs-sim: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("ocs-sim did not stop within 10 s of cancel")
-		}
-	}()
+	background(t, "ocs-sim", "--listen", simTCP, "--http", simHTTP, "--dials-per-second", "40",
+		"--states-uri", "http://"+states+"/ocs-states", "--states-interval", "1s", "--log-format", "json")
 	url := startDaemon(t, "--specs", specDir, "--data", filepath.Join(dir, "data"),
 		"--ocs", "http://"+simHTTP, "--ocs-campaign-groups", groups, "--ocs-states-listen", states, "--ocs-counters")
 	var st reconcile.SequenceStatus
