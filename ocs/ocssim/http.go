@@ -90,11 +90,11 @@ func (s *Sim) campaignGroupByDBID(id int32) (CampaignGroup, bool) {
 	return CampaignGroup{}, false
 }
 
+// campaignGroupByKey reads the groups map, whose keys and configurations
+// are fixed by New, so it needs no lock.
 func (s *Sim) campaignGroupByKey(c, g int32) (CampaignGroup, bool) {
-	for _, cg := range s.cfg.CampaignGroups {
-		if cg.CampaignDBID == c && cg.GroupDBID == g {
-			return cg, true
-		}
+	if gr := s.groups[key{c, g}]; gr != nil {
+		return gr.cg, true
 	}
 	return CampaignGroup{}, false
 }
@@ -104,11 +104,7 @@ func (s *Sim) named(st ocshttp.State, cg CampaignGroup) ocshttp.State {
 	st.TenantName = "Environment"
 	st.CampaignGroupDBID = cg.DBID
 	st.CampaignDBID, st.GroupDBID = cg.CampaignDBID, cg.GroupDBID
-	for _, c := range s.cfg.Campaigns {
-		if c.DBID == cg.CampaignDBID {
-			st.CampaignName = c.Name
-		}
-	}
+	st.CampaignName = s.campaignName(cg.CampaignDBID)
 	for _, g := range s.cfg.Groups {
 		if g.DBID == cg.GroupDBID {
 			st.GroupName = g.Name
@@ -184,11 +180,8 @@ func (s *Sim) loadedStates() []ocs.Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []ocs.Message
-	for _, cg := range s.cfg.CampaignGroups {
-		g := s.groups[key{cg.CampaignDBID, cg.GroupDBID}]
-		if g != nil && g.status != ocs.StatusNotLoaded {
-			out = append(out, s.statusEvent(g, now))
-		}
+	for _, g := range s.loadedGroups("") {
+		out = append(out, s.statusEvent(g, now))
 	}
 	return out
 }
