@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/sequencer-dev/sequencer/dnc"
@@ -43,18 +41,7 @@ type RecordResult struct {
 
 func (s *Server) readRecord(w http.ResponseWriter, r *http.Request, cancel bool) (RecordRequest, bool) {
 	var req RecordRequest
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", MaxBodyBytes))
-			return req, false
-		}
-		if errors.Is(err, io.EOF) {
-			err = errors.New("empty")
-		}
-		writeError(w, http.StatusBadRequest, "bad_request", "body: "+err.Error())
+	if !decodeBody(w, r, &req, true) {
 		return req, false
 	}
 	bad := func(msg string) (RecordRequest, bool) {

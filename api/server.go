@@ -258,20 +258,34 @@ type OverrideRequest struct {
 	For    string `json:"for,omitempty"` // suspend only: a duration; empty = until resumed
 }
 
+// decodeBody reads a JSON body strictly into v and answers the error
+// itself; an empty body is an error only when required.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, required bool) bool {
+	if r.ContentLength == 0 && !required {
+		return true
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil || (errors.Is(err, io.EOF) && !required) {
+		return true
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", MaxBodyBytes))
+		return false
+	}
+	if errors.Is(err, io.EOF) {
+		err = errors.New("empty")
+	}
+	writeError(w, http.StatusBadRequest, "bad_request", "body: "+err.Error())
+	return false
+}
+
 func (s *Server) readOverride(w http.ResponseWriter, r *http.Request) (OverrideRequest, bool) {
 	var req OverrideRequest
-	if r.ContentLength != 0 {
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", MaxBodyBytes))
-				return req, false
-			}
-			writeError(w, http.StatusBadRequest, "bad_request", "body: "+err.Error())
-			return req, false
-		}
+	if !decodeBody(w, r, &req, false) {
+		return req, false
 	}
 	if req.By == "" {
 		req.By = "api@" + r.RemoteAddr
