@@ -3,7 +3,6 @@ package dnc_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,17 +18,8 @@ import (
 const benchEntries = 100_000
 
 func benchLink(b *testing.B) (*ocssim.Sim, *bridge.Client) {
-	sim := ocssim.New(ocssim.Default())
-	link := bridge.New(func(ctx context.Context) (net.Conn, error) {
-		a, c := net.Pipe()
-		go sim.Serve(c)
-		return a, nil
-	}, bridge.Options{})
-	for !link.Up() {
-		time.Sleep(time.Millisecond)
-	}
-	b.Cleanup(func() { link.Close(); sim.Close() })
-	return sim, link
+	d := newDN(b, 1)
+	return d.sims[0], d.link
 }
 
 func bigList(n int) specs.Snapshot {

@@ -24,7 +24,7 @@ type dn struct {
 	link *bridge.Client
 }
 
-func newDN(t *testing.T, n int) *dn {
+func newDN(t testing.TB, n int) *dn {
 	d := &dn{}
 	for i := range n {
 		cfg := ocssim.Default()
