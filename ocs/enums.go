@@ -69,6 +69,12 @@ func (m MessageType) String() string {
 	if m >= 0 && m <= maxMessageType {
 		return messageTypeNames[m]
 	}
+	switch m {
+	case LinkUp:
+		return "LinkUp"
+	case LinkDown:
+		return "LinkDown"
+	}
 	return "MessageType(" + strconv.Itoa(int(m)) + ")"
 }
 

@@ -86,7 +86,7 @@ func stringOf[E ~int32](v E) string { return any(v).(interface{ String() string 
 
 func TestEnumerationsPrintTheSeedNamesAndParseNamesAndIntegers(t *testing.T) {
 	t.Run("MessageType", func(t *testing.T) {
-		checkEnum(t, seedMessageTypes, []string{"CM_", "GSW_CM_"}, ParseMessageType, []MessageType{-1, 34, 1000})
+		checkEnum(t, seedMessageTypes, []string{"CM_", "GSW_CM_"}, ParseMessageType, []MessageType{-3, 34, 1000})
 	})
 	t.Run("ErrorCode", func(t *testing.T) {
 		checkEnum(t, seedErrors, []string{"CM_ERROR_"}, ParseErrorCode, []ErrorCode{-1, 18})

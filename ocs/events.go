@@ -1,5 +1,7 @@
 package ocs
 
+import "fmt"
+
 // NewAnswer builds the answer of type t to req: it echoes the reference id
 // and the campaign group, and swaps origin and target.
 func NewAnswer(req Message, t MessageType) Message {
@@ -68,4 +70,17 @@ func (m Message) AsError(req MessageType) error {
 		return nil
 	}
 	return &OCSError{Request: req, Code: m.Error, Message: m.ErrorMessage}
+}
+
+// AnswerError checks m as the answer to a request of type req: nil for the
+// request's own event, *OCSError for an EvError, and ErrProtocol for any
+// other type — an answer of the wrong type never counts as success.
+func (m Message) AnswerError(req MessageType) error {
+	if err := m.AsError(req); err != nil {
+		return err
+	}
+	if want := req.Answer(); want != MsgCfgNone && m.Type != want {
+		return fmt.Errorf("%s answered with %s, want %s: %w", req, m.Type, want, ErrProtocol)
+	}
+	return nil
 }

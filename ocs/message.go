@@ -84,6 +84,13 @@ type Message struct {
 	ErrorMessage    string
 	AutoCompletion  bool
 	Properties      TKVList
+
+	// Recv is the link's receive stamp: 1, 2, 3… in the order the link
+	// read messages from OCS, answers and unsolicited events alike. It is
+	// not on the wire. An answer travels to the loop by another path than
+	// the events that followed it, so the loop compares stamps to drop an
+	// observation older than one it already applied. 0: not received.
+	Recv uint64
 }
 
 // Target addresses one campaign group (or, with CampaignDBID 0 and a
@@ -307,6 +314,10 @@ var (
 	ErrClosed         = errors.New("link closed")         // permanent
 	ErrTooLarge       = errors.New("too large")
 	ErrTooDeep        = errors.New("nested too deep")
+	// ErrProtocol: OCS answered a request with an event of another type
+	// (an EvCampaignLoaded for a StartDialing). Nothing about the request's
+	// outcome can be concluded from it; it is not success.
+	ErrProtocol = errors.New("protocol error")
 )
 
 // OCSError is a CM_EvError answer.

@@ -40,6 +40,7 @@ type Client struct {
 	pending map[int32]*waiter
 	ref     int32
 	up      atomic.Bool
+	recv    ocs.Receipts
 }
 
 // New starts a client; it connects in the background.
@@ -125,6 +126,7 @@ func (c *Client) loop() {
 		c.mu.Unlock()
 		c.up.Store(true)
 		c.log.Info("connected to OCS bridge")
+		c.notify(ocs.LinkUp)
 		err = c.read(conn)
 		c.up.Store(false)
 		conn.Close()
@@ -135,6 +137,7 @@ func (c *Client) loop() {
 			delete(c.pending, ref)
 		}
 		c.mu.Unlock()
+		c.notify(ocs.LinkDown)
 		if c.ctx.Err() != nil {
 			return
 		}
@@ -148,12 +151,26 @@ func (c *Client) loop() {
 	}
 }
 
+// notify puts a link notice on Events. It waits for room: a lost LinkUp
+// would leave the loop believing OCS still holds groups it forgot.
+func (c *Client) notify(t ocs.MessageType) {
+	if c.ctx.Err() != nil {
+		return // closing: Events is about to close, which says enough
+	}
+	select {
+	case c.events <- c.recv.Notice(t):
+	case <-c.ctx.Done():
+	}
+}
+
 func (c *Client) read(conn *Conn) error {
 	for {
 		m, err := conn.Receive()
 		if err != nil {
 			return err
 		}
+		// Stamp in wire order before the answer and the events part ways.
+		m = c.recv.Stamp(m)
 		if m.Has&ocs.AttrReferenceID != 0 {
 			c.mu.Lock()
 			w, ok := c.pending[m.ReferenceID]
@@ -191,7 +208,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		if !ok {
 			return ocs.Message{}, c.lost(req)
 		}
-		if err := m.AsError(req.Type); err != nil {
+		if err := m.AnswerError(req.Type); err != nil {
 			return m, err
 		}
 		return m, nil

@@ -116,6 +116,9 @@ func connect(t *testing.T, f *fakeOCS, opts bridge.Options) (*bridge.Client, *pe
 	if !c.Up() {
 		t.Fatal("the client is not up")
 	}
+	if m := <-c.Events(); m.Type != ocs.LinkUp || m.Recv == 0 {
+		t.Fatalf("first event %s (stamp %d), want a stamped LinkUp notice", m.Type, m.Recv)
+	}
 	return c, f.accept(t)
 }
 

@@ -87,6 +87,7 @@ type Client struct {
 	byDBID map[int32]CampaignGroup
 	byName map[string]CampaignGroup
 	up     atomic.Bool
+	recv   ocs.Receipts
 
 	mu     sync.Mutex // guards events against Close
 	events chan ocs.Message
@@ -188,16 +189,19 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		if errors.Is(err, context.Canceled) {
 			return ocs.Message{}, err
 		}
-		c.up.Store(false)
+		c.setUp(false)
 		return ocs.Message{}, fmt.Errorf("%s: %w: %v", req.Type, ocs.ErrDisconnected, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, ocs.MaxFrameSize))
 	if err != nil {
-		c.up.Store(false)
+		c.setUp(false)
 		return ocs.Message{}, fmt.Errorf("%s: reading the answer: %w: %v", req.Type, ocs.ErrDisconnected, err)
 	}
-	c.up.Store(true)
+	c.setUp(true)
+	// HTTP has no single wire: an answer takes its place in receive order
+	// once its body is read, beside the state POSTs.
+	stamp := c.recv.Stamp(ocs.Message{}).Recv
 	var st State
 	decodeErr := json.Unmarshal(raw, &st)
 	switch {
@@ -208,6 +212,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		return ocs.Message{}, fmt.Errorf("%s: HTTP %d with an unreadable body %s: %w", req.Type, resp.StatusCode, snippet(raw), ocs.ErrInvalidRequest)
 	case st.Error != nil && *st.Error != 0:
 		ans := ocs.NewError(req, ocs.ErrorCode(*st.Error), st.ErrorMessage)
+		ans.Recv = stamp
 		return ans, ans.AsError(req.Type)
 	case resp.StatusCode >= 300:
 		return ocs.Message{}, fmt.Errorf("%s: HTTP %d %s: %w", req.Type, resp.StatusCode, snippet(raw), ocs.ErrInvalidRequest)
@@ -217,7 +222,46 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 	if req.Has&ocs.AttrReferenceID != 0 {
 		ans = ans.WithReference(req.ReferenceID)
 	}
+	ans.Recv = stamp
 	return ans, nil
+}
+
+// setUp records whether OCS answered, and announces each change on Events
+// so that the loop re-reads its groups after OCS was unreachable.
+func (c *Client) setUp(up bool) {
+	if c.up.Swap(up) == up {
+		return
+	}
+	t := ocs.LinkDown
+	if up {
+		t = ocs.LinkUp
+	}
+	c.emit(ocs.Message{Type: t}, true)
+}
+
+// emit stamps m and puts it on Events, under one lock so that stamps and
+// channel order agree. Notices wait for room; a state POST is dropped when
+// the loop is that far behind, since it polls anyway.
+func (c *Client) emit(m ocs.Message, wait bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	m = c.recv.Stamp(m)
+	if wait {
+		select {
+		case c.events <- m:
+		case <-time.After(c.opts.RequestTimeout):
+			c.log.Warn("event buffer full; could not announce a link change", "notice", m.Type.String())
+		}
+		return
+	}
+	select {
+	case c.events <- m:
+	default:
+		c.log.Warn("event buffer full; dropping a campaign-group state (the loop polls status anyway)")
+	}
 }
 
 func snippet(b []byte) string {
@@ -251,15 +295,7 @@ func (c *Client) StatesHandler() http.Handler {
 			return
 		}
 		ev := st.Message(ocs.EvCampaignStatus, ocs.Target{CampaignDBID: cg.CampaignDBID, GroupDBID: cg.GroupDBID})
-		c.mu.Lock()
-		if !c.closed {
-			select {
-			case c.events <- ev:
-			default:
-				c.log.Warn("event buffer full; dropping a campaign-group state (the loop polls status anyway)")
-			}
-		}
-		c.mu.Unlock()
+		c.emit(ev, false)
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

@@ -46,6 +46,9 @@ func newRig(t *testing.T, cfg Config) *rig {
 	go func() {
 		defer close(r.done)
 		for m := range r.c.Events() {
+			if m.IsLinkNotice() {
+				continue // the client's own, not the simulator's
+			}
 			r.mu.Lock()
 			r.events = append(r.events, stamped{time.Since(r.t0), m})
 			r.mu.Unlock()
