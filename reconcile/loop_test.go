@@ -167,8 +167,8 @@ func TestANightlyThreeItemSequenceEndsItsItemsByContactsDialsAndTime(t *testing.
 			}
 		}
 		want := []string{
-			"item fresh-leads ended: 500 contacts reached (1610 dials, 500 contacts)",
-			"item retries ended: 300 dials reached (300 dials, 40 contacts)",
+			"item fresh-leads ended: 500 contacts reached (1610 dials, 500 contacts; overshoot 0 contacts)",
+			"item retries ended: 300 dials reached (300 dials, 40 contacts; overshoot 0 dials)",
 			"item callbacks ended: stop time +1h30m0s reached (0 dials, 0 contacts)",
 		}
 		if strings.Join(ends, "\n") != strings.Join(want, "\n") {

@@ -16,7 +16,27 @@ type Metrics interface {
 	SpecReload(ok bool)
 }
 
+// SafetyMetrics is implemented by Metrics that also count the writes the
+// loop could not make durable. Optional, so a plain Metrics still works.
+type SafetyMetrics interface {
+	// JournalBypass counts a request that reduces dialing sent although
+	// its journal entry could not be written (full disk, I/O error).
+	JournalBypass(action string)
+	// HistoryDropped counts history events that could not be written.
+	HistoryDropped(n int)
+}
+
+func (r *Reconciler) safety() SafetyMetrics {
+	if m, ok := r.cfg.Metrics.(SafetyMetrics); ok {
+		return m
+	}
+	return noMetrics{}
+}
+
 type noMetrics struct{}
+
+func (noMetrics) JournalBypass(string) {}
+func (noMetrics) HistoryDropped(int)   {}
 
 func (noMetrics) Pass(string, time.Duration)            {}
 func (noMetrics) Request(string, string, time.Duration) {}

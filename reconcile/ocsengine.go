@@ -249,15 +249,17 @@ func (r *Reconciler) recordOCSItem(s *seqState, now time.Time, i int, reason str
 }
 
 // onSequenceLost handles error 13 on a poll: OCS no longer knows the
-// sequence. If its last item had been seen, the run is over; otherwise OCS
-// restarted or failed over, and the unfinished items are submitted again.
+// sequence. If its last item had been seen and the link never dropped
+// since, OCS finished it and let it go: the run is over. Otherwise OCS
+// restarted or failed over (which always drops the link), and the
+// unfinished items, the last one included, are submitted again.
 func (r *Reconciler) onSequenceLost(s *seqState, now time.Time) {
 	run := s.prog.Run
 	if run == nil {
 		return
 	}
 	seen := int(engInt(&s.prog, engSeen, -1))
-	if seen >= len(s.spec.Items)-1 && run.ItemState == stDialing {
+	if seen >= len(s.spec.Items)-1 && run.ItemState == stDialing && !s.ocsBounced {
 		r.recordOCSItem(s, now, seen, "ended in OCS")
 		r.endRun(s, now)
 		return
@@ -272,6 +274,7 @@ func (r *Reconciler) onSequenceLost(s *seqState, now time.Time) {
 	}
 	run.Segment++
 	run.ItemState = stSleeping
+	s.ocsBounced = false
 	r.history(s, now, store.Event{Kind: "decision", Run: run.ID,
 		Message: fmt.Sprintf("OCS lost the campaign sequence (restart or failover); submitting the items from %s again", run.ItemName)})
 	r.persist(s, now)

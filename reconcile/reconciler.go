@@ -95,7 +95,16 @@ type Reconciler struct {
 	due      dueHeap
 	dirty    map[string]struct{}
 	obs      map[groupKey]*observation
+	recv     map[groupKey]uint64 // receive stamp of the newest observation applied per group
+	named    map[groupKey]bool   // campaign groups some spec names: the only ones observed
 	claims   map[groupKey]string // campaign group → sequence that loaded it
+	// The link's state, from its LinkDown/LinkUp notices. While it is down
+	// nothing is sent: a request would fail at once and the pass would
+	// spin. linkFloor is the stamp of the last LinkUp: anything received
+	// before it describes an OCS that may since have restarted.
+	linkDown  bool
+	linkFloor uint64
+	storeErr  error // the last durable write's failure, nil once one succeeds
 	started  time.Time
 	inflight sync.WaitGroup
 	rec      *recorder
@@ -111,7 +120,7 @@ type Reconciler struct {
 // New returns a Reconciler; nothing runs until Run.
 func New(cfg Config) *Reconciler {
 	cfg.defaults()
-	return &Reconciler{
+	r := &Reconciler{
 		cfg:       cfg,
 		log:       cfg.Logger,
 		results:   make(chan result),
@@ -120,11 +129,15 @@ func New(cfg Config) *Reconciler {
 		seqs:      map[string]*seqState{},
 		dirty:     map[string]struct{}{},
 		obs:       map[groupKey]*observation{},
+		recv:      map[groupKey]uint64{},
+		named:     map[groupKey]bool{},
 		claims:    map[groupKey]string{},
 		published: map[string]SequenceStatus{},
 		pubGroups: map[groupKey]GroupObservation{},
 		rec:       newRecorder(cfg.Store, cfg.Logger),
 	}
+	r.rec.dropped = func(n int) { r.safety().HistoryDropped(n) }
+	return r
 }
 
 type groupKey struct{ campaign, group int32 }
@@ -132,6 +145,7 @@ type groupKey struct{ campaign, group int32 }
 func (k groupKey) String() string { return fmt.Sprintf("%d/%d", k.campaign, k.group) }
 
 type observation struct {
+	stale    bool // kept across a link drop only for its depletion; re-read before use
 	known    bool
 	depleted bool // the list ran dry while loaded, or OCS stopped/unloaded it by itself
 	status   ocs.GroupCampStatus
@@ -140,6 +154,9 @@ type observation struct {
 	has      bool // stats present
 	at       time.Time
 	since    time.Time // when status last changed
+	// Rates from the last two counter samples, per second: they pace the
+	// polls of count-bound items.
+	dialRate, contactRate float64
 }
 
 type result struct {
@@ -147,6 +164,10 @@ type result struct {
 	req, ans            ocs.Message
 	err                 error
 	sent                time.Time
+	// retry: the journal already held this intent, so an earlier attempt
+	// of the very same step may have reached OCS. Only then do
+	// AlreadyLoaded/AlreadyStarted mean "ours".
+	retry bool
 }
 
 type command struct {
@@ -205,6 +226,10 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
+				continue
+			}
+			if ev.IsLinkNotice() {
+				r.onLink(ev, time.Now())
 				continue
 			}
 			r.observe(ev, time.Now(), true)
@@ -309,6 +334,9 @@ func (r *Reconciler) processDirty(now time.Time) {
 			r.forget(s)
 			continue
 		}
+		if next.IsZero() && s.retryAt.After(now) {
+			next = s.retryAt // a failure's backoff, not the resync
+		}
 		if next.IsZero() || next.After(now.Add(r.cfg.Resync)) {
 			next = now.Add(r.cfg.Resync)
 		}
@@ -354,6 +382,7 @@ func (r *Reconciler) forget(s *seqState) {
 // (the snapshot still carries it) and gets SpecInvalid.
 func (r *Reconciler) applySnapshot(snap specs.Snapshot, now time.Time) {
 	r.cfg.Metrics.SpecReload(snap.Err == nil && !hasErrors(snap.Problems))
+	r.nameGroups(snap)
 	for name, seq := range snap.Sequences {
 		s := r.state(name)
 		if s.spec == nil || s.spec.Hash != seq.Hash {
@@ -394,6 +423,73 @@ func (r *Reconciler) applySnapshot(snap specs.Snapshot, now time.Time) {
 	if snap.Err != nil {
 		r.log.Error("specs directory unreadable; keeping the last good specs", "err", snap.Err)
 	}
+}
+
+// nameGroups rebuilds the set of campaign groups the specs name. Status
+// for any other group is not kept: an OCS reporting on thousands of groups
+// nobody here runs must not grow the database or the published view.
+func (r *Reconciler) nameGroups(snap specs.Snapshot) {
+	if snap.Err != nil {
+		return // an unreadable directory deletes nothing
+	}
+	clear(r.named)
+	for _, seq := range snap.Sequences {
+		for _, it := range seq.Items {
+			r.named[groupKey{it.CampaignDBID, it.GroupDBID}] = true
+			r.named[groupKey{0, it.GroupDBID}] = true // an OCS-side sequence
+		}
+	}
+	for k := range r.pubGroups {
+		if !r.named[k] && r.claims[k] == "" {
+			r.pubMu.Lock()
+			delete(r.pubGroups, k)
+			r.pubMu.Unlock()
+			delete(r.obs, k)
+			delete(r.recv, k)
+		}
+	}
+}
+
+// onLink follows the link's notices. After LinkUp nothing OCS told us
+// before can be trusted: a restart or failover unloads every group without
+// a word, so every running sequence reads its group again at once.
+func (r *Reconciler) onLink(ev ocs.Message, now time.Time) {
+	switch ev.Type {
+	case ocs.LinkDown:
+		if !r.linkDown {
+			r.log.Warn("OCS link down; sending nothing until it is back")
+		}
+		r.linkDown = true
+	case ocs.LinkUp:
+		r.linkDown = false
+		r.linkFloor = ev.Recv
+		r.linkTrouble()
+		for name, s := range r.seqs {
+			if s.prog.Run != nil {
+				s.lastPoll = time.Time{}
+				s.retryAt = time.Time{}
+				s.ocsBounced = true
+				r.markDirty(name)
+			} else if c := s.conds[CondStalled]; c != nil && c.Status {
+				r.markDirty(name)
+			}
+		}
+		r.log.Info("OCS link up; re-reading every campaign group in use")
+	}
+}
+
+// StoreError is the last durable write's failure, nil once a write
+// succeeds again (readiness).
+func (r *Reconciler) StoreError() error {
+	r.pubMu.RLock()
+	defer r.pubMu.RUnlock()
+	return r.storeErr
+}
+
+func (r *Reconciler) noteStore(err error) {
+	r.pubMu.Lock()
+	r.storeErr = err
+	r.pubMu.Unlock()
 }
 
 // dueHeap orders sequences by their next look.

@@ -20,7 +20,14 @@ type recorder struct {
 	grp  map[groupKey]store.GroupStatus
 	poke chan struct{}
 	done chan struct{}
+	// dropped counts events given up on: a failed write keeps them for the
+	// next flush, up to maxPending, and drops the oldest beyond that.
+	dropped func(n int)
 }
+
+// maxPending bounds the history held in memory while the store refuses
+// writes (a full disk): enough for hours of one busy night.
+const maxPending = 10000
 
 func newRecorder(st Store, log *slog.Logger) *recorder {
 	return &recorder{st: st, log: log, grp: map[groupKey]store.GroupStatus{}, poke: make(chan struct{}, 1), done: make(chan struct{})}
@@ -76,7 +83,18 @@ func (w *recorder) flush() {
 	w.mu.Unlock()
 	if len(evs) > 0 {
 		if err := w.st.Append(evs...); err != nil {
-			w.log.Error("write history", "events", len(evs), "err", err)
+			w.mu.Lock()
+			w.evs = append(evs, w.evs...)
+			n := 0
+			if over := len(w.evs) - maxPending; over > 0 {
+				n = over
+				w.evs = append([]store.Event(nil), w.evs[over:]...)
+			}
+			w.mu.Unlock()
+			w.log.Error("write history; keeping the events for the next write", "events", len(evs), "dropped", n, "err", err)
+			if n > 0 && w.dropped != nil {
+				w.dropped(n)
+			}
 		}
 	}
 	if len(gs) > 0 {

@@ -56,21 +56,52 @@ func intentID(run *store.Run, action string, req ocs.Message) string {
 	return id
 }
 
+// reducesDialing reports whether an action can only lower what OCS
+// dials. Such a request is safe to repeat, so it goes out even when the
+// journal cannot be written (a full disk must never keep OCS dialing); the
+// write is retried afterwards. Everything else waits for its intent.
+func reducesDialing(action string) bool {
+	switch action {
+	case actStop, actUnload, actForceUnload:
+		return true
+	}
+	return false
+}
+
 // send persists progress and the intent, then sends req in its own
 // goroutine; the answer comes back to the loop as a result.
 func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Message, journal bool) time.Time {
-	id := ""
+	if r.linkDown {
+		// The link announces its return (LinkUp), which wakes every
+		// running sequence; the resync is only the net.
+		s.nextAction, s.nextAt = action+" when the OCS link is back", time.Time{}
+		r.setCond(s, CondStalled, true, "LinkDown", "the link to OCS is down; waiting for it to come back", now)
+		return now.Add(r.cfg.Resync)
+	}
+	id, retry := "", false
 	if journal && s.prog.Run != nil {
 		run := s.prog.Run
 		id = intentID(run, action, req)
-		if !r.persist(s, now) {
-			return time.Time{}
-		}
 		in := store.Intent{ID: id, Sequence: s.name, Run: run.ID, Item: run.Item, Action: action,
 			Request: req.Encode().String(), Created: now, State: store.IntentOpen}
-		if _, _, err := r.cfg.Store.BeginIntent(in); err != nil {
-			r.fail(s, now, action, fmt.Errorf("journal %s: %w", action, err))
-			return time.Time{}
+		err := r.saveProgress(s, now)
+		if err == nil {
+			_, retry, err = r.cfg.Store.BeginIntent(in)
+			if err != nil {
+				err = fmt.Errorf("journal %s: %w", action, err)
+			}
+			r.noteStore(err)
+		}
+		if err != nil {
+			if !reducesDialing(action) {
+				r.fail(s, now, action, err)
+				return s.retryAt
+			}
+			s.unsaved = true
+			r.setCond(s, CondStalled, true, "JournalUnavailable",
+				fmt.Sprintf("%s sent without its journal entry (%v); the write is retried", action, err), now)
+			r.log.Error("journal write failed; sending the stop anyway", "sequence", s.name, "action", action, "err", err)
+			r.safety().JournalBypass(action)
 		}
 		r.history(s, now, store.Event{Kind: "request", Run: run.ID, Item: run.ItemName, Action: action,
 			Message: fmt.Sprintf("%s campaign %d group %d", req.Type, req.CampaignDBID, req.GroupDBID)})
@@ -85,7 +116,7 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
 		defer cancel()
 		ans, err := r.cfg.Link.Request(ctx, req)
-		r.results <- result{seq: s.name, action: action, intent: id, req: req, ans: ans, err: err, sent: now}
+		r.results <- result{seq: s.name, action: action, intent: id, req: req, ans: ans, err: err, sent: now, retry: retry}
 	}()
 	return time.Time{}
 }
@@ -104,6 +135,7 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 	if res.action == actStatus {
 		s.lastPoll = now
 		if res.err == nil {
+			s.ocsBounced = false
 			r.observe(res.ans, now, false)
 			if c := s.conds[CondStalled]; c != nil && c.Reason == "StatusUnavailable" {
 				r.setCond(s, CondStalled, false, "", "", now)
@@ -113,9 +145,6 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		if isOCS && s.spec != nil && s.spec.Engine == specs.EngineOCS && oe.Code == ocs.ErrCampaignScheduleNotFound {
 			r.onSequenceLost(s, now)
 			return
-		}
-		if errors.Is(res.err, ocs.ErrDisconnected) {
-			r.linkTrouble()
 		}
 		if ocs.IsTransient(res.err) {
 			// Polls are spaced already; backing off here would hold up
@@ -127,6 +156,10 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		return
 	}
 	ok := res.err == nil || (isOCS && oe.GoalReached())
+	if ok && isOCS && !res.retry && res.action == actLoad && oe.Code == ocs.ErrCampaignAlreadyLoaded && !r.engineOCS(s) {
+		// Loaded, but not by this step: the journal does not explain it.
+		ok = false
+	}
 	outcome, state := "ok", store.IntentDone
 	if res.err != nil {
 		outcome = res.err.Error()
@@ -159,6 +192,8 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		return
 	}
 	switch {
+	case isOCS && res.action == actLoad && oe.Code == ocs.ErrCampaignAlreadyLoaded && run != nil:
+		r.loadedOutside(s, now, groupKey{res.req.CampaignDBID, res.req.GroupDBID})
 	case isOCS && oe.Code == ocs.ErrPartOfSequence:
 		r.setCond(s, CondConflict, true, "PartOfSequence",
 			fmt.Sprintf("campaign group %d/%d is owned by a campaign sequence running in OCS (error 17); the sequencer keeps its hands off", res.req.CampaignDBID, res.req.GroupDBID), now)
@@ -179,18 +214,39 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 }
 
 // unsure handles a request whose outcome is unknown. A dropped link may
-// have lost OCS's state (restart, failover): every sequence re-reads its
-// group. A timeout says nothing about the others: only this sequence reads
-// its group again before acting, and a late answer, delivered as an event,
-// fills that in.
+// have lost OCS's state (restart, failover), but the link's LinkUp notice
+// makes every sequence re-read its group once it is back; re-reading now
+// would only fail again at once. A timeout says nothing about the others:
+// only this sequence reads its group again before acting, and a late
+// answer, delivered as an event, fills that in.
 func (r *Reconciler) unsure(s *seqState, err error) {
-	switch {
-	case errors.Is(err, ocs.ErrDisconnected):
-		r.linkTrouble()
-	case errors.Is(err, ocs.ErrTimeout) && s.prog.Run != nil:
+	if (errors.Is(err, ocs.ErrTimeout) || errors.Is(err, ocs.ErrProtocol)) && s.prog.Run != nil {
 		delete(r.obs, runGroup(s.prog.Run))
 		s.observeFirst = true
 	}
+}
+
+// loadedOutside backs off from a campaign group that OCS says is loaded
+// although no step of ours loaded it: an operator in OCM/GA, another
+// program, or a run of ours the journal no longer explains. It is left
+// untouched, and tried again once the group is free; the next attempt is
+// a new step (new intent id), so its own AlreadyLoaded is not mistaken for
+// a retry of this one.
+func (r *Reconciler) loadedOutside(s *seqState, now time.Time, k groupKey) {
+	run := s.prog.Run
+	r.release(s, k)
+	run.Segment++
+	run.ItemState = stSleeping
+	run.CampaignDBID, run.GroupDBID = 0, 0
+	r.setCond(s, CondConflict, true, "LoadedOutside",
+		fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", k.campaign, k.group), now)
+	s.phase = PhaseWaiting
+	s.retryAt = now.Add(r.cfg.Resync)
+	r.persist(s, now)
+}
+
+func (r *Reconciler) engineOCS(s *seqState) bool {
+	return s.spec != nil && s.spec.Engine == specs.EngineOCS
 }
 
 func requestResult(err error, oe *ocs.OCSError) string {
@@ -210,9 +266,17 @@ func requestResult(err error, oe *ocs.OCSError) string {
 }
 
 // linkTrouble forgets what OCS told us: after a reconnect every running
-// sequence reads the status of its group again before acting.
+// sequence reads the status of its group again before acting. Only a
+// depletion survives (an empty list stays empty across an OCS restart),
+// marked stale so that the status is still read first.
 func (r *Reconciler) linkTrouble() {
-	clear(r.obs)
+	for k, o := range r.obs {
+		if o.depleted {
+			o.stale = true
+			continue
+		}
+		delete(r.obs, k)
+	}
 	for _, s := range r.seqs {
 		if s.prog.Run != nil {
 			s.observeFirst = true
@@ -321,6 +385,12 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 		return
 	}
 	k := groupKey{m.CampaignDBID, m.GroupDBID}
+	if !r.named[k] && r.claims[k] == "" {
+		return // nobody here runs it
+	}
+	if !r.fresh(k, m) {
+		return
+	}
 	o := r.obs[k]
 	if o == nil {
 		o = &observation{}
@@ -332,11 +402,17 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 			o.depleted = false
 		}
 	}
+	prevAt := o.at
+	o.stale = false
 	o.known, o.status, o.at = true, st, now
 	if m.Has&ocs.AttrDialMode != 0 {
 		o.mode = m.DialMode
 	}
 	if stats, has := m.Stats(); has && st != ocs.StatusNotLoaded {
+		if dt := now.Sub(prevAt).Seconds(); o.has && dt > 0 && stats.Dials >= o.stats.Dials && stats.Contacts >= o.stats.Contacts {
+			o.dialRate = float64(stats.Dials-o.stats.Dials) / dt
+			o.contactRate = float64(stats.Contacts-o.stats.Contacts) / dt
+		}
 		o.stats, o.has = stats, true
 		if stats.RecordsLeft == 0 {
 			o.depleted = true
@@ -358,6 +434,23 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	}
 }
 
+// fresh reports whether m is newer than everything applied for group k.
+// An answer and the events OCS sent right behind it reach the loop by two
+// paths; applying a stale "Running" after an auto-completion's stop and
+// unload would restart a depleted item. Unstamped messages (Recv 0: a link
+// that does not stamp) are taken as they come.
+func (r *Reconciler) fresh(k groupKey, m ocs.Message) bool {
+	if m.Recv == 0 {
+		return true
+	}
+	if m.Recv < r.linkFloor || m.Recv < r.recv[k] {
+		r.log.Debug("stale observation dropped", "type", m.Type.String(), "group", k.String(), "stamp", m.Recv, "newest", r.recv[k])
+		return false
+	}
+	r.recv[k] = m.Recv
+	return true
+}
+
 func statusOf(m ocs.Message) (ocs.GroupCampStatus, bool) {
 	if m.Has&ocs.AttrGroupCampStatus != 0 {
 		return m.GroupCampStatus, m.GroupCampStatus.Valid()
@@ -374,14 +467,28 @@ func statusOf(m ocs.Message) (ocs.GroupCampStatus, bool) {
 }
 
 func (r *Reconciler) persist(s *seqState, now time.Time) bool {
+	if err := r.saveProgress(s, now); err != nil {
+		r.fail(s, now, "", err)
+		return false
+	}
+	return true
+}
+
+// saveProgress writes the sequence's progress; a failure leaves it marked
+// unsaved, and the next pass writes it before anything else.
+func (r *Reconciler) saveProgress(s *seqState, now time.Time) error {
 	s.prog.Sequence = s.name
 	s.prog.UpdatedAt = now
 	if err := r.cfg.Store.PutProgress(s.prog); err != nil {
-		r.fail(s, now, "", fmt.Errorf("save progress: %w", err))
-		return false
+		s.unsaved = true
+		err = fmt.Errorf("save progress: %w", err)
+		r.noteStore(err)
+		return err
 	}
+	r.noteStore(nil)
+	s.unsaved = false
 	s.hasProg = true
-	return true
+	return nil
 }
 
 func (r *Reconciler) history(s *seqState, now time.Time, ev store.Event) {

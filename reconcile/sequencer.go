@@ -69,7 +69,7 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 	k := runGroup(run)
 	if s.observeFirst {
 		if k.group != 0 && loadedState(run.ItemState) {
-			if _, seen := r.obs[k]; !seen {
+			if o := r.obs[k]; o == nil || o.stale {
 				return r.sendStatus(s, now, r.target(spec, k))
 			}
 		}
@@ -111,6 +111,10 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 				return time.Time{}
 			}
 			return open
+		}
+		if !r.countersUsable(s, item, now) {
+			s.phase, s.nextAction = PhaseWaiting, ""
+			return now.Add(r.cfg.Resync)
 		}
 		nk := groupKey{item.CampaignDBID, item.GroupDBID}
 		if owner, ok := r.claims[nk]; ok && owner != s.name {
@@ -190,11 +194,7 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 		// Poll even without count stops, only less often: OCS may restart
 		// or fail over without telling us, and its status events are not
 		// retried.
-		every := r.cfg.Resync
-		if needsPolling(item) {
-			every = r.cfg.PollInterval
-		}
-		poll := s.lastPoll.Add(every)
+		poll := s.lastPoll.Add(r.pollEvery(item, run, o))
 		if !now.Before(poll) {
 			return r.sendStatus(s, now, r.target(spec, k))
 		}
@@ -448,7 +448,65 @@ func itemCounters(run *store.Run, o *observation) (dials, contacts int64) {
 }
 
 func needsPolling(it *specs.Item) bool {
-	return it.StopAt.Contacts > 0 || it.StopAt.Dials > 0 || it.AutoCompletion
+	return countStops(it) || it.AutoCompletion
+}
+
+func countStops(it *specs.Item) bool { return it.StopAt.Contacts > 0 || it.StopAt.Dials > 0 }
+
+// countersUsable decides whether an item may start on this link. Without
+// dial counters (a seed-faithful OCS sends none) stopAt.contacts/dials can
+// never fire: an item that nothing else can end must not start, and one
+// that a time stop or auto-completion can end runs with a warning.
+func (r *Reconciler) countersUsable(s *seqState, item *specs.Item, now time.Time) bool {
+	if !countStops(item) || r.cfg.Link.Capabilities().Counters {
+		r.setCond(s, CondCountersUnavailable, false, "", "", now)
+		return true
+	}
+	const fix = "the OCS link carries no dial counters; add stopAt.time, or use a link that reports counters (run --ocs-counters with a sidecar that reads Stat Server, or the simulator)"
+	if item.StopAt.Time.Kind == specs.StopNone && !item.AutoCompletion {
+		r.setCond(s, CondCountersUnavailable, true, "CountStopsOnly",
+			fmt.Sprintf("item %s can only end by stopAt.contacts/dials, which cannot be decided: not starting it; %s", item.Name, fix), now)
+		return false
+	}
+	r.setCond(s, CondCountersUnavailable, true, "CountStopsIgnored",
+		fmt.Sprintf("item %s runs, but its stopAt.contacts/dials are ignored; %s", item.Name, fix), now)
+	return true
+}
+
+// minPoll bounds how often one sequence polls, whatever the dial rate.
+const minPoll = 100 * time.Millisecond
+
+// pollEvery is how long a dialing item waits between status polls. For a
+// count stop it follows the observed rate, so that a stop sent after the
+// next poll overshoots by at most max(2 % of the limit, 3 attempts): the
+// poll comes when that many attempts can have happened, and no sooner than
+// half the time the remaining attempts take. PollInterval caps it.
+func (r *Reconciler) pollEvery(item *specs.Item, run *store.Run, o *observation) time.Duration {
+	if !needsPolling(item) {
+		return r.cfg.Resync
+	}
+	every := r.cfg.PollInterval
+	if !countStops(item) || !r.cfg.Link.Capabilities().Counters {
+		return every
+	}
+	if o == nil || !o.has || (o.dialRate <= 0 && o.contactRate <= 0) {
+		return min(every, time.Second) // learn the rate first
+	}
+	dials, contacts := itemCounters(run, o)
+	bound := func(limit int32, done int64, rate float64) {
+		if limit <= 0 || rate <= 0 {
+			return
+		}
+		allowed := max(0.02*float64(limit), 3)
+		left := max(float64(int64(limit)-done), 0)
+		secs := max(allowed/rate, 0.5*left/rate)
+		if d := time.Duration(secs * float64(time.Second)); d < every {
+			every = d
+		}
+	}
+	bound(item.StopAt.Dials, dials, o.dialRate)
+	bound(item.StopAt.Contacts, contacts, o.contactRate)
+	return max(every, minPoll)
 }
 
 // lostGroup handles a dialing (or paused) item whose group OCS reports
@@ -463,6 +521,14 @@ func (r *Reconciler) lostGroup(s *seqState, now time.Time, item *specs.Item, o *
 		}
 		return r.finishItem(s, now, "calling list depleted; campaign group unloaded by OCS")
 	}
+	// A poll that finds the group gone, with no stop/unload events seen,
+	// is ambiguous: an OCS restart, or an auto-completion whose events were
+	// lost with the link. Reload once; if OCS lets it go again at once with
+	// nothing dialed, the list is empty: never a reload loop.
+	if item.AutoCompletion && !run.ReloadedAt.IsZero() && now.Sub(run.ReloadedAt) < ambiguousReload && !(o.has && o.stats.Dials > 0) {
+		return r.finishItem(s, now, "calling list depleted: OCS unloaded the campaign group again right after a reload, without dialing (no auto-completion events seen)")
+	}
+	run.ReloadedAt = now
 	r.history(s, now, store.Event{Kind: "decision", Run: run.ID, Item: item.Name,
 		Message: "OCS no longer has the campaign group loaded (OCS restart?); loading it again"})
 	run.Carried.Dials += int64(o.stats.Dials) - run.CountersAtStart.Dials
@@ -472,6 +538,10 @@ func (r *Reconciler) lostGroup(s *seqState, now time.Time, item *specs.Item, o *
 	run.ItemState = stLoading
 	return r.sendLoad(s, now, item)
 }
+
+// ambiguousReload: a group lost again this soon after its reload, with
+// nothing dialed, is taken as depleted.
+const ambiguousReload = time.Minute
 
 // passDraining waits for OCS to finish unloading; past the timeout it
 // forces the unload.
@@ -545,7 +615,7 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 	run.Items = append(run.Items, res)
 	r.release(s, k)
 	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: run.ItemName,
-		Message: fmt.Sprintf("item %s ended: %s (%d dials, %d contacts)", run.ItemName, reason, res.Dials, res.Contacts)})
+		Message: fmt.Sprintf("item %s ended: %s (%d dials, %d contacts%s)", run.ItemName, reason, res.Dials, res.Contacts, r.overshoot(s, run.ItemName, res))})
 	r.log.Info("item ended", "sequence", s.name, "item", run.ItemName, "reason", reason, "dials", res.Dials, "contacts", res.Contacts)
 
 	next := -1
@@ -570,6 +640,29 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 		return time.Time{}
 	}
 	return now
+}
+
+// overshoot says how far a count-bound item went past its limit, so that
+// the history shows how well the polls kept up.
+func (r *Reconciler) overshoot(s *seqState, name string, res store.ItemResult) string {
+	if s.spec == nil {
+		return ""
+	}
+	for i := range s.spec.Items {
+		it := &s.spec.Items[i]
+		if it.Name != name {
+			continue
+		}
+		out := ""
+		if it.StopAt.Dials > 0 && res.Dials >= int64(it.StopAt.Dials) {
+			out += fmt.Sprintf("; overshoot %d dials", res.Dials-int64(it.StopAt.Dials))
+		}
+		if it.StopAt.Contacts > 0 && res.Contacts >= int64(it.StopAt.Contacts) {
+			out += fmt.Sprintf("; overshoot %d contacts", res.Contacts-int64(it.StopAt.Contacts))
+		}
+		return out
+	}
+	return ""
 }
 
 func (r *Reconciler) endRun(s *seqState, now time.Time) time.Time {

@@ -68,6 +68,11 @@ type seqState struct {
 	observeFirst bool   // read OCS status before acting (after a restart or link loss)
 	openIntents  []store.Intent
 	lastPoll     time.Time
+	unsaved      bool // progress in memory is ahead of the store (a write failed)
+	// ocsBounced: the link went down and up since the OCS-side sequence
+	// was last seen, so an OCS that no longer knows it most likely
+	// restarted rather than finished it.
+	ocsBounced bool
 
 	due     time.Time
 	heapIdx int

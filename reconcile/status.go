@@ -26,6 +26,9 @@ const (
 	CondStalled     = "Stalled"
 	CondSpecInvalid = "SpecInvalid"
 	CondConflict    = "Conflict"
+	// CountersUnavailable: an item has stopAt.contacts/dials on a link
+	// without dial counters.
+	CondCountersUnavailable = "CountersUnavailable"
 )
 
 // Condition is one observation about a sequence, Kubernetes style.

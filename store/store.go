@@ -269,6 +269,9 @@ type Run struct {
 	StopGoal        string       `json:"stopGoal,omitempty"`
 	EndReason       string       `json:"endReason,omitempty"`
 	PauseReason     string       `json:"pauseReason,omitempty"`
+	// ReloadedAt: when the item was last loaded again after OCS lost it,
+	// so that a second loss at once is not met with a reload loop.
+	ReloadedAt time.Time `json:"reloadedAt,omitzero"`
 }
 
 // Progress is everything durable about one sequence.
