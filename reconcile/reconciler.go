@@ -91,13 +91,13 @@ type Reconciler struct {
 	poke    chan struct{} // buffer 1: coalesced "look again"
 
 	// Owned by the loop goroutine.
-	seqs     map[string]*seqState
-	due      dueHeap
-	dirty    map[string]struct{}
-	obs      map[groupKey]*observation
-	recv     map[groupKey]uint64 // receive stamp of the newest observation applied per group
-	named    map[groupKey]bool   // campaign groups some spec names: the only ones observed
-	claims   map[groupKey]string // campaign group → sequence that loaded it
+	seqs   map[string]*seqState
+	due    dueHeap
+	dirty  map[string]struct{}
+	obs    map[groupKey]*observation
+	recv   map[groupKey]uint64 // receive stamp of the newest observation applied per group
+	named  map[groupKey]bool   // campaign groups some spec names: the only ones observed
+	claims map[groupKey]string // campaign group → sequence that loaded it
 	// The link's state, from its LinkDown/LinkUp notices. While it is down
 	// nothing is sent: a request would fail at once and the pass would
 	// spin. linkFloor is the stamp of the last LinkUp: anything received
@@ -105,9 +105,9 @@ type Reconciler struct {
 	linkDown  bool
 	linkFloor uint64
 	storeErr  error // the last durable write's failure, nil once one succeeds
-	started  time.Time
-	inflight sync.WaitGroup
-	rec      *recorder
+	started   time.Time
+	inflight  sync.WaitGroup
+	rec       *recorder
 
 	// Published copies for readers.
 	pubMu     sync.RWMutex
