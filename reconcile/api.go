@@ -168,7 +168,7 @@ func (r *Reconciler) statusOf(s *seqState, now time.Time) SequenceStatus {
 		r.setCondQuiet(s, CondReconciling, false, "", "", now)
 	}
 	r.setCondQuiet(s, CondReady, !stalled && !conflict, readyReason(stalled, conflict), "", now)
-	for _, typ := range []string{CondReady, CondReconciling, CondStalled, CondSpecInvalid, CondConflict} {
+	for _, typ := range []string{CondReady, CondReconciling, CondStalled, CondSpecInvalid, CondConflict, CondCountersUnavailable} {
 		if c := s.conds[typ]; c != nil {
 			st.Conditions = append(st.Conditions, *c)
 		}

@@ -26,6 +26,12 @@ type fakeOCS struct {
 	dropNext   map[ocs.MessageType]bool
 	owned      map[groupKey]bool // groups of a native OCS sequence: 17
 	counters   bool
+	// What a seed-faithful OCS may also do:
+	recv        ocs.Receipts      // stamps answers and events in the order "sent"
+	down        bool              // link down: every request fails at once
+	requests    int               // requests received, polls included
+	staleOnPoll map[groupKey]bool // next poll: answer Running, then auto-complete before the answer arrives
+	silentAuto  bool              // auto-completion without events (they were lost)
 }
 
 type fakeLine struct {
@@ -39,13 +45,14 @@ type fakeGroup struct {
 	mode   ocs.DialMode
 	stats  ocs.Stats
 	auto   bool
+	empty  bool // the list ran dry: loads do not refill it
 }
 
 func newFakeOCS() *fakeOCS {
 	return &fakeOCS{
 		start: time.Now(), groups: map[groupKey]*fakeGroup{}, events: make(chan ocs.Message, 1024),
 		failNext: map[ocs.MessageType]ocs.ErrorCode{}, dropNext: map[ocs.MessageType]bool{},
-		owned: map[groupKey]bool{}, counters: true,
+		owned: map[groupKey]bool{}, counters: true, staleOnPoll: map[groupKey]bool{},
 	}
 }
 
@@ -78,6 +85,11 @@ func (f *fakeOCS) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 		return ocs.Message{}, err
 	}
 	f.mu.Lock()
+	f.requests++
+	if f.down {
+		f.mu.Unlock()
+		return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrDisconnected)
+	}
 	at := time.Since(f.start)
 	line := fmt.Sprintf("+%-8s %s %d/%d", at.Round(time.Second), req.Type, req.CampaignDBID, req.GroupDBID)
 	if req.Has&ocs.AttrDialMode != 0 {
@@ -101,9 +113,49 @@ func (f *fakeOCS) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 		f.mu.Unlock()
 		return ocs.Message{}, &ocs.OCSError{Request: req.Type, Code: code}
 	}
+	k := groupKey{req.CampaignDBID, req.GroupDBID}
+	stale := req.Type == ocs.ReqGetCampaignStatus && f.staleOnPoll[k]
+	delete(f.staleOnPoll, k)
 	ans, err := f.applyLocked(req)
+	ans = f.recv.Stamp(ans)
 	f.mu.Unlock()
+	if stale {
+		// OCS answered "Running", then its list ran dry: the stop and
+		// unload events overtake the answer on its way to the loop.
+		f.deplete(req.CampaignDBID, req.GroupDBID)
+		for len(f.events) > 0 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return ans, err
+}
+
+// bounce drops the link and brings it back, announced as a link does.
+func (f *fakeOCS) bounce(restart bool) {
+	if restart {
+		f.restart()
+	}
+	f.events <- f.recv.Notice(ocs.LinkDown)
+	f.events <- f.recv.Notice(ocs.LinkUp)
+}
+
+// setDown takes the link down (or back up), announced as a link does.
+func (f *fakeOCS) setDown(down bool) {
+	f.mu.Lock()
+	f.down = down
+	f.mu.Unlock()
+	t := ocs.LinkUp
+	if down {
+		t = ocs.LinkDown
+	}
+	f.events <- f.recv.Notice(t)
+}
+
+func (f *fakeOCS) requestCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests
 }
 
 func (f *fakeOCS) applyLocked(req ocs.Message) (ocs.Message, error) {
@@ -121,7 +173,7 @@ func (f *fakeOCS) applyLocked(req ocs.Message) (ocs.Message, error) {
 			return fail(ocs.ErrCampaignAlreadyLoaded)
 		}
 		g.status, g.mode, g.stats, g.auto = ocs.StatusInActive, req.DialMode, ocs.Stats{RecordsLeft: g.stats.RecordsLeft}, req.AutoCompletion
-		if g.stats.RecordsLeft == 0 {
+		if g.stats.RecordsLeft == 0 && !g.empty {
 			g.stats.RecordsLeft = 1000
 		}
 		return f.status(req, g, ocs.EvCampaignLoaded), nil
@@ -136,7 +188,11 @@ func (f *fakeOCS) applyLocked(req ocs.Message) (ocs.Message, error) {
 		if req.Has&ocs.AttrAutoCompletion != 0 {
 			g.auto = req.AutoCompletion
 		}
-		return f.status(req, g, ocs.EvDialingStarted), nil
+		ans := f.status(req, g, ocs.EvDialingStarted)
+		if f.silentAuto && g.auto && g.stats.RecordsLeft == 0 {
+			g.status = ocs.StatusNotLoaded // auto-completed at once; the events were lost
+		}
+		return ans, nil
 	case ocs.ReqSetDialingMode:
 		if g.status != ocs.StatusRunning {
 			return fail(ocs.ErrCampaignNotStarted)
@@ -186,7 +242,7 @@ func (f *fakeOCS) deplete(campaign, group int32) {
 	f.mu.Lock()
 	k := groupKey{campaign, group}
 	g := f.group(k)
-	g.stats.RecordsLeft = 0
+	g.stats.RecordsLeft, g.empty = 0, true
 	var evs []ocs.Message
 	if g.auto && g.status == ocs.StatusRunning {
 		base := ocs.Message{Type: ocs.EvDialingStopped, Has: ocs.AttrCampaign | ocs.AttrGroup, CampaignDBID: campaign, GroupDBID: group}
@@ -199,6 +255,9 @@ func (f *fakeOCS) deplete(campaign, group int32) {
 	}
 	at := time.Since(f.start)
 	f.transcript = append(f.transcript, fakeLine{at, 0, fmt.Sprintf("+%-8s -- list %d/%d depleted", at.Round(time.Second), campaign, group)})
+	for i := range evs {
+		evs[i] = f.recv.Stamp(evs[i])
+	}
 	f.mu.Unlock()
 	for _, e := range evs {
 		f.events <- e

@@ -86,7 +86,9 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 			Request: req.Encode().String(), Created: now, State: store.IntentOpen}
 		err := r.saveProgress(s, now)
 		if err == nil {
-			_, retry, err = r.cfg.Store.BeginIntent(in)
+			var fresh bool
+			_, fresh, err = r.cfg.Store.BeginIntent(in)
+			retry = !fresh
 			if err != nil {
 				err = fmt.Errorf("journal %s: %w", action, err)
 			}
@@ -221,7 +223,9 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 // answer, delivered as an event, fills that in.
 func (r *Reconciler) unsure(s *seqState, err error) {
 	if (errors.Is(err, ocs.ErrTimeout) || errors.Is(err, ocs.ErrProtocol)) && s.prog.Run != nil {
-		delete(r.obs, runGroup(s.prog.Run))
+		if o := r.obs[runGroup(s.prog.Run)]; o != nil {
+			o.stale = true
+		}
 		s.observeFirst = true
 	}
 }
@@ -265,17 +269,14 @@ func requestResult(err error, oe *ocs.OCSError) string {
 	return "error"
 }
 
-// linkTrouble forgets what OCS told us: after a reconnect every running
-// sequence reads the status of its group again before acting. Only a
-// depletion survives (an empty list stays empty across an OCS restart),
-// marked stale so that the status is still read first.
+// linkTrouble distrusts what OCS told us: after a reconnect every running
+// sequence reads the status of its group again before acting. The
+// observations stay, marked stale, for what outlives an OCS restart: the
+// counters of the item so far (carried into its reload) and a depletion
+// (an empty list stays empty).
 func (r *Reconciler) linkTrouble() {
-	for k, o := range r.obs {
-		if o.depleted {
-			o.stale = true
-			continue
-		}
-		delete(r.obs, k)
+	for _, o := range r.obs {
+		o.stale = true
 	}
 	for _, s := range r.seqs {
 		if s.prog.Run != nil {

@@ -123,7 +123,7 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 			s.phase = PhaseWaiting
 			return now.Add(r.cfg.Resync)
 		}
-		if no := r.obs[nk]; no != nil && no.status != ocs.StatusNotLoaded {
+		if no := r.obs[nk]; no != nil && !no.stale && no.status != ocs.StatusNotLoaded {
 			r.setCond(s, CondConflict, true, "GroupBusyInOCS",
 				fmt.Sprintf("campaign group %s is %s in OCS but the sequencer did not load it (loaded by hand in OCM/GA?); waiting for it to be unloaded", nk, no.status), now)
 			s.phase = PhaseWaiting
