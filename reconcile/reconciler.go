@@ -108,6 +108,10 @@ type Reconciler struct {
 	started   time.Time
 	inflight  sync.WaitGroup
 	rec       *recorder
+	// outbox holds the requests this turn's passes decided; exec sends
+	// one (the live loop: execute; the projector: an answer at once).
+	outbox []outgoing
+	exec   func(result)
 
 	// Published copies for readers.
 	pubMu     sync.RWMutex
@@ -137,6 +141,7 @@ func New(cfg Config) *Reconciler {
 		rec:       newRecorder(cfg.Store, cfg.Logger),
 	}
 	r.rec.dropped = func(n int) { r.safety().HistoryDropped(n) }
+	r.exec = r.execute
 	return r
 }
 
@@ -346,6 +351,7 @@ func (r *Reconciler) processDirty(now time.Time) {
 		r.schedule(s, next)
 		s.pub = true
 	}
+	r.flush(now)
 }
 
 func passResult(s *seqState) string {

@@ -68,8 +68,19 @@ func reducesDialing(action string) bool {
 	return false
 }
 
-// send persists progress and the intent, then sends req in its own
-// goroutine; the answer comes back to the loop as a result.
+// outgoing is the one request a pass decided to send for a sequence.
+// Deciding and sending are apart so that the same decisions can be
+// executed by the live loop (a goroutine per request) or answered at once
+// by the projector, which runs this code forward on a virtual clock.
+type outgoing struct {
+	s       *seqState
+	action  string
+	req     ocs.Message
+	journal bool
+}
+
+// send records req as the sequence's outgoing request; the loop executes
+// it (flush) once every dirty sequence has had its pass.
 func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Message, journal bool) time.Time {
 	if r.linkDown {
 		// The link announces its return (LinkUp), which wakes every
@@ -78,49 +89,74 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 		r.setCond(s, CondStalled, true, "LinkDown", "the link to OCS is down; waiting for it to come back", now)
 		return now.Add(r.cfg.Resync)
 	}
-	id, retry := "", false
-	if journal && s.prog.Run != nil {
-		run := s.prog.Run
-		id = intentID(run, action, req)
-		in := store.Intent{ID: id, Sequence: s.name, Run: run.ID, Item: run.Item, Action: action,
-			Request: req.Encode().String(), Created: now, State: store.IntentOpen}
-		err := r.saveProgress(s, now)
-		if err == nil {
-			var fresh bool
-			_, fresh, err = r.cfg.Store.BeginIntent(in)
-			retry = !fresh
-			if err != nil {
-				err = fmt.Errorf("journal %s: %w", action, err)
-			}
-			r.noteStore(err)
-		}
-		if err != nil {
-			if !reducesDialing(action) {
-				r.fail(s, now, action, err)
-				return s.retryAt
-			}
-			s.unsaved = true
-			r.setCond(s, CondStalled, true, "JournalUnavailable",
-				fmt.Sprintf("%s sent without its journal entry (%v); the write is retried", action, err), now)
-			r.log.Error("journal write failed; sending the stop anyway", "sequence", s.name, "action", action, "err", err)
-			r.safety().JournalBypass(action)
-		}
-		r.history(s, now, store.Event{Kind: "request", Run: run.ID, Item: run.ItemName, Action: action,
-			Message: fmt.Sprintf("%s campaign %d group %d", req.Type, req.CampaignDBID, req.GroupDBID)})
-		r.log.Info("request", "sequence", s.name, "item", run.ItemName, "action", action, "type", req.Type.String(),
-			"campaign", req.CampaignDBID, "group", req.GroupDBID)
-	}
 	s.inflight = action
 	s.nextAction, s.nextAt = action, now
+	r.outbox = append(r.outbox, outgoing{s: s, action: action, req: req, journal: journal})
+	return time.Time{}
+}
+
+// flush executes the outbox: it persists each sequence's progress and the
+// request's intent, then hands the request to the executor. A request
+// that only reduces dialing goes out even when the journal cannot be
+// written; any other waits, backing off, for its intent.
+func (r *Reconciler) flush(now time.Time) {
+	box := r.outbox
+	r.outbox = nil
+	for _, o := range box {
+		s := o.s
+		if s.gone || s.inflight != o.action {
+			continue
+		}
+		id, retry := "", false
+		if o.journal && s.prog.Run != nil {
+			run := s.prog.Run
+			id = intentID(run, o.action, o.req)
+			in := store.Intent{ID: id, Sequence: s.name, Run: run.ID, Item: run.Item, Action: o.action,
+				Request: o.req.Encode().String(), Created: now, State: store.IntentOpen}
+			err := r.saveProgress(s, now)
+			if err == nil {
+				var fresh bool
+				_, fresh, err = r.cfg.Store.BeginIntent(in)
+				retry = !fresh
+				if err != nil {
+					err = fmt.Errorf("journal %s: %w", o.action, err)
+				}
+				r.noteStore(err)
+			}
+			if err != nil {
+				if !reducesDialing(o.action) {
+					s.inflight = ""
+					r.fail(s, now, o.action, err)
+					r.schedule(s, s.retryAt)
+					s.pub = true
+					continue
+				}
+				s.unsaved = true
+				r.setCond(s, CondStalled, true, "JournalUnavailable",
+					fmt.Sprintf("%s sent without its journal entry (%v); the write is retried", o.action, err), now)
+				r.log.Error("journal write failed; sending the stop anyway", "sequence", s.name, "action", o.action, "err", err)
+				r.safety().JournalBypass(o.action)
+			}
+			r.history(s, now, store.Event{Kind: "request", Run: run.ID, Item: run.ItemName, Action: o.action,
+				Message: fmt.Sprintf("%s campaign %d group %d", o.req.Type, o.req.CampaignDBID, o.req.GroupDBID)})
+			r.log.Info("request", "sequence", s.name, "item", run.ItemName, "action", o.action, "type", o.req.Type.String(),
+				"campaign", o.req.CampaignDBID, "group", o.req.GroupDBID)
+		}
+		r.exec(result{seq: s.name, action: o.action, intent: id, req: o.req, sent: now, retry: retry})
+	}
+}
+
+// execute sends a request in its own goroutine; the answer comes back to
+// the loop as a result.
+func (r *Reconciler) execute(res result) {
 	r.inflight.Add(1)
 	go func() {
 		defer r.inflight.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
 		defer cancel()
-		ans, err := r.cfg.Link.Request(ctx, req)
-		r.results <- result{seq: s.name, action: action, intent: id, req: req, ans: ans, err: err, sent: now, retry: retry}
+		res.ans, res.err = r.cfg.Link.Request(ctx, res.req)
+		r.results <- res
 	}()
-	return time.Time{}
 }
 
 // onResult records an answer and moves the sequence's state on.
