@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
-	"github.com/sequencer-dev/sequencer/schedule"
 	"github.com/sequencer-dev/sequencer/specs"
 	"github.com/sequencer-dev/sequencer/store"
 )
@@ -249,8 +248,8 @@ func BenchmarkMemoryPerIdleSequence(b *testing.B) {
 }
 
 // BenchmarkResync10000Sequences reports passes per second when every one
-// of 10,000 idle sequences is looked at (a resync), next to the pure
-// schedule.Evaluate of the same specs (the baseline, same run).
+// of 10,000 idle sequences is looked at (a resync), next to the old pure
+// schedule.Evaluate (legacy_bench_test.go) of the same specs (the baseline, same run).
 func BenchmarkResync10000Sequences(b *testing.B) {
 	const n = 10000
 	seqs := idleSeqs(n)
@@ -282,7 +281,7 @@ func BenchmarkResync10000Sequences(b *testing.B) {
 		}
 		for b.Loop() {
 			for _, s := range list {
-				schedule.Evaluate(s, schedule.Progress{LastHandled: now, Since: now}, now)
+				legacyEvaluate(s, legacyProgress{LastHandled: now, Since: now}, now)
 			}
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "passes/s")

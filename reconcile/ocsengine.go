@@ -144,7 +144,7 @@ func (r *Reconciler) passOCS(s *seqState, now time.Time, suspended bool) time.Ti
 		return r.seqRequest(s, now, actStart)
 	case stDialing:
 		if suspended {
-			run.StopGoal, run.PauseReason, run.ItemState = goalPause, "suspended", stStopping
+			run.StopGoal, run.PauseReason, run.ItemState = goalPause, pauseSuspended, stStopping
 			return r.seqRequest(s, now, actStop)
 		}
 		s.phase, s.nextAction = PhaseRunning, "poll OCS sequence"
@@ -221,6 +221,8 @@ func (r *Reconciler) observeSequence(m ocs.Message, now time.Time) {
 		}
 		run.Item, run.ItemName, run.ItemStarted = active, s.spec.Items[active].Name, now
 		engSet(p, engSeen, int64(active))
+		r.history(s, now, store.Event{Kind: "item-start", Run: run.ID, Item: run.ItemName,
+			Message: fmt.Sprintf("item %s dialing in OCS", run.ItemName)})
 		changed = true
 	}
 	if allIdle && seen == len(s.spec.Items)-1 && run.ItemState == stDialing {
@@ -245,7 +247,8 @@ func (r *Reconciler) recordOCSItem(s *seqState, now time.Time, i int, reason str
 	if i+1 > run.Item {
 		run.Item = i + 1
 	}
-	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: s.spec.Items[i].Name, Message: "item " + s.spec.Items[i].Name + " " + reason})
+	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: s.spec.Items[i].Name, Message: "item " + s.spec.Items[i].Name + " " + reason,
+		Fields: map[string]string{"reason": reason}})
 }
 
 // onSequenceLost handles error 13 on a poll: OCS no longer knows the

@@ -342,6 +342,9 @@ func (r *Reconciler) processDirty(now time.Time) {
 		if next.IsZero() && s.retryAt.After(now) {
 			next = s.retryAt // a failure's backoff, not the resync
 		}
+		if o := s.prog.Override; o != nil && o.Suspended && o.Until.After(now) && (next.IsZero() || o.Until.Before(next)) {
+			next = o.Until // a suspend --for ends on time, not at the next resync
+		}
 		if next.IsZero() || next.After(now.Add(r.cfg.Resync)) {
 			next = now.Add(r.cfg.Resync)
 		}

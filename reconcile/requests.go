@@ -359,7 +359,12 @@ func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
 		case goalPause:
 			run.ItemState = stPaused
 			run.PausedAt = now
-			r.history(s, now, store.Event{Kind: "item-pause", Run: run.ID, Item: run.ItemName, Message: "paused: " + run.PauseReason})
+			cause := "window"
+			if run.PauseReason == pauseSuspended {
+				cause = "suspend"
+			}
+			r.history(s, now, store.Event{Kind: "item-pause", Run: run.ID, Item: run.ItemName, Message: "paused: " + run.PauseReason,
+				Fields: map[string]string{"cause": cause, "reason": run.PauseReason}})
 		case goalRestart:
 			run.ItemState = stLoaded
 		default:

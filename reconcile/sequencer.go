@@ -164,11 +164,11 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
 		}
 		if suspended {
-			run.StopGoal, run.PauseReason, run.ItemState = goalPause, "suspended", stStopping
+			run.StopGoal, run.PauseReason, run.ItemState = goalPause, pauseSuspended, stStopping
 			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
 		}
 		if !schedule.InWindow(spec, now) {
-			run.StopGoal, run.PauseReason, run.ItemState = goalPause, "window closed", stStopping
+			run.StopGoal, run.PauseReason, run.ItemState = goalPause, schedule.ClosedReason(spec, now), stStopping
 			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
 		}
 		want := pacingOf(item)
@@ -224,6 +224,12 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 			}
 			return open
 		}
+		cause, msg := "window", schedule.OpenReason(spec)
+		if run.PauseReason == pauseSuspended {
+			cause, msg = "suspend", "suspend ended"
+		}
+		r.history(s, now, store.Event{Kind: "item-resume", Run: run.ID, Item: run.ItemName, Message: "resumed: " + msg,
+			Fields: map[string]string{"cause": cause, "reason": msg}})
 		run.PauseReason, run.ItemState = "", stStarting
 		return r.sendStart(s, now, item)
 	case stUnloading:
@@ -367,10 +373,12 @@ func (r *Reconciler) recordSkip(s *seqState, now, scheduled time.Time, reason st
 		p.LastScheduled = scheduled
 	}
 	msg := "skipped start"
+	fields := map[string]string{"reason": reason}
 	if !scheduled.IsZero() {
 		msg += " scheduled " + scheduled.UTC().Format(time.RFC3339)
+		fields["scheduled"] = scheduled.UTC().Format(time.RFC3339Nano)
 	}
-	r.history(s, now, store.Event{Kind: "skip", Message: msg + ": " + reason})
+	r.history(s, now, store.Event{Kind: "skip", Message: msg + ": " + reason, Fields: fields})
 	r.log.Info("start skipped", "sequence", s.name, "scheduled", scheduled, "reason", reason)
 }
 
@@ -615,7 +623,8 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 	run.Items = append(run.Items, res)
 	r.release(s, k)
 	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: run.ItemName,
-		Message: fmt.Sprintf("item %s ended: %s (%d dials, %d contacts%s)", run.ItemName, reason, res.Dials, res.Contacts, r.overshoot(s, run.ItemName, res))})
+		Message: fmt.Sprintf("item %s ended: %s (%d dials, %d contacts%s)", run.ItemName, reason, res.Dials, res.Contacts, r.overshoot(s, run.ItemName, res)),
+		Fields:  map[string]string{"reason": reason}})
 	r.log.Info("item ended", "sequence", s.name, "item", run.ItemName, "reason", reason, "dials", res.Dials, "contacts", res.Contacts)
 
 	next := -1

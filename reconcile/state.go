@@ -31,6 +31,10 @@ const (
 	goalRestart = "restart" // a dial-mode change OCS cannot make live
 )
 
+// pauseSuspended is Run.PauseReason of an item paused by a suspend; any
+// other reason is the calling window's.
+const pauseSuspended = "suspended"
+
 // Actions, as written in intents and history.
 const (
 	actLoad        = "load"

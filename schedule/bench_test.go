@@ -39,45 +39,6 @@ func benchSequences(b *testing.B, n int) []*specs.Sequence {
 // benchNow is on the EU autumn change, a week before the US one.
 var benchNow = time.Date(2026, 10, 25, 12, 0, 0, 0, time.UTC)
 
-// benchProgress: a third waiting, a third with item a dialing, a third
-// sleeping before item b — each having handled the start before now.
-func benchProgress(seqs []*specs.Sequence) []Progress {
-	ps := make([]Progress, len(seqs))
-	for i, s := range seqs {
-		last := benchNow.Add(-time.Minute)
-		if prev := Starts(s, benchNow.Add(-40*24*time.Hour), benchNow, 0); len(prev) > 0 {
-			last = prev[len(prev)-1]
-		}
-		p := Progress{Since: benchNow.Add(-48 * time.Hour), LastHandled: last}
-		switch i % 3 {
-		case 1:
-			p.Running, p.Run, p.Item, p.ItemStarted, p.PrevEnded = true, last, 0, last, last
-		case 2:
-			p.Running, p.Run, p.Item, p.PrevEnded = true, last, 1, benchNow.Add(-5*time.Minute)
-		}
-		ps[i] = p
-	}
-	return ps
-}
-
-// BenchmarkEvaluate10000Sequences is one reconcile pass's time maths: one
-// op evaluates all 10,000 sequences (target: under 20 ms per op).
-func BenchmarkEvaluate10000Sequences(b *testing.B) {
-	seqs := benchSequences(b, 10000)
-	ps := benchProgress(seqs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for j, s := range seqs {
-			d := Evaluate(s, ps[j], benchNow)
-			if d.Next.IsZero() {
-				b.Fatalf("%s: no next change", s.Name)
-			}
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/sequence")
-}
-
 // BenchmarkNextStartAndWindowChange10000Sequences is the cheaper question
 // "when must I look at this sequence again": NextStart + NextWindowChange.
 func BenchmarkNextStartAndWindowChange10000Sequences(b *testing.B) {

@@ -325,3 +325,10 @@ func Due(seq *specs.Sequence, lastHandled, since, now time.Time) DueResult {
 	}
 	return r
 }
+
+func inLoc(seq *specs.Sequence, t time.Time) time.Time {
+	if seq.Location == nil {
+		return t.UTC()
+	}
+	return t.In(seq.Location)
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/sequencer-dev/sequencer/reconcile"
 	"github.com/sequencer-dev/sequencer/schedule"
 	"github.com/sequencer-dev/sequencer/specs"
 )
@@ -26,8 +27,13 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	from := fs.String("from", "", "start of the plan, RFC 3339 (default: now)")
 	span := fs.Duration("for", 72*time.Hour, "length of the plan")
 	format := fs.String("format", "text", "output format: text or json")
+	def := reconcile.DefaultAssumptions()
+	unload := fs.Duration("unload-time", def.UnloadTime, "assumed time OCS takes to unload a campaign group after dialing stops")
+	rate := fs.Float64("rate", 0, "assumed dials per minute of a dialing item (default: the simulator's rate for its dial mode)")
+	records := fs.Int64("records", 0, "assumed records in each calling list (default: lists never run dry)")
+	contactRate := fs.Float64("contact-rate", def.ContactRate, "assumed share of dials that reach a contact")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: sequencer plan [--from RFC3339] [--for DURATION] [--format text|json] [PATH...]")
+		fmt.Fprintln(fs.Output(), "usage: sequencer plan [--from RFC3339] [--for DURATION] [--format text|json] [--unload-time D] [--rate DIALS/MIN] [--contact-rate F] [--records N] [PATH...]")
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the paths (the issue writes them after).
@@ -56,6 +62,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *span <= 0 {
 		return usageError("plan: --for must be positive, got %s", *span)
 	}
+	if *unload < 0 || *rate < 0 || *records < 0 || *contactRate <= 0 || *contactRate > 1 {
+		return usageError("plan: --unload-time, --rate and --records must not be negative, --contact-rate must be in (0, 1]")
+	}
 	if *format != "text" && *format != "json" {
 		return usageError("plan: --format must be text or json, got %q", *format)
 	}
@@ -74,7 +83,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errSilent(1)
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i].Name < seqs[j].Name })
-	evs := schedule.Project(seqs, start, *span)
+	a := def
+	a.UnloadTime, a.DialRate, a.ContactRate, a.Records = *unload, *rate, *contactRate, *records
+	evs := reconcile.Project(seqs, nil, start, *span, a)
 	if *format == "json" {
 		b, err := schedule.JSON(evs)
 		if err != nil {

@@ -120,7 +120,7 @@ func TestPlanTextPrintsLocalTimesWithZoneAbbreviations(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	line := regexp.MustCompile(`^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d\d-\d\d \d\d:\d\d [A-Z0-9+-]+ +\S+ +(sequence-start|item-start|item-stop|window-pause|window-resume|sequence-end|skip)\b`)
+	line := regexp.MustCompile(`^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? [A-Z0-9+-]+ +\S+ +(sequence-start|item-start|item-stop|window-pause|window-resume|sequence-end|skip)\b`)
 	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 		if !line.MatchString(l) {
 			t.Fatalf("line %q is not `Day date time ZONE  sequence  action ...`", l)
