@@ -61,10 +61,10 @@ func Watch(ctx context.Context, dir string, opts WatchOptions) (<-chan Snapshot,
 func watchLoop(ctx context.Context, w *fsnotify.Watcher, dir string, opts WatchOptions, out chan Snapshot) {
 	defer close(out)
 	defer w.Close()
-	l := newLoader()
+	l := newLoader(LoadOptions{})
 	last := ""
 	deliver := func() bool {
-		snap := l.load(dir)
+		snap := l.load(false, dir)
 		fp := fingerprint(snap)
 		if fp == last {
 			return true
