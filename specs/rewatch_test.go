@@ -2,10 +2,13 @@ package specs
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 )
 
 // These tests use real files and real fsnotify events, outside synctest.
@@ -122,4 +125,62 @@ func TestRescanRereadsAnEditThatKeptSizeAndMtime(t *testing.T) {
 	}
 	wr.Rescan()
 	w.within(2*time.Second, "the edit after Rescan", func(s Snapshot) bool { return dials(s, "a") == 20 })
+}
+
+// fakeNotifier stands for fsnotify where a test needs its failures.
+type fakeNotifier struct {
+	events chan fsnotify.Event
+	errs   chan error
+	closed chan struct{}
+}
+
+func TestANotifierErrorReplacesTheNotifierAndAnOverflowOnlyRescans(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.yaml")
+	os.WriteFile(a, []byte(spec("a", 101, 10)), 0o644)
+	made := make(chan *fakeNotifier, 10)
+	notify := func(string) (*notifier, error) {
+		f := &fakeNotifier{events: make(chan fsnotify.Event), errs: make(chan error, 1), closed: make(chan struct{})}
+		made <- f
+		return &notifier{Events: f.events, Errors: f.errs, Close: func() error { close(f.closed); return nil }}, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wr, err := newWatcher(ctx, dir, WatchOptions{Debounce: 50 * time.Millisecond, Rescan: time.Hour}, notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watched{t: t, dir: dir, ch: wr.Snapshots()}
+	w.next()
+	first := <-made
+
+	os.WriteFile(a, []byte(spec("a", 101, 20)), 0o644)
+	first.errs <- fsnotify.ErrEventOverflow
+	w.within(2*time.Second, "the rescan after an overflow", func(s Snapshot) bool { return dials(s, "a") == 20 })
+	select {
+	case <-made:
+		t.Fatal("an overflow replaced the notifier")
+	case <-first.closed:
+		t.Fatal("an overflow closed the notifier")
+	default:
+	}
+
+	os.WriteFile(a, []byte(spec("a", 101, 30)), 0o644)
+	first.errs <- errors.New("inotify: read: bad file descriptor")
+	w.within(2*time.Second, "the rescan after a notifier error", func(s Snapshot) bool { return dials(s, "a") == 30 })
+	select {
+	case <-first.closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the failed notifier was not closed")
+	}
+	var second *fakeNotifier
+	select {
+	case second = <-made:
+	case <-time.After(2 * time.Second):
+		t.Fatal("no new notifier after an error")
+	}
+	// The new notifier's events are the ones listened to now.
+	os.WriteFile(a, []byte(spec("a", 101, 40)), 0o644)
+	second.events <- fsnotify.Event{Name: a, Op: fsnotify.Write}
+	w.within(2*time.Second, "an event from the new notifier", func(s Snapshot) bool { return dials(s, "a") == 40 })
 }

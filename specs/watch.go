@@ -67,6 +67,10 @@ func Watch(ctx context.Context, dir string, opts WatchOptions) (<-chan Snapshot,
 // the meantime snapshots carry Err and the last good specs, as for any
 // unreadable directory. dir must exist at the start.
 func NewWatcher(ctx context.Context, dir string, opts WatchOptions) (*Watcher, error) {
+	return newWatcher(ctx, dir, opts, watchDir)
+}
+
+func newWatcher(ctx context.Context, dir string, opts WatchOptions, notify func(string) (*notifier, error)) (*Watcher, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 250 * time.Millisecond
 	}
@@ -77,7 +81,7 @@ func NewWatcher(ctx context.Context, dir string, opts WatchOptions) (*Watcher, e
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	dir = filepath.Clean(dir)
-	wl := &watchLoop{dir: dir, opts: opts, l: newLoader(LoadOptions{MaxFileBytes: opts.MaxFileBytes}),
+	wl := &watchLoop{dir: dir, opts: opts, l: newLoader(LoadOptions{MaxFileBytes: opts.MaxFileBytes}), notify: notify,
 		w: &Watcher{out: make(chan Snapshot, 1), rescan: make(chan struct{}, 1)}}
 	if err := wl.establish(); err != nil {
 		return nil, fmt.Errorf("watch %s: %w", dir, err)
@@ -93,8 +97,28 @@ type watchLoop struct {
 	w    *Watcher
 	last string // fingerprint of the last snapshot delivered
 
-	fsw     *fsnotify.Watcher // nil while the directory is lost
-	watched os.FileInfo       // the directory fsw watches
+	notify  func(dir string) (*notifier, error) // watchDir, or a test's fake
+	fsw     *notifier                           // nil while the directory is lost
+	watched os.FileInfo                         // the directory fsw watches
+}
+
+// notifier is what the loop needs of fsnotify.
+type notifier struct {
+	Events <-chan fsnotify.Event
+	Errors <-chan error
+	Close  func() error
+}
+
+func watchDir(dir string) (*notifier, error) {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	if err := fsw.Add(dir); err != nil {
+		fsw.Close()
+		return nil, err
+	}
+	return &notifier{Events: fsw.Events, Errors: fsw.Errors, Close: fsw.Close}, nil
 }
 
 // establish watches dir afresh. A new notifier rather than a re-added
@@ -108,12 +132,8 @@ func (wl *watchLoop) establish() error {
 	if !fi.IsDir() {
 		return errors.New("not a directory")
 	}
-	fsw, err := fsnotify.NewWatcher()
+	fsw, err := wl.notify(wl.dir)
 	if err != nil {
-		return err
-	}
-	if err := fsw.Add(wl.dir); err != nil {
-		fsw.Close()
 		return err
 	}
 	wl.fsw, wl.watched = fsw, fi
