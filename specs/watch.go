@@ -158,8 +158,9 @@ func (wl *watchLoop) current() bool {
 	return err == nil && os.SameFile(fi, wl.watched)
 }
 
-// deliver loads dir and sends the snapshot if its meaning changed.
-func (wl *watchLoop) deliver(ctx context.Context, force bool) (changed, ok bool) {
+// deliver loads dir and sends the snapshot if its meaning changed; false
+// means ctx is done.
+func (wl *watchLoop) deliver(ctx context.Context, force bool) bool {
 	snap := wl.l.load(force, wl.dir)
 	fp := fingerprint(snap)
 	if force {
@@ -167,7 +168,7 @@ func (wl *watchLoop) deliver(ctx context.Context, force bool) (changed, ok bool)
 			"changed", fp != wl.last)
 	}
 	if fp == wl.last {
-		return false, true
+		return true
 	}
 	wl.last = fp
 	for _, p := range snap.Problems {
@@ -180,16 +181,16 @@ func (wl *watchLoop) deliver(ctx context.Context, force bool) (changed, ok bool)
 	}
 	select {
 	case wl.w.out <- snap:
-		return true, true
+		return true
 	case <-ctx.Done():
-		return true, false
+		return false
 	}
 }
 
 func (wl *watchLoop) run(ctx context.Context) {
 	defer close(wl.w.out)
 	defer wl.drop()
-	if _, ok := wl.deliver(ctx, false); !ok {
+	if !wl.deliver(ctx, false) {
 		return
 	}
 	debounce := time.NewTimer(time.Hour)
@@ -269,11 +270,11 @@ func (wl *watchLoop) run(ctx context.Context) {
 				}
 				reestablish()
 			}
-			if _, ok := wl.deliver(ctx, true); !ok {
+			if !wl.deliver(ctx, true) {
 				return
 			}
 		case <-debounce.C:
-			if _, ok := wl.deliver(ctx, false); !ok {
+			if !wl.deliver(ctx, false) {
 				return
 			}
 		case <-rescan.C:
@@ -281,7 +282,7 @@ func (wl *watchLoop) run(ctx context.Context) {
 				lose("spec directory replaced; watching the new one")
 				continue
 			}
-			if _, ok := wl.deliver(ctx, false); !ok {
+			if !wl.deliver(ctx, false) {
 				return
 			}
 		}
