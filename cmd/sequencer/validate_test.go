@@ -53,3 +53,23 @@ func TestValidateExitsOneWithSortedPositionedProblemsAndTwoOnUsage(t *testing.T)
 		t.Errorf("missing path exit %d, want 2", code)
 	}
 }
+
+func TestValidateRefusesAFileOverTheSizeLimit(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	os.WriteFile(big, nil, 0o644)
+	os.Truncate(big, 52428800) // sparse: nothing to write, nothing read
+	code, out, _ := runCmd(t, "validate", dir)
+	if want := big + ":1:1: file is 52428800 bytes, over the 4 MiB limit (--max-spec-bytes)\n"; code != 1 || out != want {
+		t.Errorf("default limit: exit %d %q, want 1 %q", code, out, want)
+	}
+	small := filepath.Join(t.TempDir(), "small.yaml")
+	os.WriteFile(small, []byte("apiVersion: sequencer/v1\n"+strings.Repeat("# padding\n", 200)), 0o644)
+	code, out, _ = runCmd(t, "validate", "--max-spec-bytes", "1KiB", small)
+	if code != 1 || !strings.Contains(out, "small.yaml:1:1: file is 2025 bytes, over the 1 KiB limit (--max-spec-bytes)") {
+		t.Errorf("--max-spec-bytes 1KiB: exit %d %s", code, out)
+	}
+	if code, _, errs := runCmd(t, "validate", "--max-spec-bytes", "0", small); code != 2 || !strings.Contains(errs, "want a positive byte count") {
+		t.Errorf("--max-spec-bytes 0: exit %d %s", code, errs)
+	}
+}
