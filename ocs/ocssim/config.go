@@ -53,6 +53,21 @@ type CampaignGroup struct {
 	GroupDBID    int32  `json:"groupDBID"`
 	Records      int64  `json:"records"`
 	Name         string `json:"name,omitempty"` // default "<campaign>@<group>"
+	// The dial parameters configured on the campaign group object: what
+	// OCS reports for it while it is not loaded, and what an operator's
+	// load in OCM uses. Dial mode 0 means progressive.
+	DialMode     ocs.DialMode       `json:"dialMode,omitempty"`
+	OptimizeBy   ocs.OptimizeMethod `json:"optimizeBy,omitempty"`
+	OptimizeGoal int32              `json:"optimizeGoal,omitempty"`
+}
+
+// configured is the campaign group's pacing as configured.
+func (cg CampaignGroup) configured() ocs.Pacing {
+	p := ocs.Pacing{DialMode: cg.DialMode, OptimizeBy: cg.OptimizeBy, OptimizeGoal: cg.OptimizeGoal}
+	if p.DialMode == 0 {
+		p.DialMode = ocs.DialModeProgress
+	}
+	return p
 }
 
 // Rates are dial attempts per second by dial mode family.

@@ -97,7 +97,7 @@ func New(cfg Config, opts ...Option) *Sim {
 		o(s)
 	}
 	for _, cg := range cfg.CampaignGroups {
-		s.groups[key{cg.CampaignDBID, cg.GroupDBID}] = &group{cg: cg}
+		s.groups[key{cg.CampaignDBID, cg.GroupDBID}] = &group{cg: cg, pacing: cg.configured()}
 	}
 	return s
 }
@@ -323,10 +323,17 @@ func (s *Sim) apply(m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
 	if err := m.Validate(); err != nil {
 		return ocs.NewError(m, ocs.ErrInvalidParameter, err.Error()), nil
 	}
-	if m.CampaignDBID == 0 && m.Type != ocs.ReqCancelRecord && m.Type != ocs.ReqDoNotCall {
+	record := m.Type == ocs.ReqCancelRecord || m.Type == ocs.ReqDoNotCall
+	if !record && m.TargetAppDBID == 0 {
+		// The seed allows target 0 ("every OCS on the DN") for record
+		// requests only; acting on a broadcast Load would let one request
+		// drive every OCS watching the DN.
+		return ocs.NewError(m, ocs.ErrInvalidParameter, "TargetAppDBID 0 is allowed only for CM_ReqCancelRecord and CM_ReqDoNotCall"), nil
+	}
+	if m.CampaignDBID == 0 && !record {
 		return s.applySequence(m, now)
 	}
-	if m.Type == ocs.ReqCancelRecord || m.Type == ocs.ReqDoNotCall {
+	if record {
 		return s.applyRecord(m, now)
 	}
 	g, code := s.lookup(m)
@@ -341,6 +348,13 @@ func (s *Sim) apply(m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
 
 func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
 	fail := func(c ocs.ErrorCode, text string) (ocs.Message, []ocs.Message) { return ocs.NewError(m, c, text), nil }
+	switch m.Type {
+	case ocs.ReqLoadCampaign, ocs.ReqStartDialing, ocs.ReqSetDialingMode:
+		// A malformed value is wrong whatever state the group is in.
+		if why := badPacing(m.Pacing()); why != "" {
+			return fail(ocs.ErrInvalidParameter, why)
+		}
+	}
 	switch m.Type {
 	case ocs.ReqLoadCampaign:
 		if g.status != ocs.StatusNotLoaded {
@@ -370,6 +384,9 @@ func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, [
 		s.run(g, now)
 		return s.answer(m, g, ocs.EvDialingStarted, now), []ocs.Message{s.statusEvent(g, now)}
 	case ocs.ReqSetDialingMode:
+		if !g.status.Loaded() {
+			return fail(ocs.ErrCampaignNotLoaded, "")
+		}
 		if g.status != ocs.StatusRunning {
 			return fail(ocs.ErrCampaignNotStarted, "")
 		}
@@ -426,13 +443,30 @@ func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, [
 	return fail(ocs.ErrInvalidParameter, "unsupported request")
 }
 
-// setStatus changes the state and invalidates pending timers.
+// badPacing says why OCS refuses dial parameters with error 10, or "".
+func badPacing(p ocs.Pacing) string {
+	if !p.DialMode.Valid() {
+		return fmt.Sprintf("dial mode %d is not defined", int(p.DialMode))
+	}
+	if !p.OptimizeBy.Valid() {
+		return fmt.Sprintf("optimization method %d is not defined", int(p.OptimizeBy))
+	}
+	if lo, hi := p.OptimizeBy.GoalRange(); p.OptimizeGoal < int32(lo) || p.OptimizeGoal > int32(hi) {
+		return fmt.Sprintf("optimization goal %d is outside %d-%d", p.OptimizeGoal, lo, hi)
+	}
+	return ""
+}
+
+// setStatus changes the state and invalidates pending timers. An
+// unloaded group forgets its runtime dial parameters: OCS reports the
+// configured ones again.
 func (s *Sim) setStatus(g *group, st ocs.GroupCampStatus, now time.Time) {
 	g.status = st
 	g.gen++
 	g.stopTimer()
 	if st == ocs.StatusNotLoaded {
 		g.runSince = time.Time{}
+		g.pacing = g.cg.configured()
 	}
 }
 
@@ -523,12 +557,25 @@ func (s *Sim) depleted(g *group, gen int) {
 	s.broadcast(evs)
 }
 
+// answer carries the dial parameters wherever the seed's Communication
+// Structure table lists them (loaded, started, mode changed, status),
+// whatever the group's state.
 func (s *Sim) answer(req ocs.Message, g *group, t ocs.MessageType, now time.Time) ocs.Message {
 	m := ocs.NewAnswer(req, t).WithStatus(g.status).WithStats(s.stats(g, now))
-	if g.status != ocs.StatusNotLoaded {
+	if pacedAnswer(t) || g.status != ocs.StatusNotLoaded {
 		m = m.WithPacing(g.pacing)
 	}
 	return m
+}
+
+// pacedAnswer: the seed lists DialMode, OptimizeBy and OptimizeGoal as
+// mandatory for these answers.
+func pacedAnswer(t ocs.MessageType) bool {
+	switch t {
+	case ocs.EvCampaignLoaded, ocs.EvDialingStarted, ocs.EvDialingModeChanged, ocs.EvCampaignStatus:
+		return true
+	}
+	return false
 }
 
 // notice is an unsolicited event about a group.
@@ -539,11 +586,7 @@ func (s *Sim) notice(g *group, t ocs.MessageType, now time.Time) ocs.Message {
 }
 
 func (s *Sim) statusEvent(g *group, now time.Time) ocs.Message {
-	m := s.notice(g, ocs.EvCampaignStatus, now)
-	if g.status != ocs.StatusNotLoaded {
-		m = m.WithPacing(g.pacing)
-	}
-	return m
+	return s.notice(g, ocs.EvCampaignStatus, now).WithPacing(g.pacing)
 }
 
 // Transcript returns the requests received so far.

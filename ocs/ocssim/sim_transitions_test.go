@@ -355,7 +355,7 @@ func TestUnloadDrainsThroughWaitingUnloadBeforeNotLoaded(t *testing.T) {
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_Running progressive",
 			"+3s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+3s CM_EvCampaignStatus 101/732 CM_GCS_WaitingUnload progressive",
-			"+5s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+5s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
 		)
 		r.golden("unload-drain", true)
 	})
@@ -386,12 +386,12 @@ func TestUnloadWaitsOnlyForWhatIsLeftOfTheDrain(t *testing.T) {
 			"+3s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+4.5s CM_EvCampaignStatus 101/732 CM_GCS_WaitingUnload progressive",
 			"+4.5s CM_EvCampaignStatus 102/732 CM_GCS_InActive progressive",
-			"+4.5s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded",
+			"+4.5s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded progressive",
 			"+4.5s CM_EvCampaignStatus 103/732 CM_GCS_InActive progressive",
 			"+4.5s CM_EvCampaignStatus 103/732 CM_GCS_Running progressive",
 			"+4.5s CM_EvCampaignStatus 103/732 CM_GCS_InActive progressive",
-			"+5s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
-			"+7.5s CM_EvCampaignStatus 103/732 CM_GCS_NotLoaded",
+			"+5s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
+			"+7.5s CM_EvCampaignStatus 103/732 CM_GCS_NotLoaded progressive",
 		)
 		r.golden("unload-partial-drain", false)
 	})
@@ -420,7 +420,7 @@ func TestForceUnloadSkipsTheDrain(t *testing.T) {
 		r.wantEvents(
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_Running progressive",
-			"+3s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+3s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
 			"+3s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 		)
 		r.golden("force-unload", true)
@@ -451,7 +451,7 @@ func TestAutoCompletionStopsAndUnloadsTheGroupWhenItsListRunsDry(t *testing.T) {
 			"+4s CM_EvDialingStopped 101/732 CM_GCS_InActive",
 			"+4s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+4s CM_EvCampaignUnloaded 101/732 CM_GCS_NotLoaded",
-			"+4s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+4s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
 		)
 		wantStats(t, "the unload notice", must(r.lastEvent().Stats()), ocs.Stats{Dials: 20, Contacts: 6, RecordsLeft: 0})
 		st, stats := r.status(101, 732)
