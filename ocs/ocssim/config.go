@@ -32,6 +32,9 @@ type Config struct {
 	// TalkTime is how long a dialed record stays on an agent's desktop:
 	// cancelling it then answers "Incomplete processing".
 	TalkTime Duration `json:"talkTime"`
+	// Profile is what the simulator sends beyond the seed: full (the
+	// default) or seed.
+	Profile Profile `json:"profile,omitempty"`
 }
 
 // Campaign, Group and CampaignGroup mirror the configuration objects.
@@ -157,6 +160,11 @@ func ParseConfig(b []byte) (Config, error) {
 			return cfg, fmt.Errorf("campaignGroups[%d]: records must not be negative", i)
 		}
 	}
+	p, err := ParseProfile(string(cfg.Profile))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Profile = p
 	if cfg.ContactRate < 0 || cfg.ContactRate > 1 {
 		return cfg, fmt.Errorf("contactRate %v: want a share between 0 and 1", cfg.ContactRate)
 	}

@@ -161,8 +161,9 @@ func TestARecordRequestGetsTheSeedsErrorCodes(t *testing.T) {
 			{"DNC by customer", ocs.NewDoNotCall(310, 120, ocs.Record{CustomerID: "C0000001"}), 0},
 		}
 		for _, tc := range cases {
-			ans, _, reply, _ := s.process(tc.m.WithReference(1), false)
-			if !reply {
+			d := s.process(tc.m.WithReference(1), false)
+			ans := d.ans
+			if !d.reply {
 				t.Errorf("%s: no answer", tc.name)
 				continue
 			}

@@ -171,6 +171,7 @@ func (s *Sim) seqStartItem(q *sequence, gen int) {
 		return
 	}
 	now := time.Now()
+	s.actor = actor{cause: CauseSequence}
 	it := q.sched.Items[q.item]
 	g := s.seqGroup(q)
 	g.pacing = ocs.Pacing{DialMode: it.DialMode, OptimizeBy: it.OptMethod, OptimizeGoal: it.OptMethodValue}
@@ -218,6 +219,7 @@ func (s *Sim) seqEndItem(q *sequence, gen int) {
 		return
 	}
 	now := time.Now()
+	s.actor = actor{cause: CauseSequence}
 	g := s.seqGroup(q)
 	s.pause(g, now)
 	// OCS stops and unloads the item's group, and says so as it does for
@@ -245,6 +247,9 @@ func (s *Sim) seqAnswer(req ocs.Message, q *sequence, t ocs.MessageType, now tim
 		// last once it is over).
 		it := sched.Items[min(q.item, len(sched.Items)-1)]
 		m = m.WithPacing(ocs.Pacing{DialMode: it.DialMode, OptimizeBy: it.OptMethod, OptimizeGoal: it.OptMethodValue})
+	}
+	if s.seed() && t != ocs.EvCampaignStatus {
+		return m // the seed lists GroupCampStatus for status answers only
 	}
 	st := ocs.StatusInActive
 	if q.running {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -69,6 +70,11 @@ type Sim struct {
 	// the requests since start-up).
 	dncPhones    map[string]struct{}
 	dncCustomers map[string]struct{}
+
+	rnd     *rand.Rand // every random choice, so that one seed replays a run
+	knobs   knobs
+	actor   actor    // who is changing state now; set by each entry point
+	changes []Change // ground truth: every campaign-group state change
 }
 
 type faults struct {
@@ -90,6 +96,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Sim) { s.log = l } }
 // New returns a simulator in the state of a freshly started OCS.
 func New(cfg Config, opts ...Option) *Sim {
 	s := &Sim{cfg: cfg, log: slog.New(slog.DiscardHandler), start: time.Now(), groups: map[key]*group{},
+		rnd:  rand.New(rand.NewPCG(1, 2)),
 		seqs: map[int32]*sequence{}, conns: map[*bridge.Conn]struct{}{}, stateSubs: map[chan ocs.Message]struct{}{},
 		dncPhones: map[string]struct{}{}, dncCustomers: map[string]struct{}{},
 		faults: faults{dropRequest: map[ocs.MessageType]int{}, failNext: map[ocs.MessageType]ocs.ErrorCode{}}}
@@ -175,50 +182,85 @@ func (g *group) stopTimer() {
 
 // handle answers one message from a client.
 func (s *Sim) handle(c *bridge.Conn, m ocs.Message) {
-	ans, notify, reply, delay := s.process(m, false)
-	if reply {
-		if delay > 0 {
-			go func() { time.Sleep(delay); c.Send(ans) }()
-		} else {
-			c.Send(ans)
-		}
+	d := s.process(m, false)
+	if d.eventsFirst {
+		s.broadcast(d.notify)
+		d.notify = nil
 	}
-	s.broadcast(notify)
+	if !d.reply {
+		s.broadcast(d.notify)
+		s.broadcast(d.after)
+		return
+	}
+	if d.delay > 0 {
+		s.broadcast(d.notify)
+		// Events that follow a late answer go to the connections of the
+		// moment: after a disconnect they are lost, as OCS's would be.
+		conns := s.connections()
+		go func() {
+			time.Sleep(d.delay)
+			c.Send(d.ans)
+			s.broadcastTo(conns, d.after)
+		}()
+		return
+	}
+	c.Send(d.ans)
+	s.broadcast(d.notify)
+	s.broadcast(d.after)
 }
 
-// process records and applies one request, whichever front it came by. It
-// returns the answer, the events to broadcast, and whether (and after how
-// long) to answer, as the faults decide. The connection rule is CommDN's:
-// the HTTP front (viaHTTP) is not subject to it.
-func (s *Sim) process(m ocs.Message, viaHTTP bool) (ans ocs.Message, notify []ocs.Message, reply bool, delay time.Duration) {
+// delivery is what one request makes the simulator send, and in which
+// order.
+type delivery struct {
+	ans         ocs.Message
+	reply       bool          // false: the answer is lost (or never made)
+	delay       time.Duration // before the answer
+	notify      []ocs.Message // the unsolicited events the request caused
+	eventsFirst bool          // send notify before the answer
+	after       []ocs.Message // events that must follow the answer (a stale status answer's auto-completion)
+}
+
+// process records and applies one request, whichever front it came by,
+// and says what to send, as the faults and knobs decide. The connection
+// rule is CommDN's: the HTTP front (viaHTTP) is not subject to it.
+func (s *Sim) process(m ocs.Message, viaHTTP bool) delivery {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var d delivery
 	rec := Record{At: now, Msg: m, HTTP: viaHTTP}
 	if !viaHTTP && !s.accepts(m) {
 		rec.Disregarded = true
 		rec.NotForMe = !s.targeted(m)
 		s.transcript = append(s.transcript, rec)
 		s.log.Info("request disregarded: origin not on OCS's Connections tab", "type", m.Type.String(), "origin", m.OriginAppDBID)
-		return ans, nil, false, 0
+		return d
 	}
 	s.transcript = append(s.transcript, rec)
 	s.log.Info("request", "type", m.Type.String(), "campaign", m.CampaignDBID, "group", m.GroupDBID, "ref", m.ReferenceID, "http", viaHTTP)
 	if s.takeDrop(m.Type) {
-		return ans, nil, false, 0
+		return d
 	}
+	s.actor = actor{cause: CauseRequest, req: m.Type, origin: m.OriginAppDBID}
 	if code, ok := s.faults.failNext[m.Type]; ok {
 		delete(s.faults.failNext, m.Type)
-		ans = ocs.NewError(m, code, "injected fault")
+		d.ans = ocs.NewError(m, code, "injected fault")
 	} else {
-		ans, notify = s.apply(m, now)
+		d.ans, d.notify = s.apply(m, now)
+		if m.Type == ocs.ReqGetCampaignStatus && d.ans.Type == ocs.EvCampaignStatus {
+			d.after = s.staleCompletion(m, now)
+		}
 	}
-	ans.OriginAppDBID = s.cfg.AppDBID // a request to target 0 is answered by each OCS as itself
+	d.ans.OriginAppDBID = s.cfg.AppDBID // a request to target 0 is answered by each OCS as itself
+	if s.knobs.eventsFirst > 0 && len(d.notify) > 0 {
+		d.eventsFirst = s.rnd.Float64() < s.knobs.eventsFirst
+	}
 	if s.faults.dropAnswer > 0 {
 		s.faults.dropAnswer--
-		return ans, notify, false, 0
+		return d
 	}
-	return ans, notify, true, s.faults.delay
+	d.reply, d.delay = true, s.faults.delay+s.answerDelay()
+	return d
 }
 
 // accepts applies OCS's connection rule and the target check.
@@ -247,14 +289,33 @@ func (s *Sim) takeDrop(t ocs.MessageType) bool {
 	return false
 }
 
-func (s *Sim) broadcast(evs []ocs.Message) {
+// connections are the clients connected now.
+func (s *Sim) connections() []*bridge.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connList()
+}
+
+func (s *Sim) connList() []*bridge.Conn {
+	conns := make([]*bridge.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// broadcast sends unsolicited events to every client connected now.
+func (s *Sim) broadcast(evs []ocs.Message) { s.broadcastTo(nil, evs) }
+
+// broadcastTo sends unsolicited events to conns (nil: every client
+// connected now), as the status-event policy and the faults allow.
+func (s *Sim) broadcastTo(conns []*bridge.Conn, evs []ocs.Message) {
 	if len(evs) == 0 {
 		return
 	}
 	s.mu.Lock()
-	conns := make([]*bridge.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
+	if conns == nil {
+		conns = s.connList()
 	}
 	var out []ocs.Message
 	for _, e := range evs {
@@ -265,6 +326,9 @@ func (s *Sim) broadcast(evs []ocs.Message) {
 				default: // a reporter that cannot keep up loses changes, as OCS's would
 				}
 			}
+		}
+		if e.Type == ocs.EvCampaignStatus && !s.sendsStatus() {
+			continue
 		}
 		if e.Type == ocs.EvCampaignStatus && s.faults.dropStatus > 0 {
 			s.faults.statusSeen++
@@ -341,7 +405,7 @@ func (s *Sim) apply(m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
 		return ocs.NewError(m, code, ""), nil
 	}
 	if g.owner != 0 && m.Type != ocs.ReqGetCampaignStatus {
-		return ocs.NewError(m, ocs.ErrPartOfSequence, fmt.Sprintf("campaign group belongs to the campaign sequence on group %d", g.owner)), nil
+		return ocs.NewError(m, s.partOfSequence(), fmt.Sprintf("campaign group belongs to the campaign sequence on group %d", g.owner)), nil
 	}
 	return s.applyGroup(g, m, now)
 }
@@ -461,6 +525,10 @@ func badPacing(p ocs.Pacing) string {
 // unloaded group forgets its runtime dial parameters: OCS reports the
 // configured ones again.
 func (s *Sim) setStatus(g *group, st ocs.GroupCampStatus, now time.Time) {
+	if g.status != st {
+		s.changes = append(s.changes, Change{At: now, Campaign: g.cg.CampaignDBID, Group: g.cg.GroupDBID,
+			From: g.status, To: st, Cause: s.actor.cause, Request: s.actor.req, Origin: s.actor.origin})
+	}
 	g.status = st
 	g.gen++
 	g.stopTimer()
@@ -525,6 +593,7 @@ func (s *Sim) drain(g *group, d time.Duration, now time.Time) {
 			return
 		}
 		now := time.Now()
+		s.actor = actor{cause: CauseDrain}
 		s.setStatus(g, ocs.StatusNotLoaded, now)
 		ev := s.statusEvent(g, now)
 		s.mu.Unlock()
@@ -540,15 +609,12 @@ func (s *Sim) depleted(g *group, gen int) {
 		return
 	}
 	now := time.Now()
-	s.pause(g, now)
 	var evs []ocs.Message
 	if g.auto {
-		// Auto-completion: OCS stops and unloads the group itself.
-		s.setStatus(g, ocs.StatusInActive, now)
-		evs = append(evs, s.notice(g, ocs.EvDialingStopped, now), s.statusEvent(g, now))
-		s.setStatus(g, ocs.StatusNotLoaded, now)
-		evs = append(evs, s.notice(g, ocs.EvCampaignUnloaded, now), s.statusEvent(g, now))
+		s.actor = actor{cause: CauseAutoCompletion}
+		evs = s.autoComplete(g, now, false)
 	} else {
+		s.pause(g, now)
 		g.runSince = now // running with an empty list
 		g.rate = 0
 		evs = append(evs, s.statusEvent(g, now))
@@ -557,36 +623,19 @@ func (s *Sim) depleted(g *group, gen int) {
 	s.broadcast(evs)
 }
 
-// answer carries the dial parameters wherever the seed's Communication
-// Structure table lists them (loaded, started, mode changed, status),
-// whatever the group's state.
-func (s *Sim) answer(req ocs.Message, g *group, t ocs.MessageType, now time.Time) ocs.Message {
-	m := ocs.NewAnswer(req, t).WithStatus(g.status).WithStats(s.stats(g, now))
-	if pacedAnswer(t) || g.status != ocs.StatusNotLoaded {
-		m = m.WithPacing(g.pacing)
+// autoComplete is OCS stopping and unloading a depleted group itself;
+// early, the list runs dry now rather than when the dial rate says.
+func (s *Sim) autoComplete(g *group, now time.Time, early bool) []ocs.Message {
+	s.pause(g, now)
+	if early {
+		rest := g.left()
+		g.dials += rest
+		g.consumed += rest
 	}
-	return m
-}
-
-// pacedAnswer: the seed lists DialMode, OptimizeBy and OptimizeGoal as
-// mandatory for these answers.
-func pacedAnswer(t ocs.MessageType) bool {
-	switch t {
-	case ocs.EvCampaignLoaded, ocs.EvDialingStarted, ocs.EvDialingModeChanged, ocs.EvCampaignStatus:
-		return true
-	}
-	return false
-}
-
-// notice is an unsolicited event about a group.
-func (s *Sim) notice(g *group, t ocs.MessageType, now time.Time) ocs.Message {
-	m := ocs.Message{Type: t, Has: ocs.AttrOriginApp | ocs.AttrTargetApp | ocs.AttrCampaign | ocs.AttrGroup,
-		OriginAppDBID: s.cfg.AppDBID, CampaignDBID: g.cg.CampaignDBID, GroupDBID: g.cg.GroupDBID}
-	return m.WithStatus(g.status).WithStats(s.stats(g, now))
-}
-
-func (s *Sim) statusEvent(g *group, now time.Time) ocs.Message {
-	return s.notice(g, ocs.EvCampaignStatus, now).WithPacing(g.pacing)
+	s.setStatus(g, ocs.StatusInActive, now)
+	evs := []ocs.Message{s.notice(g, ocs.EvDialingStopped, now), s.statusEvent(g, now)}
+	s.setStatus(g, ocs.StatusNotLoaded, now)
+	return append(evs, s.notice(g, ocs.EvCampaignUnloaded, now), s.statusEvent(g, now))
 }
 
 // Transcript returns the requests received so far.

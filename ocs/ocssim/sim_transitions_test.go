@@ -26,6 +26,7 @@ type rig struct {
 	t0 time.Time
 
 	answers strings.Builder // written only by the test goroutine
+	replies []ocs.Message   // the same answers, whole
 
 	mu     sync.Mutex
 	events []stamped
@@ -39,9 +40,9 @@ type stamped struct {
 
 // newRig must be called inside a synctest bubble. The client is connected
 // when it returns, without the simulated clock having moved.
-func newRig(t *testing.T, cfg Config) *rig {
+func newRig(t *testing.T, cfg Config, opts ...Option) *rig {
 	t.Helper()
-	s := New(cfg)
+	s := New(cfg, opts...)
 	r := &rig{t: t, s: s, t0: time.Now(), c: pipeClient(s), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
@@ -78,6 +79,7 @@ func (r *rig) do(m ocs.Message) (ocs.Message, error) {
 	r.t.Helper()
 	ans, err := r.c.Request(context.Background(), m)
 	if ans.Type != 0 {
+		r.replies = append(r.replies, ans)
 		render(&r.answers, r.since(), ans)
 	} else {
 		fmt.Fprintf(&r.answers, "+%s %s failed: %v\n", r.since(), m.Type, err)
