@@ -128,13 +128,16 @@ func (r *rig) status(c, g int32) (ocs.GroupCampStatus, ocs.Stats) {
 }
 
 // eventLog summarizes the unsolicited events so far, one per line:
-// "+<time> <type> <campaign>/<group> <status> [<dial mode>]".
+// "+<time> <type> <campaign>/<group> [<status>] [<dial mode>]".
 func (r *rig) eventLog() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
 	for _, e := range r.events {
-		line := fmt.Sprintf("+%s %s %d/%d %s", e.at, e.m.Type, e.m.CampaignDBID, e.m.GroupDBID, e.m.GroupCampStatus)
+		line := fmt.Sprintf("+%s %s %d/%d", e.at, e.m.Type, e.m.CampaignDBID, e.m.GroupDBID)
+		if e.m.Has&ocs.AttrGroupCampStatus != 0 {
+			line += " " + e.m.GroupCampStatus.String()
+		}
 		if e.m.Has&ocs.AttrDialMode != 0 {
 			line += " " + e.m.DialMode.Short()
 		}
