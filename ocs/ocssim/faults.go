@@ -56,6 +56,7 @@ func (s *Sim) Disconnect() {
 	s.mu.Lock()
 	conns := s.conns
 	s.conns = map[*bridge.Conn]struct{}{}
+	s.queues = map[*bridge.Conn]*answerQueue{}
 	s.mu.Unlock()
 	for c := range conns {
 		c.Close()

@@ -25,8 +25,10 @@ type knobs struct {
 func WithRand(r *rand.Rand) Option { return func(s *Sim) { s.rnd = r } }
 
 // WithAnswerDelay delays each answer by a duration drawn evenly from
-// [lo, hi] (hi below lo counts as lo), on top of DelayAnswers. Events the
-// request causes are not delayed: they arrive before the answer.
+// [lo, hi] (hi below lo counts as lo), on top of DelayAnswers. Answers to
+// one connection still keep the order of their requests: one waits for
+// the answer before it. Events the request causes are not delayed: they
+// arrive before the answer.
 func WithAnswerDelay(lo, hi time.Duration) Option {
 	return func(s *Sim) { s.knobs.delayMin, s.knobs.delayMax = lo, max(lo, hi) }
 }

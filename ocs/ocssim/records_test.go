@@ -45,8 +45,11 @@ func newDNRig(t *testing.T, configure func(i int, cfg *Config)) *dnRig {
 			s.Close()
 		}
 	})
-	for !r.c.Up() {
-		time.Sleep(time.Millisecond)
+	// Waiting for the connection must not move the clock: the goldens
+	// stamp requests with the time since the simulators started.
+	synctest.Wait()
+	if !r.c.Up() {
+		t.Fatal("the client did not connect to the DN")
 	}
 	return r
 }

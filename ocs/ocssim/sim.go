@@ -71,7 +71,8 @@ type Sim struct {
 	dncPhones    map[string]struct{}
 	dncCustomers map[string]struct{}
 
-	rnd     *rand.Rand // every random choice, so that one seed replays a run
+	queues  map[*bridge.Conn]*answerQueue // late answers per connection
+	rnd     *rand.Rand                    // every random choice, so that one seed replays a run
 	knobs   knobs
 	actor   actor    // who is changing state now; set by each entry point
 	changes []Change // ground truth: every campaign-group state change
@@ -96,7 +97,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Sim) { s.log = l } }
 // New returns a simulator in the state of a freshly started OCS.
 func New(cfg Config, opts ...Option) *Sim {
 	s := &Sim{cfg: cfg, log: slog.New(slog.DiscardHandler), start: time.Now(), groups: map[key]*group{},
-		rnd:  rand.New(rand.NewPCG(1, 2)),
+		rnd: rand.New(rand.NewPCG(1, 2)), queues: map[*bridge.Conn]*answerQueue{},
 		seqs: map[int32]*sequence{}, conns: map[*bridge.Conn]struct{}{}, stateSubs: map[chan ocs.Message]struct{}{},
 		dncPhones: map[string]struct{}{}, dncCustomers: map[string]struct{}{},
 		faults: faults{dropRequest: map[ocs.MessageType]int{}, failNext: map[ocs.MessageType]ocs.ErrorCode{}}}
@@ -151,6 +152,7 @@ func (s *Sim) attach(c *bridge.Conn) bool {
 func (s *Sim) detach(c *bridge.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	delete(s.queues, c)
 	s.mu.Unlock()
 }
 
@@ -192,13 +194,17 @@ func (s *Sim) handle(c *bridge.Conn, m ocs.Message) {
 		s.broadcast(d.after)
 		return
 	}
-	if d.delay > 0 {
+	if due, prev, done, queued := s.queueAnswer(c, d.delay); queued {
 		s.broadcast(d.notify)
 		// Events that follow a late answer go to the connections of the
 		// moment: after a disconnect they are lost, as OCS's would be.
 		conns := s.connections()
 		go func() {
-			time.Sleep(d.delay)
+			defer close(done)
+			if prev != nil {
+				<-prev
+			}
+			time.Sleep(time.Until(due))
 			c.Send(d.ans)
 			s.broadcastTo(conns, d.after)
 		}()
@@ -207,6 +213,36 @@ func (s *Sim) handle(c *bridge.Conn, m ocs.Message) {
 	c.Send(d.ans)
 	s.broadcast(d.notify)
 	s.broadcast(d.after)
+}
+
+// answerQueue orders the late answers to one connection.
+type answerQueue struct {
+	due  time.Time     // of the last answer queued
+	last chan struct{} // closed once it is sent
+}
+
+// queueAnswer says whether c's answer must wait, and until when: answers
+// to one connection keep the order of their requests however late each
+// is, as OCS works through a client's requests in turn.
+func (s *Sim) queueAnswer(c *bridge.Conn, delay time.Duration) (due time.Time, prev, done chan struct{}, queued bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	q := s.queues[c]
+	if delay <= 0 && (q == nil || q.due.Before(now)) {
+		return time.Time{}, nil, nil, false
+	}
+	if q == nil {
+		q = &answerQueue{}
+		s.queues[c] = q
+	}
+	due = now.Add(delay)
+	if due.Before(q.due) {
+		due = q.due
+	}
+	prev, done = q.last, make(chan struct{})
+	q.due, q.last = due, done
+	return due, prev, done, true
 }
 
 // delivery is what one request makes the simulator send, and in which

@@ -138,6 +138,31 @@ func TestEachAnswerIsDelayedByADrawFromTheRange(t *testing.T) {
 	})
 }
 
+func TestLateAnswersToOneConnectionKeepTheOrderOfTheirRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWire(t, New(Default(), WithAnswerDelay(0, 2*time.Second)))
+		for range 10 {
+			w.send(ocs.NewGetCampaignStatus(tg(101, 732)))
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		var refs []int32
+		late := false
+		for _, e := range w.got {
+			refs = append(refs, e.m.ReferenceID)
+			late = late || e.at > 0
+		}
+		if !slices.IsSorted(refs) || len(refs) != 10 {
+			t.Errorf("answers arrived as %v, want 1 to 10 in order", refs)
+		}
+		if !late {
+			t.Error("no answer was late")
+		}
+	})
+}
+
 func TestTheEventsARequestCausesCanArriveBeforeItsAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWire(t, New(Default(), WithEventsBeforeAnswer(1)))
