@@ -6,6 +6,13 @@
 // testing/synctest bubble, and it speaks the bridge framing over any
 // net.Conn. It is the embedded default of `sequencer run` and the OCS every
 // end-to-end test talks to.
+//
+// Its default profile sends more than the seed promises (dial counters, a
+// status event on every change); the seed profile sends only what the seed
+// lists, so that tests can show the daemon does not depend on the rest
+// (docs/protocol-keys.md). Options for a deterministic simulation harness
+// (WithRand and the knobs in knobs.go) make it misbehave in the ways a real
+// OCS may, reproducibly, and Changes and Dialing give the ground truth.
 package ocssim
 
 import (
