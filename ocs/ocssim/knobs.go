@@ -19,9 +19,10 @@ type knobs struct {
 }
 
 // WithRand makes every random choice of the simulator come from r, so that
-// a run is reproduced from r's seed. Without it the simulator uses a fixed
-// seed. Give each simulator its own r: a rand.Rand is not safe for
-// concurrent use.
+// a run is reproduced from r's seed (in a synctest bubble, and as long as
+// no two of the simulator's timers fire at the same instant, whose order
+// Go does not fix). Without it the simulator uses a fixed seed. Give each
+// simulator its own r: a rand.Rand is not safe for concurrent use.
 func WithRand(r *rand.Rand) Option { return func(s *Sim) { s.rnd = r } }
 
 // WithAnswerDelay delays each answer by a duration drawn evenly from
