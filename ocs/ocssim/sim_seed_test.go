@@ -2,7 +2,10 @@ package ocssim
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -152,5 +155,20 @@ func TestProfilesParseByName(t *testing.T) {
 	cfg, err := ParseConfig([]byte(`{"profile":"seed"}`))
 	if err != nil || cfg.Profile != ProfileSeed {
 		t.Errorf("profile seed from JSON: %q, %v", cfg.Profile, err)
+	}
+}
+
+func TestTheSeedProfilesHTTPFrontAnswersWithoutCounters(t *testing.T) {
+	for p, wantCounters := range map[Profile]bool{ProfileFull: true, ProfileSeed: false} {
+		s := New(Default(), WithProfile(p))
+		rec := httptest.NewRecorder()
+		s.HTTPHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/campaigngroups/5101?req=LoadCampaign", strings.NewReader(`{"GSW_DIAL_MODE":2}`)))
+		s.Close()
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: load over HTTP: %d %s", p, rec.Code, rec.Body)
+		}
+		if got := strings.Contains(rec.Body.String(), "GSW_STAT_"); got != wantCounters {
+			t.Errorf("%s: counters in the HTTP answer: %v, want %v: %s", p, got, wantCounters, rec.Body)
+		}
 	}
 }
