@@ -127,20 +127,6 @@ func civil(n int64) (y int, m time.Month, d int) {
 	return int(yy), time.Month(mm), d
 }
 
-// dayNumber is the inverse of civil.
-func dayNumber(y int, m time.Month, d int) int64 {
-	yy := int64(y)
-	if m <= 2 {
-		yy--
-	}
-	era := floorDiv(yy, 400)
-	yoe := yy - era*400
-	mp := (int64(m) + 9) % 12
-	doy := (153*mp+2)/5 + int64(d) - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
-}
-
 // weekday of day number n (1970-01-01 was a Thursday).
 func weekday(n int64) time.Weekday {
 	return time.Weekday(((n % 7) + 7 + 4) % 7)
