@@ -63,7 +63,7 @@ func (z *zone) offset(u int64) int64 {
 
 // resolve turns local wall time w into an instant: the first instant at
 // which the local clock shows w or has already passed it. That gives the two
-// DST rules of DESIGN §7 at once: a wall time in the repeated fall-back hour
+// DST rules of docs/spec-reference.md at once: a wall time in the repeated fall-back hour
 // resolves to its first occurrence, and a wall time in a spring-forward gap
 // resolves to the first instant after the gap (02:30 → the 03:00 transition).
 // The result is monotonic in w.
