@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -139,6 +140,13 @@ func TestDncListsPrintsJSONAndFiltersByName(t *testing.T) {
 		if p != "GET /api/v1/dnc-lists" {
 			t.Errorf("unexpected request %q", p)
 		}
+	}
+}
+
+func TestVersionReadsThisBinarysOwnBuildInformation(t *testing.T) {
+	code, out, errs := runCmd(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "sequencer ") || !strings.Contains(out, "\ngo        "+runtime.Version()+"\n") {
+		t.Errorf("exit %d, err %q, out %q", code, errs, out)
 	}
 }
 
