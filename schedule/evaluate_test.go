@@ -9,7 +9,7 @@ import (
 	"github.com/sequencer-dev/sequencer/specs"
 )
 
-// nightly is the DESIGN §2 example: weekdays at 18:00 New York time, a
+// nightly is the docs/spec-reference.md example: weekdays at 18:00 New York time, a
 // calling window 08:00–21:00 on weekdays, three items.
 func nightly(t testing.TB) *specs.Sequence {
 	loc := mustLoc(t, "America/New_York")
