@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/specs"
 )
 
 func TestHaltStopsEveryRunningItemAtOnceAndHoldsAcrossARestartUntilUnhalt(t *testing.T) {
@@ -80,6 +81,40 @@ func TestHaltStopsDialingEvenWhenTheDiskIsFull(t *testing.T) {
 		h.wait(time.Second)
 		if !strings.Contains(h.ocs.text(), "CM_ReqStopDialing 101/732") {
 			t.Errorf("halt on a full disk did not stop dialing:\n%s", h.ocs.text())
+		}
+	})
+}
+
+func TestAHaltSpecFileStopsDialingUntilTheFileIsDeleted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		a := item("fresh-leads", 101, ocs.DialModePredict)
+		a.StopAt.Time = after(4 * time.Hour)
+		s := seq("east", a)
+		h.apply(s)
+		h.wait(time.Minute)
+		snap := h.last
+		snap.Halts = map[string]*specs.Halt{"regulator": {Name: "regulator", Reason: "regulator call", Pos: specs.Position{Path: "halt.yaml", Line: 1, Column: 1}}}
+		h.snaps <- snap
+		h.wait(time.Second)
+		if !strings.Contains(h.ocs.text(), "CM_ReqStopDialing 101/732") {
+			t.Fatalf("a halt file did not stop dialing:\n%s", h.ocs.text())
+		}
+		if st := h.rec.HaltState(); !st.Halted || st.Reason != "regulator call" || len(st.Specs) != 1 || st.Specs[0] != "halt.yaml" {
+			t.Errorf("halt state %+v", st)
+		}
+		// Lifting the API halt leaves the file's halt in force.
+		if err := h.rec.Unhalt(context.Background(), "api:ops"); err != nil {
+			t.Fatal(err)
+		}
+		h.wait(time.Minute)
+		if n := count(h.ocs.text(), "CM_ReqStartDialing"); n != 1 {
+			t.Errorf("%d starts while the halt file exists, want only the first", n)
+		}
+		h.apply(s) // the file is deleted
+		h.wait(time.Second)
+		if n := count(h.ocs.text(), "CM_ReqStartDialing"); n != 2 {
+			t.Errorf("%d starts after the halt file was deleted, want dialing again:\n%s", n, h.ocs.text())
 		}
 	})
 }

@@ -438,6 +438,13 @@ func (r *Reconciler) applySnapshot(snap specs.Snapshot, now time.Time) {
 	if snap.Err != nil {
 		r.log.Error("specs directory unreadable; keeping the last good specs", "err", snap.Err)
 	}
+	if snap.Err == nil || len(snap.Halts) > 0 {
+		hs := make([]SpecHalt, 0, len(snap.Halts))
+		for name, h := range snap.Halts {
+			hs = append(hs, SpecHalt{Name: name, File: h.Pos.Path, Reason: h.Reason})
+		}
+		r.setSpecHalts(hs, now)
+	}
 }
 
 // nameGroups rebuilds the set of campaign groups the specs name. Status

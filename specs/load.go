@@ -27,6 +27,7 @@ func IsSpecFile(name string) bool {
 type fileState struct {
 	seqs  []*Sequence
 	dncs  []*DoNotCallList
+	halts []*Halt
 	valid bool
 }
 
@@ -142,7 +143,7 @@ func listFiles(paths []string) ([]specFile, []Problem, error) {
 // file is read, but one whose content is unchanged is still not parsed.
 func (l *loader) load(force bool, paths ...string) Snapshot {
 	snap := Snapshot{Sequences: map[string]*Sequence{}, DNCLists: map[string]*DoNotCallList{},
-		Files: map[string]string{}, Invalid: map[string]string{}}
+		Halts: map[string]*Halt{}, Files: map[string]string{}, Invalid: map[string]string{}}
 	files, problems, err := listFiles(paths)
 	if err != nil {
 		snap.Err = err
@@ -258,10 +259,11 @@ func (l *loader) read(sf specFile, force bool) (*parsed, error) {
 		res.problems = []Problem{p}
 	} else {
 		l.parses++
-		seqs, dncs, ps := ParseFile(sf.path, data)
+		pf := Parse(sf.path, data)
+		seqs, dncs, ps := pf.Sequences, pf.DNCLists, pf.Problems
 		res.problems = ps
 		if !HasErrors(ps) {
-			res.state = &fileState{seqs: seqs, dncs: dncs, valid: true}
+			res.state = &fileState{seqs: seqs, dncs: dncs, halts: pf.Halts, valid: true}
 		}
 	}
 	l.remember(sf, res)
@@ -354,6 +356,14 @@ func (l *loader) install(snap *Snapshot, path string, st *fileState) {
 		}
 		snap.DNCLists[d.Name] = d
 		snap.Files[d.Name] = path
+	}
+	for _, h := range st.halts {
+		if prev, dup := snap.Halts[h.Name]; dup {
+			snap.Problems = append(snap.Problems, Problem{Path: h.Pos.Path, Line: h.Pos.Line, Column: h.Pos.Column, Field: "metadata.name",
+				Severity: SeverityError, Message: fmt.Sprintf("duplicate Halt name %q: also defined at %s", h.Name, prev.Pos)})
+			continue
+		}
+		snap.Halts[h.Name] = h
 	}
 }
 

@@ -68,7 +68,12 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		for _, l := range snap.DNCLists {
 			entries += len(l.Entries)
 		}
-		fmt.Fprintf(stderr, "%d sequences and %d DoNotCallLists (%d entries) valid\n", len(snap.Sequences), len(snap.DNCLists), entries)
+		summary := plural(len(snap.Sequences), "sequence") + ", " + plural(len(snap.DNCLists), "DoNotCallList") +
+			" (" + plural(entries, "entry") + ")"
+		if n := len(snap.Halts); n > 0 {
+			summary += ", " + plural(n, "Halt") + " (dialing stays halted while it exists)"
+		}
+		fmt.Fprintln(stdout, summary+": valid")
 	}
 	return nil
 }
@@ -119,4 +124,15 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(n << shift)
 	return nil
+}
+
+// plural writes "1 sequence", "2 sequences", "3 entries".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if strings.HasSuffix(word, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -14,7 +14,6 @@ type sequence struct {
 	sched     ocs.Schedule
 	running   bool
 	item      int // current item; len(items) when done
-	dialing   bool
 	status    []ocs.GroupCampStatus
 	started   []bool // the item dialed before: a restart resumes it
 	timer     *time.Timer
