@@ -23,7 +23,7 @@ func TestAHaltFileIsParsedWithItsReasonAndPosition(t *testing.T) {
 
 func TestAHaltWithoutAReasonOrWithAnUnknownFieldIsAnErrorWithItsPosition(t *testing.T) {
 	for doc, want := range map[string]string{
-		"apiVersion: sequencer/v1\nkind: Halt\nmetadata: {name: x}\nspec: {}\n":                       "x.yaml:4:7: spec.reason: a Halt needs a reason",
+		"apiVersion: sequencer/v1\nkind: Halt\nmetadata: {name: x}\nspec: {}\n":                        "x.yaml:4:7: spec.reason: a Halt needs a reason",
 		"apiVersion: sequencer/v1\nkind: Halt\nmetadata: {name: x}\nspec:\n  reason: r\n  raeson: r\n": "x.yaml:6:3: spec.raeson: unknown field",
 	} {
 		p := Parse("x.yaml", []byte(doc))
