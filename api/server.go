@@ -44,12 +44,26 @@ type Check struct {
 	Err  error
 }
 
+// StoreHealth is what /readyz needs of the store: nil when it can be read
+// and written.
+type StoreHealth interface {
+	Healthy() error
+}
+
 // Config of a Server.
 type Config struct {
 	Reconciler Reconciler
 	History    History
-	Ready      func() []Check // readiness checks (specs loaded, store open, OCS link up)
-	Token      string         // bearer token required on /api and /metrics when set
+	Ready      func() []Check // readiness checks (specs loaded, OCS link up, ...)
+	// Store is the "store" readiness check, which it always reports: nil
+	// shows it as unknown rather than ok, and a "store" entry from Ready
+	// is ignored so that nothing claims the store is fine without asking it.
+	Store StoreHealth
+	Token string // bearer token required on /api and /metrics when set
+	// AllowedHosts are the names, "name" or "name:port", that clients may
+	// put in Host and Origin besides loopback names (on a loopback
+	// listener) and the IP the daemon listens on: a proxy's or a DNS name.
+	AllowedHosts []string
 	Metrics    *Metrics       // nil: no /metrics
 	Records    Records        // nil: record requests answer 501
 	DNCLists   DNCLists
@@ -91,13 +105,30 @@ func NewServer(cfg Config) *Server {
 		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.handler(cfg.Reconciler, cfg.DNCLists).ServeHTTP))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowedMethods(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s %s: allowed methods are %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return s
 }
 
-// Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the root handler. It refuses a Host that is not this
+// server's on every route but GET /healthz, which says nothing but "ok"
+// and must keep answering probes that use whatever name they like.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !(r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead)) && !s.hostAllowed(r) {
+			writeError(w, http.StatusMisdirectedRequest, "host_not_allowed",
+				fmt.Sprintf("Host %q is not a name of this server: use a loopback address or a configured allowed host", r.Host))
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
 
 // NewHTTPServer wraps h with the timeouts every exposed server needs.
 func NewHTTPServer(addr string, h http.Handler) *http.Server {
@@ -131,13 +162,29 @@ func CheckListen(addr string, haveToken bool) error {
 	return fmt.Errorf("listen address %q: %w", addr, ErrInsecureListen)
 }
 
+// auth guards every /api and /metrics route: a state-changing request
+// from another site is refused before the token is even looked at, then
+// the token, then a body that is not declared JSON.
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		unsafe := !safeMethod(r.Method)
+		if unsafe {
+			if why := s.crossSite(r); why != "" {
+				writeError(w, http.StatusForbidden, "cross_site_request", "cross-site request refused: "+why)
+				return
+			}
+		}
 		if s.cfg.Token != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := bearerToken(r.Header.Get("Authorization"))
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sequencer"`)
 				writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+				return
+			}
+		}
+		if unsafe {
+			if why := jsonContentType(r); why != "" {
+				writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", why)
 				return
 			}
 		}
@@ -155,16 +202,32 @@ type readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
+// storeUnknown is the store check's value when the server was given no
+// way to ask the store. It does not make the daemon unready: the store
+// opened at start or the daemon would not be running.
+const storeUnknown = "unknown: no store health check configured"
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	out := readiness{Ready: true, Checks: map[string]string{}}
+	var checks []Check
 	if s.cfg.Ready != nil {
 		for _, c := range s.cfg.Ready() {
-			if c.Err != nil {
-				out.Ready = false
-				out.Checks[c.Name] = c.Err.Error()
-			} else {
-				out.Checks[c.Name] = "ok"
+			if c.Name != "store" { // only Config.Store speaks for the store
+				checks = append(checks, c)
 			}
+		}
+	}
+	if s.cfg.Store != nil {
+		checks = append(checks, Check{Name: "store", Err: s.cfg.Store.Healthy()})
+	} else {
+		out.Checks["store"] = storeUnknown
+	}
+	for _, c := range checks {
+		if c.Err != nil {
+			out.Ready = false
+			out.Checks[c.Name] = c.Err.Error()
+		} else {
+			out.Checks[c.Name] = "ok"
 		}
 	}
 	code := http.StatusOK
@@ -267,8 +330,21 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, required bool) bo
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil || (errors.Is(err, io.EOF) && !required) {
+	if errors.Is(err, io.EOF) && !required {
 		return true
+	}
+	if err == nil {
+		// One value per body: a second one would be silently ignored.
+		end := dec.InputOffset()
+		_, terr := dec.Token()
+		switch {
+		case errors.Is(terr, io.EOF):
+			return true
+		case errors.As(terr, new(*http.MaxBytesError)):
+			err = terr
+		default:
+			err = fmt.Errorf("unexpected data after the JSON value, which ends at byte %d", end)
+		}
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
