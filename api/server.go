@@ -64,11 +64,11 @@ type Config struct {
 	// put in Host and Origin besides loopback names (on a loopback
 	// listener) and the IP the daemon listens on: a proxy's or a DNS name.
 	AllowedHosts []string
-	Metrics    *Metrics       // nil: no /metrics
-	Records    Records        // nil: record requests answer 501
-	DNCLists   DNCLists
-	Logger     *slog.Logger
-	Now        func() time.Time
+	Metrics      *Metrics // nil: no /metrics
+	Records      Records  // nil: record requests answer 501
+	DNCLists     DNCLists
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // MaxBodyBytes caps request bodies.
