@@ -268,8 +268,18 @@ func TestMetricsPassThePrometheusTextParser(t *testing.T) {
 // localRequest is a request as a client on the same host sends it to a
 // daemon listening on 127.0.0.1:8080, JSON-typed when it changes state.
 func localRequest(method, path, body string) *http.Request {
-	r := httptest.NewRequest(method, "http://127.0.0.1:8080"+path, strings.NewReader(body))
-	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}))
+	return requestVia("127.0.0.1:8080", method, "http://127.0.0.1:8080"+path, body)
+}
+
+// requestVia is a request to url that arrived on the local address local,
+// as net/http's server records it for handlers.
+func requestVia(local, method, url, body string) *http.Request {
+	r := httptest.NewRequest(method, url, strings.NewReader(body))
+	addr, err := net.ResolveTCPAddr("tcp", local)
+	if err != nil {
+		panic(err)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, addr))
 	if !safeMethod(method) {
 		r.Header.Set("Content-Type", "application/json")
 	}
