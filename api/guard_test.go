@@ -392,3 +392,29 @@ func TestABrowsersCrossSitePostOnARealPortChangesNothing(t *testing.T) {
 		t.Errorf("sequence after the attack: %s", body)
 	}
 }
+
+func TestARouteAddedWithoutAuthIsStillGuardedAgainstOtherSites(t *testing.T) {
+	srv := NewServer(Config{})
+	var reached []string
+	srv.mux.HandleFunc("POST /api/v1/future", func(w http.ResponseWriter, r *http.Request) {
+		reached = append(reached, r.Header.Get("Origin")+"|"+r.Header.Get("Content-Type"))
+	})
+	h := srv.Handler()
+	for _, c := range []struct {
+		hdr  []string
+		code int
+	}{
+		{[]string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		{[]string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
+		{nil, http.StatusOK},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, withHeader(localRequest("POST", "/api/v1/future", "{}"), c.hdr...))
+		if w.Code != c.code {
+			t.Errorf("POST with %q = %d %s; want %d", c.hdr, w.Code, w.Body, c.code)
+		}
+	}
+	if want := []string{"|application/json"}; !slices.Equal(reached, want) {
+		t.Errorf("the route was reached by %q, want %q", reached, want)
+	}
+}

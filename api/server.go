@@ -116,15 +116,29 @@ func NewServer(cfg Config) *Server {
 	return s
 }
 
-// Handler returns the root handler. It refuses a Host that is not this
-// server's on every route but GET /healthz, which says nothing but "ok"
-// and must keep answering probes that use whatever name they like.
+// Handler returns the root handler. It applies the checks that protect
+// the daemon from the operator's own browser (guard.go) to every route,
+// present and future, before any route runs.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !(r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead)) && !s.hostAllowed(r) {
+		// GET /healthz says nothing but "ok", and probes call it by
+		// whatever name they have.
+		probe := r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+		if !probe && !s.hostAllowed(r) {
 			writeError(w, http.StatusMisdirectedRequest, "host_not_allowed",
 				fmt.Sprintf("Host %q is not a name of this server: use a loopback address or a configured allowed host", r.Host))
 			return
+		}
+		// A path or method with no route gets its 404 or 405 instead.
+		if _, pattern := s.mux.Handler(r); !safeMethod(r.Method) && pattern != "/" {
+			if why := s.crossSite(r); why != "" {
+				writeError(w, http.StatusForbidden, "cross_site_request", "cross-site request refused: "+why)
+				return
+			}
+			if why := jsonContentType(r); why != "" {
+				writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", why)
+				return
+			}
 		}
 		s.mux.ServeHTTP(w, r)
 	})
@@ -162,29 +176,13 @@ func CheckListen(addr string, haveToken bool) error {
 	return fmt.Errorf("listen address %q: %w", addr, ErrInsecureListen)
 }
 
-// auth guards every /api and /metrics route: a state-changing request
-// from another site is refused before the token is even looked at, then
-// the token, then a body that is not declared JSON.
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		unsafe := !safeMethod(r.Method)
-		if unsafe {
-			if why := s.crossSite(r); why != "" {
-				writeError(w, http.StatusForbidden, "cross_site_request", "cross-site request refused: "+why)
-				return
-			}
-		}
 		if s.cfg.Token != "" {
 			got, ok := bearerToken(r.Header.Get("Authorization"))
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sequencer"`)
 				writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
-				return
-			}
-		}
-		if unsafe {
-			if why := jsonContentType(r); why != "" {
-				writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", why)
 				return
 			}
 		}
