@@ -44,17 +44,31 @@ type Check struct {
 	Err  error
 }
 
+// StoreHealth is what /readyz needs of the store: nil when it can be read
+// and written.
+type StoreHealth interface {
+	Healthy() error
+}
+
 // Config of a Server.
 type Config struct {
 	Reconciler Reconciler
 	History    History
-	Ready      func() []Check // readiness checks (specs loaded, store open, OCS link up)
-	Token      string         // bearer token required on /api and /metrics when set
-	Metrics    *Metrics       // nil: no /metrics
-	Records    Records        // nil: record requests answer 501
-	DNCLists   DNCLists
-	Logger     *slog.Logger
-	Now        func() time.Time
+	Ready      func() []Check // readiness checks (specs loaded, OCS link up, ...)
+	// Store is the "store" readiness check, which it always reports: nil
+	// shows it as unknown rather than ok, and a "store" entry from Ready
+	// is ignored so that nothing claims the store is fine without asking it.
+	Store StoreHealth
+	Token string // bearer token required on /api and /metrics when set
+	// AllowedHosts are the names, "name" or "name:port", that clients may
+	// put in Host and Origin besides loopback names (on a loopback
+	// listener) and the IP the daemon listens on: a proxy's or a DNS name.
+	AllowedHosts []string
+	Metrics      *Metrics // nil: no /metrics
+	Records      Records  // nil: record requests answer 501
+	DNCLists     DNCLists
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // MaxBodyBytes caps request bodies.
@@ -91,13 +105,44 @@ func NewServer(cfg Config) *Server {
 		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.handler(cfg.Reconciler, cfg.DNCLists).ServeHTTP))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowedMethods(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s %s: allowed methods are %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return s
 }
 
-// Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the root handler. It applies the checks that protect
+// the daemon from the operator's own browser (guard.go) to every route,
+// present and future, before any route runs.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// GET /healthz says nothing but "ok", and probes call it by
+		// whatever name they have.
+		probe := r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+		if !probe && !s.hostAllowed(r) {
+			writeError(w, http.StatusMisdirectedRequest, "host_not_allowed",
+				fmt.Sprintf("Host %q is not a name of this server: use a loopback address or a configured allowed host", r.Host))
+			return
+		}
+		// A path or method with no route gets its 404 or 405 instead.
+		if _, pattern := s.mux.Handler(r); !safeMethod(r.Method) && pattern != "/" {
+			if why := s.crossSite(r); why != "" {
+				writeError(w, http.StatusForbidden, "cross_site_request", "cross-site request refused: "+why)
+				return
+			}
+			if why := jsonContentType(r); why != "" {
+				writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", why)
+				return
+			}
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
 
 // NewHTTPServer wraps h with the timeouts every exposed server needs.
 func NewHTTPServer(addr string, h http.Handler) *http.Server {
@@ -134,7 +179,7 @@ func CheckListen(addr string, haveToken bool) error {
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := bearerToken(r.Header.Get("Authorization"))
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sequencer"`)
 				writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
@@ -155,16 +200,32 @@ type readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
+// storeUnknown is the store check's value when the server was given no
+// way to ask the store. It does not make the daemon unready: the store
+// opened at start or the daemon would not be running.
+const storeUnknown = "unknown: no store health check configured"
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	out := readiness{Ready: true, Checks: map[string]string{}}
+	var checks []Check
 	if s.cfg.Ready != nil {
 		for _, c := range s.cfg.Ready() {
-			if c.Err != nil {
-				out.Ready = false
-				out.Checks[c.Name] = c.Err.Error()
-			} else {
-				out.Checks[c.Name] = "ok"
+			if c.Name != "store" { // only Config.Store speaks for the store
+				checks = append(checks, c)
 			}
+		}
+	}
+	if s.cfg.Store != nil {
+		checks = append(checks, Check{Name: "store", Err: s.cfg.Store.Healthy()})
+	} else {
+		out.Checks["store"] = storeUnknown
+	}
+	for _, c := range checks {
+		if c.Err != nil {
+			out.Ready = false
+			out.Checks[c.Name] = c.Err.Error()
+		} else {
+			out.Checks[c.Name] = "ok"
 		}
 	}
 	code := http.StatusOK
@@ -267,8 +328,21 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, required bool) bo
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil || (errors.Is(err, io.EOF) && !required) {
+	if errors.Is(err, io.EOF) && !required {
 		return true
+	}
+	if err == nil {
+		// One value per body: a second one would be silently ignored.
+		end := dec.InputOffset()
+		_, terr := dec.Token()
+		switch {
+		case errors.Is(terr, io.EOF):
+			return true
+		case errors.As(terr, new(*http.MaxBytesError)):
+			err = terr
+		default:
+			err = fmt.Errorf("unexpected data after the JSON value, which ends at byte %d", end)
+		}
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

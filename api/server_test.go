@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -100,6 +101,9 @@ func call(t *testing.T, method, url, token, body string) (int, string) {
 		rd = strings.NewReader(body)
 	}
 	req, _ := http.NewRequest(method, url, rd)
+	if !safeMethod(method) {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -259,4 +263,25 @@ func TestMetricsPassThePrometheusTextParser(t *testing.T) {
 	if g := fams["sequencer_queue_depth"]; g != nil && g.Metric[0].GetGauge().GetValue() != 3 {
 		t.Errorf("queue depth = %v, want 3", g.Metric[0].GetGauge().GetValue())
 	}
+}
+
+// localRequest is a request as a client on the same host sends it to a
+// daemon listening on 127.0.0.1:8080, JSON-typed when it changes state.
+func localRequest(method, path, body string) *http.Request {
+	return requestVia("127.0.0.1:8080", method, "http://127.0.0.1:8080"+path, body)
+}
+
+// requestVia is a request to url that arrived on the local address local,
+// as net/http's server records it for handlers.
+func requestVia(local, method, url, body string) *http.Request {
+	r := httptest.NewRequest(method, url, strings.NewReader(body))
+	addr, err := net.ResolveTCPAddr("tcp", local)
+	if err != nil {
+		panic(err)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, addr))
+	if !safeMethod(method) {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	return r
 }

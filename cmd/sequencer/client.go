@@ -72,7 +72,9 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return err
 	}
-	if rd != nil {
+	if rd != nil || method != http.MethodGet {
+		// The API refuses a state change that is not JSON, bodiless ones
+		// too, so that no browser form can make one.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {

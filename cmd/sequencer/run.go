@@ -49,6 +49,8 @@ type runFlags struct {
 	ocsGroups   string // campaign-group DBID map for http://
 	ocsStates   string // address receiving OCS's campaign-group state POSTs
 	ocsCounters bool
+
+	strictPerms bool // refuse, not just warn about, a token file others can read
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -70,6 +72,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&f.originApp, "origin-app", 310, "the daemon's application DBID (OriginAppDBID)")
 	fs.IntVar(&f.targetApp, "target-app", 120, "the OCS application DBID used when a spec says 0")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the API bearer token (required to listen beyond loopback)")
+	fs.BoolVar(&f.strictPerms, "strict-permissions", false, "refuse to start when the token file is readable by group or others (default: warn)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -103,6 +106,9 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) e
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if err := checkTokenFileMode(f.tokenFile, f.strictPerms, log); err != nil {
+		return err
+	}
 	token, err := readToken(f.tokenFile)
 	if err != nil {
 		return err
@@ -342,6 +348,29 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("token file %s: the token must be at least 16 characters", path)
 	}
 	return t, nil
+}
+
+// checkTokenFileMode warns, or refuses when strict, about a token file
+// that group or others can access: anyone who reads the token has the
+// whole API, suspend and Do-Not-Call included.
+func checkTokenFileMode(path string, strict bool, log *slog.Logger) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o077 == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("token file %s is accessible by group or others (mode %04o): run chmod 600 %s", path, perm, path)
+	if strict {
+		return fmt.Errorf("%s (refused: --strict-permissions)", msg)
+	}
+	log.Warn(msg, "file", path, "mode", fmt.Sprintf("%04o", perm))
+	return nil
 }
 
 // openLink connects to OCS. "sim" runs the simulator in this process and
