@@ -60,6 +60,10 @@ spec:
 		t.Fatalf("resume: %d %s %s", code, out, errs)
 	}
 	waitFor(t, "the item to dial again", func() bool { return status().ItemState == "dialing" })
+	// A bodiless state change still goes out as JSON, which the API demands.
+	if code, out, errs := runCmd(t, "reconcile", "long", "--server", url); code != 0 {
+		t.Fatalf("reconcile: %d %s %s", code, out, errs)
+	}
 
 	code, out, errs := runCmd(t, "history", "long", "--server", url, "--since", "1h")
 	if code != 0 {
