@@ -31,6 +31,9 @@ type Reconciler interface {
 	Resume(ctx context.Context, name, who, why string) error
 	ReconcileNow(ctx context.Context, name string) error
 	QueueDepth() int
+	Halt(ctx context.Context, who, reason string) error
+	Unhalt(ctx context.Context, who string) error
+	HaltState() reconcile.HaltStatus
 }
 
 // History is what the API needs of the store.
@@ -98,6 +101,9 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("POST /api/v1/sequences/{name}/resume", s.auth(s.resume))
 	s.mux.Handle("POST /api/v1/sequences/{name}/reconcile", s.auth(s.reconcile))
 	s.mux.Handle("GET /api/v1/campaign-groups", s.auth(s.groups))
+	s.mux.Handle("GET /api/v1/halt", s.auth(s.haltState))
+	s.mux.Handle("POST /api/v1/halt", s.auth(s.halt))
+	s.mux.Handle("DELETE /api/v1/halt", s.auth(s.unhalt))
 	s.mux.Handle("POST /api/v1/dnc", s.auth(s.recordRequest(false)))
 	s.mux.Handle("POST /api/v1/cancel-record", s.auth(s.recordRequest(true)))
 	s.mux.Handle("GET /api/v1/dnc-lists", s.auth(s.dncLists))
@@ -198,6 +204,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 type readiness struct {
 	Ready  bool              `json:"ready"`
 	Checks map[string]string `json:"checks"`
+	// Halt is shown while dialing is halted. A halted daemon is still
+	// ready: it is doing what it was told.
+	Halt *reconcile.HaltStatus `json:"halt,omitempty"`
 }
 
 // storeUnknown is the store check's value when the server was given no
@@ -226,6 +235,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			out.Checks[c.Name] = c.Err.Error()
 		} else {
 			out.Checks[c.Name] = "ok"
+		}
+	}
+	if s.cfg.Reconciler != nil {
+		if h := s.cfg.Reconciler.HaltState(); h.Halted {
+			out.Halt = &h
 		}
 	}
 	code := http.StatusOK
@@ -410,6 +424,58 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, name string, er
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the reconciler did not take the command in time")
 	default:
 		s.cfg.Logger.Error("command failed", "sequence", name, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+	}
+}
+
+// HaltRequest is the body of POST /api/v1/halt and DELETE /api/v1/halt.
+type HaltRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by,omitempty"`
+}
+
+func (s *Server) haltState(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.cfg.Reconciler.HaltState())
+}
+
+func (s *Server) halt(w http.ResponseWriter, r *http.Request) {
+	var req HaltRequest
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "reason: say why dialing is halted; it is shown in status, history and /readyz")
+		return
+	}
+	if req.By == "" {
+		req.By = "api@" + r.RemoteAddr
+	}
+	s.haltCommand(w, s.cfg.Reconciler.Halt(r.Context(), req.By, req.Reason))
+}
+
+func (s *Server) unhalt(w http.ResponseWriter, r *http.Request) {
+	var req HaltRequest
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	if req.By == "" {
+		req.By = "api@" + r.RemoteAddr
+	}
+	s.haltCommand(w, s.cfg.Reconciler.Unhalt(r.Context(), req.By))
+}
+
+func (s *Server) haltCommand(w http.ResponseWriter, err error) {
+	st := s.cfg.Reconciler.HaltState()
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, st)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the reconciler did not take the command in time")
+	case st.Halted:
+		// Halted, but the halt could not be stored: dialing is stopped,
+		// and the caller must know it will not survive a restart.
+		writeError(w, http.StatusInternalServerError, "halt_not_durable", err.Error())
+	default:
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 	}
 }

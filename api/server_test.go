@@ -24,6 +24,7 @@ type fakeRec struct {
 	seqs  map[string]reconcile.SequenceStatus
 	calls []string
 	err   error
+	halt  reconcile.HaltStatus
 }
 
 func (f *fakeRec) Sequences() []reconcile.SequenceStatus {
@@ -62,6 +63,17 @@ func (f *fakeRec) ReconcileNow(_ context.Context, name string) error {
 	return f.check(name)
 }
 func (f *fakeRec) QueueDepth() int { return 3 }
+func (f *fakeRec) Halt(_ context.Context, who, reason string) error {
+	f.calls = append(f.calls, fmt.Sprintf("halt by=%s why=%s", who, reason))
+	f.halt = reconcile.HaltStatus{Halted: true, Reason: reason, Who: who, Since: fixedNow}
+	return f.err
+}
+func (f *fakeRec) Unhalt(_ context.Context, who string) error {
+	f.calls = append(f.calls, "unhalt by="+who)
+	f.halt = reconcile.HaltStatus{}
+	return f.err
+}
+func (f *fakeRec) HaltState() reconcile.HaltStatus { return f.halt }
 
 type fakeHistory struct {
 	asked []string

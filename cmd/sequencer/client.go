@@ -193,6 +193,10 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			return enc.Encode(seqs)
 		}
+		var halt reconcile.HaltStatus
+		if err := c.do(ctx, http.MethodGet, "/api/v1/halt", nil, &halt); err == nil && halt.Halted {
+			fmt.Fprintf(stdout, "DIALING HALTED by %s since %s: %s\n\n", halt.Who, halt.Since.Local().Format(time.DateTime), halt.Reason)
+		}
 		printStatusTable(stdout, seqs, time.Now())
 		return nil
 	}
