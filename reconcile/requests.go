@@ -56,6 +56,16 @@ func intentID(run *store.Run, action string, req ocs.Message) string {
 	return id
 }
 
+// deposed stops all sending for good: the store refused a write because
+// another daemon leads now. The loop returns the error so that the caller
+// steps down; nothing is sent in between, a stop included.
+func (r *Reconciler) deposed(err error) {
+	if r.fenced == nil {
+		r.fenced = err
+		r.log.Error("no longer the leader: sending nothing more", "err", err)
+	}
+}
+
 // reducesDialing reports whether an action can only lower what OCS
 // dials. Such a request is safe to repeat, so it goes out even when the
 // journal cannot be written (a full disk must never keep OCS dialing); the
@@ -71,6 +81,9 @@ func reducesDialing(action string) bool {
 // send persists progress and the intent, then sends req in its own
 // goroutine; the answer comes back to the loop as a result.
 func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Message, journal bool) time.Time {
+	if r.fenced != nil {
+		return time.Time{} // deposed: the new leader owns OCS now
+	}
 	if r.linkDown {
 		// The link announces its return (LinkUp), which wakes every
 		// running sequence; the resync is only the net.
@@ -93,6 +106,10 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 				err = fmt.Errorf("journal %s: %w", action, err)
 			}
 			r.noteStore(err)
+		}
+		if errors.Is(err, store.ErrFenced) {
+			r.deposed(err)
+			return time.Time{}
 		}
 		if err != nil {
 			if !reducesDialing(action) {
@@ -481,6 +498,9 @@ func (r *Reconciler) saveProgress(s *seqState, now time.Time) error {
 	s.prog.Sequence = s.name
 	s.prog.UpdatedAt = now
 	if err := r.cfg.Store.PutProgress(s.prog); err != nil {
+		if errors.Is(err, store.ErrFenced) {
+			r.deposed(err)
+		}
 		s.unsaved = true
 		err = fmt.Errorf("save progress: %w", err)
 		r.noteStore(err)
