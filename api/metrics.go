@@ -18,6 +18,8 @@ type Metrics struct {
 	latency      *prometheus.HistogramVec
 	lateness     prometheus.Histogram
 	reloads      *prometheus.CounterVec
+	bypasses     *prometheus.CounterVec
+	dropped      prometheus.Counter
 }
 
 // NewMetrics registers every sequencer_ metric on a fresh registry.
@@ -45,10 +47,20 @@ func NewMetrics() *Metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sequencer_spec_reloads_total", Help: "Spec snapshots applied, by result (ok, error).",
 		}, []string{"result"}),
+		bypasses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sequencer_journal_bypass_total", Help: "Requests that reduce dialing sent although their journal entry could not be written (full disk, I/O error), by action.",
+		}, []string{"action"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sequencer_history_dropped_total", Help: "History events given up on because the store kept refusing writes.",
+		}),
 	}
-	m.reg.MustRegister(m.passes, m.passDuration, m.requests, m.latency, m.lateness, m.reloads)
+	m.reg.MustRegister(m.passes, m.passDuration, m.requests, m.latency, m.lateness, m.reloads, m.bypasses, m.dropped)
 	return m
 }
+
+// JournalBypass and HistoryDropped implement reconcile.SafetyMetrics.
+func (m *Metrics) JournalBypass(action string) { m.bypasses.WithLabelValues(action).Inc() }
+func (m *Metrics) HistoryDropped(n int)        { m.dropped.Add(float64(n)) }
 
 func (m *Metrics) Pass(result string, d time.Duration) {
 	m.passes.WithLabelValues(result).Inc()
@@ -76,12 +88,14 @@ type stateCollector struct {
 	phases *prometheus.Desc
 	groups *prometheus.Desc
 	queue  *prometheus.Desc
+	halted *prometheus.Desc
 }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.phases
 	ch <- c.groups
 	ch <- c.queue
+	ch <- c.halted
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -100,6 +114,11 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.groups, prometheus.GaugeValue, float64(n), st)
 	}
 	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(c.r.QueueDepth()))
+	halted := 0.0
+	if c.r.HaltState().Halted {
+		halted = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.halted, prometheus.GaugeValue, halted)
 }
 
 // dncCollector reports the DoNotCallList entries by list and state, so an
@@ -130,6 +149,7 @@ func (m *Metrics) handler(r Reconciler, lists DNCLists) http.Handler {
 			phases: prometheus.NewDesc("sequencer_sequences", "Sequences by phase.", []string{"phase"}, nil),
 			groups: prometheus.NewDesc("sequencer_campaign_groups", "Campaign groups the daemon touches, by last observed OCS status.", []string{"status"}, nil),
 			queue:  prometheus.NewDesc("sequencer_queue_depth", "Sequences waiting for a reconcile pass.", nil, nil),
+			halted: prometheus.NewDesc("sequencer_halted", "1 while dialing is halted (sequencer halt, or a kind: Halt spec file).", nil, nil),
 		})
 	}
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

@@ -35,7 +35,7 @@ func TestRecordRequestsAreValidatedForwardedAndAnsweredWithEveryOCSOutcome(t *te
 	h := NewServer(Config{Records: f}).Handler()
 	post := func(path, body string) (int, string) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
+		h.ServeHTTP(rec, localRequest(http.MethodPost, path, body))
 		return rec.Code, rec.Body.String()
 	}
 	for _, tc := range []struct{ path, body, want string }{
@@ -71,7 +71,7 @@ func TestRecordRequestsAreValidatedForwardedAndAnsweredWithEveryOCSOutcome(t *te
 
 func TestRecordRequestsWithoutACommDNLinkSayWhy(t *testing.T) {
 	rec := httptest.NewRecorder()
-	NewServer(Config{}).Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/dnc", strings.NewReader(`{"phone":"+14155550101"}`)))
+	NewServer(Config{}).Handler().ServeHTTP(rec, localRequest(http.MethodPost, "/api/v1/dnc", `{"phone":"+14155550101"}`))
 	if rec.Code != http.StatusNotImplemented || !strings.Contains(rec.Body.String(), "Communication DN") {
 		t.Errorf("%d %s", rec.Code, rec.Body.String())
 	}
@@ -85,7 +85,7 @@ func TestMetricsCountDNCEntriesByListAndState(t *testing.T) {
 	lists := fakeLists{{Name: "complaints", Entries: 5, Processed: 3, Pending: 1, Failed: 1, Removed: 2}}
 	h := NewServer(Config{DNCLists: lists, Metrics: NewMetrics()}).Handler()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	h.ServeHTTP(rec, localRequest(http.MethodGet, "/metrics", ""))
 	for _, want := range []string{
 		`sequencer_dnc_entries{list="complaints",state="processed"} 3`,
 		`sequencer_dnc_entries{list="complaints",state="failed"} 1`,
@@ -96,7 +96,7 @@ func TestMetricsCountDNCEntriesByListAndState(t *testing.T) {
 		}
 	}
 	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/dnc-lists", nil))
+	h.ServeHTTP(rec, localRequest(http.MethodGet, "/api/v1/dnc-lists", ""))
 	if !strings.Contains(rec.Body.String(), `"name": "complaints"`) {
 		t.Errorf("dnc-lists: %s", rec.Body.String())
 	}

@@ -31,6 +31,9 @@ type Reconciler interface {
 	Resume(ctx context.Context, name, who, why string) error
 	ReconcileNow(ctx context.Context, name string) error
 	QueueDepth() int
+	Halt(ctx context.Context, who, reason string) error
+	Unhalt(ctx context.Context, who string) error
+	HaltState() reconcile.HaltStatus
 }
 
 // History is what the API needs of the store.
@@ -44,17 +47,31 @@ type Check struct {
 	Err  error
 }
 
+// StoreHealth is what /readyz needs of the store: nil when it can be read
+// and written.
+type StoreHealth interface {
+	Healthy() error
+}
+
 // Config of a Server.
 type Config struct {
 	Reconciler Reconciler
 	History    History
-	Ready      func() []Check // readiness checks (specs loaded, store open, OCS link up)
-	Token      string         // bearer token required on /api and /metrics when set
-	Metrics    *Metrics       // nil: no /metrics
-	Records    Records        // nil: record requests answer 501
-	DNCLists   DNCLists
-	Logger     *slog.Logger
-	Now        func() time.Time
+	Ready      func() []Check // readiness checks (specs loaded, OCS link up, ...)
+	// Store is the "store" readiness check, which it always reports: nil
+	// shows it as unknown rather than ok, and a "store" entry from Ready
+	// is ignored so that nothing claims the store is fine without asking it.
+	Store StoreHealth
+	Token string // bearer token required on /api and /metrics when set
+	// AllowedHosts are the names, "name" or "name:port", that clients may
+	// put in Host and Origin besides loopback names (on a loopback
+	// listener) and the IP the daemon listens on: a proxy's or a DNS name.
+	AllowedHosts []string
+	Metrics      *Metrics // nil: no /metrics
+	Records      Records  // nil: record requests answer 501
+	DNCLists     DNCLists
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // MaxBodyBytes caps request bodies.
@@ -84,6 +101,9 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("POST /api/v1/sequences/{name}/resume", s.auth(s.resume))
 	s.mux.Handle("POST /api/v1/sequences/{name}/reconcile", s.auth(s.reconcile))
 	s.mux.Handle("GET /api/v1/campaign-groups", s.auth(s.groups))
+	s.mux.Handle("GET /api/v1/halt", s.auth(s.haltState))
+	s.mux.Handle("POST /api/v1/halt", s.auth(s.halt))
+	s.mux.Handle("DELETE /api/v1/halt", s.auth(s.unhalt))
 	s.mux.Handle("POST /api/v1/dnc", s.auth(s.recordRequest(false)))
 	s.mux.Handle("POST /api/v1/cancel-record", s.auth(s.recordRequest(true)))
 	s.mux.Handle("GET /api/v1/dnc-lists", s.auth(s.dncLists))
@@ -91,13 +111,44 @@ func NewServer(cfg Config) *Server {
 		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.handler(cfg.Reconciler, cfg.DNCLists).ServeHTTP))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowedMethods(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s %s: allowed methods are %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return s
 }
 
-// Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the root handler. It applies the checks that protect
+// the daemon from the operator's own browser (guard.go) to every route,
+// present and future, before any route runs.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// GET /healthz says nothing but "ok", and probes call it by
+		// whatever name they have.
+		probe := r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+		if !probe && !s.hostAllowed(r) {
+			writeError(w, http.StatusMisdirectedRequest, "host_not_allowed",
+				fmt.Sprintf("Host %q is not a name of this server: use a loopback address or a configured allowed host", r.Host))
+			return
+		}
+		// A path or method with no route gets its 404 or 405 instead.
+		if _, pattern := s.mux.Handler(r); !safeMethod(r.Method) && pattern != "/" {
+			if why := s.crossSite(r); why != "" {
+				writeError(w, http.StatusForbidden, "cross_site_request", "cross-site request refused: "+why)
+				return
+			}
+			if why := jsonContentType(r); why != "" {
+				writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", why)
+				return
+			}
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
 
 // NewHTTPServer wraps h with the timeouts every exposed server needs.
 func NewHTTPServer(addr string, h http.Handler) *http.Server {
@@ -134,7 +185,7 @@ func CheckListen(addr string, haveToken bool) error {
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := bearerToken(r.Header.Get("Authorization"))
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sequencer"`)
 				writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
@@ -153,18 +204,42 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 type readiness struct {
 	Ready  bool              `json:"ready"`
 	Checks map[string]string `json:"checks"`
+	// Halt is shown while dialing is halted. A halted daemon is still
+	// ready: it is doing what it was told.
+	Halt *reconcile.HaltStatus `json:"halt,omitempty"`
 }
+
+// storeUnknown is the store check's value when the server was given no
+// way to ask the store. It does not make the daemon unready: the store
+// opened at start or the daemon would not be running.
+const storeUnknown = "unknown: no store health check configured"
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	out := readiness{Ready: true, Checks: map[string]string{}}
+	var checks []Check
 	if s.cfg.Ready != nil {
 		for _, c := range s.cfg.Ready() {
-			if c.Err != nil {
-				out.Ready = false
-				out.Checks[c.Name] = c.Err.Error()
-			} else {
-				out.Checks[c.Name] = "ok"
+			if c.Name != "store" { // only Config.Store speaks for the store
+				checks = append(checks, c)
 			}
+		}
+	}
+	if s.cfg.Store != nil {
+		checks = append(checks, Check{Name: "store", Err: s.cfg.Store.Healthy()})
+	} else {
+		out.Checks["store"] = storeUnknown
+	}
+	for _, c := range checks {
+		if c.Err != nil {
+			out.Ready = false
+			out.Checks[c.Name] = c.Err.Error()
+		} else {
+			out.Checks[c.Name] = "ok"
+		}
+	}
+	if s.cfg.Reconciler != nil {
+		if h := s.cfg.Reconciler.HaltState(); h.Halted {
+			out.Halt = &h
 		}
 	}
 	code := http.StatusOK
@@ -267,8 +342,21 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, required bool) bo
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil || (errors.Is(err, io.EOF) && !required) {
+	if errors.Is(err, io.EOF) && !required {
 		return true
+	}
+	if err == nil {
+		// One value per body: a second one would be silently ignored.
+		end := dec.InputOffset()
+		_, terr := dec.Token()
+		switch {
+		case errors.Is(terr, io.EOF):
+			return true
+		case errors.As(terr, new(*http.MaxBytesError)):
+			err = terr
+		default:
+			err = fmt.Errorf("unexpected data after the JSON value, which ends at byte %d", end)
+		}
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -336,6 +424,58 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, name string, er
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the reconciler did not take the command in time")
 	default:
 		s.cfg.Logger.Error("command failed", "sequence", name, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+	}
+}
+
+// HaltRequest is the body of POST /api/v1/halt and DELETE /api/v1/halt.
+type HaltRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by,omitempty"`
+}
+
+func (s *Server) haltState(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.cfg.Reconciler.HaltState())
+}
+
+func (s *Server) halt(w http.ResponseWriter, r *http.Request) {
+	var req HaltRequest
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "reason: say why dialing is halted; it is shown in status, history and /readyz")
+		return
+	}
+	if req.By == "" {
+		req.By = "api@" + r.RemoteAddr
+	}
+	s.haltCommand(w, s.cfg.Reconciler.Halt(r.Context(), req.By, req.Reason))
+}
+
+func (s *Server) unhalt(w http.ResponseWriter, r *http.Request) {
+	var req HaltRequest
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	if req.By == "" {
+		req.By = "api@" + r.RemoteAddr
+	}
+	s.haltCommand(w, s.cfg.Reconciler.Unhalt(r.Context(), req.By))
+}
+
+func (s *Server) haltCommand(w http.ResponseWriter, err error) {
+	st := s.cfg.Reconciler.HaltState()
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, st)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the reconciler did not take the command in time")
+	case st.Halted:
+		// Halted, but the halt could not be stored: dialing is stopped,
+		// and the caller must know it will not survive a restart.
+		writeError(w, http.StatusInternalServerError, "halt_not_durable", err.Error())
+	default:
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 	}
 }

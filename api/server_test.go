@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,6 +24,7 @@ type fakeRec struct {
 	seqs  map[string]reconcile.SequenceStatus
 	calls []string
 	err   error
+	halt  reconcile.HaltStatus
 }
 
 func (f *fakeRec) Sequences() []reconcile.SequenceStatus {
@@ -61,6 +63,17 @@ func (f *fakeRec) ReconcileNow(_ context.Context, name string) error {
 	return f.check(name)
 }
 func (f *fakeRec) QueueDepth() int { return 3 }
+func (f *fakeRec) Halt(_ context.Context, who, reason string) error {
+	f.calls = append(f.calls, fmt.Sprintf("halt by=%s why=%s", who, reason))
+	f.halt = reconcile.HaltStatus{Halted: true, Reason: reason, Who: who, Since: fixedNow}
+	return f.err
+}
+func (f *fakeRec) Unhalt(_ context.Context, who string) error {
+	f.calls = append(f.calls, "unhalt by="+who)
+	f.halt = reconcile.HaltStatus{}
+	return f.err
+}
+func (f *fakeRec) HaltState() reconcile.HaltStatus { return f.halt }
 
 type fakeHistory struct {
 	asked []string
@@ -100,6 +113,9 @@ func call(t *testing.T, method, url, token, body string) (int, string) {
 		rd = strings.NewReader(body)
 	}
 	req, _ := http.NewRequest(method, url, rd)
+	if !safeMethod(method) {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -259,4 +275,25 @@ func TestMetricsPassThePrometheusTextParser(t *testing.T) {
 	if g := fams["sequencer_queue_depth"]; g != nil && g.Metric[0].GetGauge().GetValue() != 3 {
 		t.Errorf("queue depth = %v, want 3", g.Metric[0].GetGauge().GetValue())
 	}
+}
+
+// localRequest is a request as a client on the same host sends it to a
+// daemon listening on 127.0.0.1:8080, JSON-typed when it changes state.
+func localRequest(method, path, body string) *http.Request {
+	return requestVia("127.0.0.1:8080", method, "http://127.0.0.1:8080"+path, body)
+}
+
+// requestVia is a request to url that arrived on the local address local,
+// as net/http's server records it for handlers.
+func requestVia(local, method, url, body string) *http.Request {
+	r := httptest.NewRequest(method, url, strings.NewReader(body))
+	addr, err := net.ResolveTCPAddr("tcp", local)
+	if err != nil {
+		panic(err)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, addr))
+	if !safeMethod(method) {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	return r
 }

@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// The names below are copied from the seed's enumeration tables
-// (reference/commdn-api.txt), with its two PDF-mangled error names mended.
+// The names below are copied from the seed's enumeration tables (the
+// Communication DN chapter of the OCS reference manual), with its two
+// PDF-mangled error names mended.
 var (
 	seedMessageTypes = map[MessageType]string{
 		0: "MSGCFG_NONE", 1: "MSGCFG_UNKNOWN", 2: "MSGCFG_ERROR", 3: "MSGCFG_CLIENTREGISTER",
@@ -32,7 +33,7 @@ var (
 		11: "CM_ERROR_INVALID_CAMPAIGN_MODE", 12: "CM_ERROR_INVALID_CAMPAIGN_SCHEDULE",
 		13: "CM_ERROR_CAMPAIGN_SCHEDULE_NOT_FOUND", 14: "CM_ERROR_INVALID_CAMPAIGN_SCHEDULE_MODE",
 		15: "CM_ERROR_LICENSE_VIOLATION",
-		// Not in the seed; seen in public SDK docs (DESIGN §3).
+		// Not in the seed; seen in public SDK docs (docs/protocol.md).
 		16: "CM_ERROR_WRONG_CONFIGURATION", 17: "CM_ERROR_PART_OF_SEQUENCE",
 	}
 	seedDialModes = map[DialMode]string{

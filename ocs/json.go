@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// The bridge wire format (DESIGN §5), version 1, is one JSON object per
+// The bridge wire format (ocs/JSON-FORMAT.md), version 1, is one JSON object per
 // frame:
 //
 //	{"v":1,"data":[["GSW_CM_MessageType",7],["GSW_CM_AttrCampaignID",101],

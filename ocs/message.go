@@ -335,7 +335,7 @@ func (e *OCSError) Error() string {
 }
 
 // GoalReached reports whether the error means the request's goal already
-// holds (DESIGN §3): AlreadyLoaded on Load, AlreadyStarted on Start,
+// holds (docs/protocol.md, "Answers and idempotency"): AlreadyLoaded on Load, AlreadyStarted on Start,
 // NotLoaded on Unload/ForceUnload/Stop, NotStarted on Stop.
 func (e *OCSError) GoalReached() bool {
 	switch e.Request {

@@ -110,6 +110,16 @@ func (r *Reconciler) do(ctx context.Context, name string, f func(*seqState, time
 }
 
 func (r *Reconciler) onCommand(c command, now time.Time) {
+	if c.global != nil {
+		err := c.global(now)
+		for name := range r.seqs {
+			r.markDirty(name)
+		}
+		r.processDirty(now)
+		r.publish(now)
+		c.reply <- err
+		return
+	}
 	s, ok := r.seqs[c.name]
 	if !ok || s.spec == nil || s.deleted {
 		c.reply <- fmt.Errorf("%q: %w", c.name, ErrUnknownSequence)

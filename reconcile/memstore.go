@@ -16,6 +16,7 @@ type MemStore struct {
 	prog    map[string]store.Progress
 	intents map[string]store.Intent
 	events  []store.Event
+	halt    *store.Halt
 	// keepEvents: history is kept (a projection reads it back); otherwise
 	// Append drops it.
 	keepEvents bool
@@ -116,6 +117,27 @@ func (m *MemStore) Append(evs ...store.Event) error {
 }
 
 func (m *MemStore) PutGroupStatus(gs ...store.GroupStatus) error { return nil }
+
+func (m *MemStore) Halt() (store.Halt, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.halt == nil {
+		return store.Halt{}, false, nil
+	}
+	return *m.halt, true, nil
+}
+
+func (m *MemStore) PutHalt(h *store.Halt) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h == nil {
+		m.halt = nil
+		return nil
+	}
+	c := *h
+	m.halt = &c
+	return nil
+}
 
 // Events returns the history appended so far, in order.
 func (m *MemStore) Events() []store.Event {

@@ -31,7 +31,7 @@ func TestADSTNightRunsAGapStartAtTheGapsEndAndARepeatedHourStartOnce(t *testing.
 		rep.Location, rep.TimeZone = ny, "America/New_York"
 		rep.Start = specs.Start{Schedule: "30 1 29 10 *"} // 01:30 on October 29: the repeated hour
 		h.apply(rehash(gap), rehash(rep))
-		time.Sleep(time.Date(2000, 11, 1, 0, 0, 0, 0, time.UTC).Sub(time.Now()))
+		time.Sleep(time.Until(time.Date(2000, 11, 1, 0, 0, 0, 0, time.UTC)))
 		synctest.Wait()
 		p, _, _ := h.st.Progress("gap")
 		if len(p.FiredStarts) != 1 || !p.FiredStarts[0].Equal(time.Date(2000, 4, 2, 7, 0, 0, 0, time.UTC)) {

@@ -144,7 +144,7 @@ func (r *Reconciler) passOCS(s *seqState, now time.Time, suspended bool) time.Ti
 		return r.seqRequest(s, now, actStart)
 	case stDialing:
 		if suspended {
-			run.StopGoal, run.PauseReason, run.ItemState = goalPause, pauseSuspended, stStopping
+			run.StopGoal, run.PauseReason, run.ItemState = goalPause, "suspended", stStopping
 			return r.seqRequest(s, now, actStop)
 		}
 		s.phase, s.nextAction = PhaseRunning, "poll OCS sequence"

@@ -25,6 +25,8 @@ type Store interface {
 	OpenIntents() ([]store.Intent, error)
 	Append(evs ...store.Event) error
 	PutGroupStatus(gs ...store.GroupStatus) error
+	Halt() (store.Halt, bool, error)
+	PutHalt(h *store.Halt) error
 }
 
 // Config of a Reconciler. Zero durations take the defaults in brackets.
@@ -105,6 +107,11 @@ type Reconciler struct {
 	linkDown  bool
 	linkFloor uint64
 	storeErr  error // the last durable write's failure, nil once one succeeds
+	fenced    error // set once a write is fenced (HA): send nothing, return
+	// halt: the operator's stop switch (API/CLI, durable) and the halts
+	// declared by spec files; either stops every sequence's dialing.
+	halt      *store.Halt
+	specHalts []SpecHalt
 	started   time.Time
 	inflight  sync.WaitGroup
 	rec       *recorder
@@ -119,6 +126,7 @@ type Reconciler struct {
 	pubGroups map[groupKey]GroupObservation
 	running   bool
 	queue     int // sequences due or dirty at the last publish
+	pubHalt   HaltStatus
 }
 
 // New returns a Reconciler; nothing runs until Run.
@@ -176,9 +184,10 @@ type result struct {
 }
 
 type command struct {
-	name  string
-	apply func(s *seqState, now time.Time) error
-	reply chan error
+	name   string
+	apply  func(s *seqState, now time.Time) error
+	global func(now time.Time) error // instead of apply: for every sequence
+	reply  chan error
 }
 
 // Run loads progress, settles what a crash left open, and runs the loop
@@ -187,6 +196,13 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 	if err := r.recover(); err != nil {
 		return fmt.Errorf("recover progress: %w", err)
 	}
+	if h, found, err := r.cfg.Store.Halt(); err != nil {
+		return fmt.Errorf("recover halt: %w", err)
+	} else if found {
+		r.halt = &h
+		r.log.Warn("dialing is halted", "reason", h.Reason, "by", h.Who, "since", h.Since)
+	}
+	r.publishHalt()
 	r.started = time.Now()
 	stopRec := make(chan struct{})
 	go r.rec.run(stopRec)
@@ -207,6 +223,10 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 		r.processDue(now)
 		r.processDirty(now)
 		r.publish(now)
+		if r.fenced != nil {
+			r.drain()
+			return fmt.Errorf("reconcile: %w", r.fenced)
+		}
 		wait := r.cfg.MaxSleep
 		if r.due.Len() > 0 {
 			if d := r.due[0].due.Sub(now); d < wait {
@@ -431,6 +451,13 @@ func (r *Reconciler) applySnapshot(snap specs.Snapshot, now time.Time) {
 	}
 	if snap.Err != nil {
 		r.log.Error("specs directory unreadable; keeping the last good specs", "err", snap.Err)
+	}
+	if snap.Err == nil || len(snap.Halts) > 0 {
+		hs := make([]SpecHalt, 0, len(snap.Halts))
+		for name, h := range snap.Halts {
+			hs = append(hs, SpecHalt{Name: name, File: h.Pos.Path, Reason: h.Reason})
+		}
+		r.setSpecHalts(hs, now)
 	}
 }
 

@@ -56,6 +56,16 @@ func intentID(run *store.Run, action string, req ocs.Message) string {
 	return id
 }
 
+// deposed stops all sending for good: the store refused a write because
+// another daemon leads now. The loop returns the error so that the caller
+// steps down; nothing is sent in between, a stop included.
+func (r *Reconciler) deposed(err error) {
+	if r.fenced == nil {
+		r.fenced = err
+		r.log.Error("no longer the leader: sending nothing more", "err", err)
+	}
+}
+
 // reducesDialing reports whether an action can only lower what OCS
 // dials. Such a request is safe to repeat, so it goes out even when the
 // journal cannot be written (a full disk must never keep OCS dialing); the
@@ -82,6 +92,9 @@ type outgoing struct {
 // send records req as the sequence's outgoing request; the loop executes
 // it (flush) once every dirty sequence has had its pass.
 func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Message, journal bool) time.Time {
+	if r.fenced != nil {
+		return time.Time{} // deposed: the new leader owns OCS now
+	}
 	if r.linkDown {
 		// The link announces its return (LinkUp), which wakes every
 		// running sequence; the resync is only the net.
@@ -104,6 +117,10 @@ func (r *Reconciler) flush(now time.Time) {
 	r.outbox = nil
 	for _, o := range box {
 		s := o.s
+		if r.fenced != nil {
+			s.inflight = "" // deposed: the new leader owns OCS now
+			continue
+		}
 		if s.gone || s.inflight != o.action {
 			continue
 		}
@@ -122,6 +139,11 @@ func (r *Reconciler) flush(now time.Time) {
 					err = fmt.Errorf("journal %s: %w", o.action, err)
 				}
 				r.noteStore(err)
+			}
+			if errors.Is(err, store.ErrFenced) {
+				r.deposed(err)
+				s.inflight = ""
+				continue
 			}
 			if err != nil {
 				if !reducesDialing(o.action) {
@@ -359,9 +381,9 @@ func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
 		case goalPause:
 			run.ItemState = stPaused
 			run.PausedAt = now
-			cause := "window"
-			if run.PauseReason == pauseSuspended {
-				cause = "suspend"
+			cause := "suspend"
+			if pausedByWindow(run.PauseReason) {
+				cause = "window"
 			}
 			r.history(s, now, store.Event{Kind: "item-pause", Run: run.ID, Item: run.ItemName, Message: "paused: " + run.PauseReason,
 				Fields: map[string]string{"cause": cause, "reason": run.PauseReason}})
@@ -522,6 +544,9 @@ func (r *Reconciler) saveProgress(s *seqState, now time.Time) error {
 	s.prog.Sequence = s.name
 	s.prog.UpdatedAt = now
 	if err := r.cfg.Store.PutProgress(s.prog); err != nil {
+		if errors.Is(err, store.ErrFenced) {
+			r.deposed(err)
+		}
 		s.unsaved = true
 		err = fmt.Errorf("save progress: %w", err)
 		r.noteStore(err)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
@@ -53,6 +54,9 @@ func (r *Reconciler) pass(s *seqState, now time.Time) time.Time {
 // suspended says whether dialing must stop: the spec's suspend always wins;
 // otherwise an unexpired API override decides.
 func (r *Reconciler) suspended(s *seqState, now time.Time) (bool, string) {
+	if who := r.haltedBy(); who != "" {
+		return true, who
+	}
 	if s.spec != nil && s.spec.Suspend {
 		return true, "spec"
 	}
@@ -60,6 +64,14 @@ func (r *Reconciler) suspended(s *seqState, now time.Time) (bool, string) {
 		return true, "api:" + o.Who
 	}
 	return false, ""
+}
+
+// suspendWord names why dialing is held, for history and pauses.
+func (r *Reconciler) suspendWord(s *seqState, now time.Time) string {
+	if _, by := r.suspended(s, now); strings.HasPrefix(by, "halt:") {
+		return "dialing halted"
+	}
+	return "suspended"
 }
 
 // passSequencer drives the run in progress item by item (engine sequencer).
@@ -164,7 +176,7 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
 		}
 		if suspended {
-			run.StopGoal, run.PauseReason, run.ItemState = goalPause, pauseSuspended, stStopping
+			run.StopGoal, run.PauseReason, run.ItemState = goalPause, r.suspendWord(s, now), stStopping
 			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
 		}
 		if !schedule.InWindow(spec, now) {
@@ -225,8 +237,8 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 			return open
 		}
 		cause, msg := "window", schedule.OpenReason(spec)
-		if run.PauseReason == pauseSuspended {
-			cause, msg = "suspend", "suspend ended"
+		if !pausedByWindow(run.PauseReason) {
+			cause, msg = "suspend", run.PauseReason+" no more"
 		}
 		r.history(s, now, store.Event{Kind: "item-resume", Run: run.ID, Item: run.ItemName, Message: "resumed: " + msg,
 			Fields: map[string]string{"cause": cause, "reason": msg}})
@@ -320,7 +332,7 @@ func (r *Reconciler) passIdle(s *seqState, now time.Time, suspended bool) time.T
 		r.recordSkip(s, now, time.Time{}, fmt.Sprintf("%d more missed starts not listed", extra), extra)
 	}
 	if d.OK && suspended {
-		r.recordSkip(s, now, d.Run, "suspended", 1)
+		r.recordSkip(s, now, d.Run, r.suspendWord(s, now), 1)
 		changed = true
 		d.OK = false
 		if d.Run.After(p.LastScheduled) {

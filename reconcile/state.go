@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"strings"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/specs"
@@ -31,9 +32,9 @@ const (
 	goalRestart = "restart" // a dial-mode change OCS cannot make live
 )
 
-// pauseSuspended is Run.PauseReason of an item paused by a suspend; any
-// other reason is the calling window's.
-const pauseSuspended = "suspended"
+// pausedByWindow says whether Run.PauseReason is the calling window's
+// (schedule.ClosedReason) rather than a suspend's or a halt's.
+func pausedByWindow(reason string) bool { return strings.HasPrefix(reason, "calling window") }
 
 // Actions, as written in intents and history.
 const (

@@ -4,7 +4,7 @@ import (
 	"time"
 )
 
-// Phase is the coarse state of a sequence shown to operators (DESIGN §6).
+// Phase is the coarse state of a sequence shown to operators (docs/architecture.md).
 type Phase string
 
 const (

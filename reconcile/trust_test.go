@@ -243,6 +243,13 @@ func (f *failingStore) SettleIntent(id string, st store.IntentState, outcome str
 	return f.Store.SettleIntent(id, st, outcome, at)
 }
 
+func (f *failingStore) PutHalt(h *store.Halt) error {
+	if f.full.Load() {
+		return errDiskFull
+	}
+	return f.Store.PutHalt(h)
+}
+
 func (f *failingStore) Append(evs ...store.Event) error {
 	if f.full.Load() {
 		return errDiskFull

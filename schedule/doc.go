@@ -6,7 +6,8 @@
 // does I/O: every function takes the instants it needs, so the reconciler,
 // the tests and the plan command all get the same answers.
 //
-// The rules (DESIGN §7), each enforced here and tested:
+// The rules (docs/spec-reference.md, "spec.start"), each enforced here and
+// tested:
 //   - Cron fields are matched against local wall-clock slots in the
 //     sequence's time zone (tzdata is embedded). robfig/cron only parses
 //     (schedule/cron); its Next is never called, because it skips starts in

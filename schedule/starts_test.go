@@ -119,7 +119,7 @@ func TestAStartAtIsOneInstantAndAnImmediateSequenceHasNoScheduledStarts(t *testi
 }
 
 func TestNextStartIsStrictlyAfterItsArgumentEvenOnTheChathamTransitionThatTrapsRobfig(t *testing.T) {
-	// DESIGN §7: robfig's Next answers its own argument forever here.
+	// robfig's Next answers its own argument forever here (docs/architecture.md, "Time").
 	seq := cronSeq(t, "Pacific/Chatham", "45 3 * * 0,6")
 	at := ts(t, "2026-04-05T14:00:00Z")
 	for i := 0; i < 20; i++ {

@@ -63,7 +63,7 @@ func (z *zone) offset(u int64) int64 {
 
 // resolve turns local wall time w into an instant: the first instant at
 // which the local clock shows w or has already passed it. That gives the two
-// DST rules of DESIGN §7 at once: a wall time in the repeated fall-back hour
+// DST rules of docs/spec-reference.md at once: a wall time in the repeated fall-back hour
 // resolves to its first occurrence, and a wall time in a spring-forward gap
 // resolves to the first instant after the gap (02:30 → the 03:00 transition).
 // The result is monotonic in w.
@@ -125,20 +125,6 @@ func civil(n int64) (y int, m time.Month, d int) {
 		yy++
 	}
 	return int(yy), time.Month(mm), d
-}
-
-// dayNumber is the inverse of civil.
-func dayNumber(y int, m time.Month, d int) int64 {
-	yy := int64(y)
-	if m <= 2 {
-		yy--
-	}
-	era := floorDiv(yy, 400)
-	yoe := yy - era*400
-	mp := (int64(m) + 9) % 12
-	doy := (153*mp+2)/5 + int64(d) - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
 }
 
 // weekday of day number n (1970-01-01 was a Thursday).

@@ -213,17 +213,35 @@ func (d *decoder) date(n *yaml.Node, f string) (Date, bool) {
 // ParseFile decodes every document of one file. It never panics; problems
 // carry path:line:col. Documents with errors produce no value.
 func ParseFile(path string, data []byte) (seqs []*Sequence, dncs []*DoNotCallList, problems []Problem) {
+	p := Parse(path, data)
+	return p.Sequences, p.DNCLists, p.Problems
+}
+
+// Parsed is every document of one file, by kind.
+type Parsed struct {
+	Sequences []*Sequence
+	DNCLists  []*DoNotCallList
+	Halts     []*Halt
+	Problems  []Problem
+}
+
+// Parse decodes every document of one file. It never panics; problems
+// carry path:line:col. Documents with errors produce no value.
+func Parse(path string, data []byte) (out Parsed) {
 	d := &decoder{path: path}
 	defer func() {
 		if r := recover(); r != nil {
 			d.errf(nil, "", "internal error while decoding (please report): %v", r)
-			seqs, dncs, problems = nil, nil, d.problems
+			out = Parsed{Problems: d.problems}
 		}
 	}()
 	if len(bytes.TrimSpace(data)) == 0 {
-		d.errf(nil, "", "empty file: want at least one CampaignSequence or DoNotCallList document")
-		return nil, nil, d.problems
+		d.errf(nil, "", "empty file: want at least one CampaignSequence, DoNotCallList or Halt document")
+		return Parsed{Problems: d.problems}
 	}
+	var seqs []*Sequence
+	var dncs []*DoNotCallList
+	var halts []*Halt
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	docs := 0
 	for {
@@ -263,12 +281,41 @@ func ParseFile(path string, data []byte) (seqs []*Sequence, dncs []*DoNotCallLis
 				l.Generation = 1
 				dncs = append(dncs, l)
 			}
+		case KindHalt:
+			h := d.halt(root)
+			if !hasErrorsSince(d.problems, before) && h != nil {
+				halts = append(halts, h)
+			}
 		}
 	}
 	if docs == 0 && len(d.problems) == 0 {
-		d.errf(nil, "", "no documents: want at least one CampaignSequence or DoNotCallList")
+		d.errf(nil, "", "no documents: want at least one CampaignSequence, DoNotCallList or Halt")
 	}
-	return seqs, dncs, d.problems
+	return Parsed{Sequences: seqs, DNCLists: dncs, Halts: halts, Problems: d.problems}
+}
+
+// halt decodes a kind: Halt document: metadata.name and spec.reason.
+func (d *decoder) halt(root *yaml.Node) *Halt {
+	h := &Halt{Pos: Position{d.path, root.Line, root.Column}}
+	var specNode *yaml.Node
+	d.fields(root, "", map[string]func(*yaml.Node, string){
+		"apiVersion": func(*yaml.Node, string) {},
+		"kind":       func(*yaml.Node, string) {},
+		"metadata":   func(v *yaml.Node, f string) { h.Name, _, _ = d.metadata(v, f) },
+		"spec":       func(v *yaml.Node, f string) { specNode = v },
+	})
+	if specNode == nil {
+		d.errf(root, "spec", "missing spec (a Halt needs spec.reason)")
+		return nil
+	}
+	d.fields(specNode, "spec", map[string]func(*yaml.Node, string){
+		"reason": func(v *yaml.Node, f string) { h.Reason, _ = d.str(v, f) },
+	})
+	if strings.TrimSpace(h.Reason) == "" {
+		d.errf(specNode, "spec.reason", "a Halt needs a reason: it is shown in status, history and /readyz")
+		return nil
+	}
+	return h
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
@@ -312,11 +359,11 @@ func (d *decoder) header(root *yaml.Node) string {
 		return ""
 	}
 	if kindNode == nil {
-		d.errf(root, "kind", "missing kind (want %s or %s)", KindCampaignSequence, KindDoNotCallList)
+		d.errf(root, "kind", "missing kind (want %s, %s or %s)", KindCampaignSequence, KindDoNotCallList, KindHalt)
 		return ""
 	}
-	if kind != KindCampaignSequence && kind != KindDoNotCallList {
-		d.errf(kindNode, "kind", "unknown kind %q (want %s or %s)", kind, KindCampaignSequence, KindDoNotCallList)
+	if kind != KindCampaignSequence && kind != KindDoNotCallList && kind != KindHalt {
+		d.errf(kindNode, "kind", "unknown kind %q (want %s, %s or %s)", kind, KindCampaignSequence, KindDoNotCallList, KindHalt)
 		return ""
 	}
 	return kind

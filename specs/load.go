@@ -1,11 +1,16 @@
 package specs
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // IsSpecFile reports whether a directory entry name is a spec file: .yaml
@@ -22,15 +27,51 @@ func IsSpecFile(name string) bool {
 type fileState struct {
 	seqs  []*Sequence
 	dncs  []*DoNotCallList
+	halts []*Halt
 	valid bool
+}
+
+// DefaultMaxFileBytes caps a spec file unless told otherwise: real specs
+// are kilobytes, and a runaway file (a log written into the directory, a
+// 50 MB paste) must not take the daemon's memory with it on every rescan.
+const DefaultMaxFileBytes = 4 << 20
+
+// LoadOptions tune Load. Zero values take the defaults.
+type LoadOptions struct {
+	// MaxFileBytes: a larger file is an invalid file [DefaultMaxFileBytes].
+	MaxFileBytes int64
+}
+
+// racyWindow is how close to its read a file's mtime may be before the
+// stat alone no longer proves the file unchanged: a filesystem with coarse
+// timestamps (1 s on some, 2 s on FAT) gives a write just after our read
+// the mtime we recorded, with the same size if an edit kept its length.
+const racyWindow = 2 * time.Second
+
+// parsed is what a file's content meant when it was last read, and how to
+// tell that the file has not changed since.
+type parsed struct {
+	size     int64
+	mtime    time.Time
+	racy     bool // mtime too close to the read: re-read and compare sums
+	sum      [sha256.Size]byte
+	hasSum   bool       // false when the file was refused unread (too large)
+	state    *fileState // what it holds, when it has no errors
+	problems []Problem
 }
 
 // loader keeps the last good version of every file across loads, and the
 // generation of every sequence, so that a broken file never takes a
 // running sequence away and a renamed file is not a delete and create.
+// It also remembers what each file meant, so that a rescan of files that
+// did not change reads and parses nothing.
 type loader struct {
-	good map[string]*fileState // path → last valid content
-	gens map[string]genEntry   // sequence or list name → hash and generation
+	maxBytes int64
+	good     map[string]*fileState // path → last valid content
+	gens     map[string]genEntry   // sequence or list name → hash and generation
+	seen     map[string]*parsed    // path → its last read
+	// Counted for tests and benchmarks: files opened and read, and parsed.
+	reads, parses int
 }
 
 type genEntry struct {
@@ -38,14 +79,29 @@ type genEntry struct {
 	gen  int64
 }
 
-func newLoader() *loader { return &loader{good: map[string]*fileState{}, gens: map[string]genEntry{}} }
+func newLoader(opts LoadOptions) *loader {
+	if opts.MaxFileBytes <= 0 {
+		opts.MaxFileBytes = DefaultMaxFileBytes
+	}
+	return &loader{maxBytes: opts.MaxFileBytes, good: map[string]*fileState{}, gens: map[string]genEntry{}, seen: map[string]*parsed{}}
+}
 
-// LoadDir loads files and directories (not recursively) into a snapshot.
-func LoadDir(paths ...string) Snapshot { return newLoader().load(paths...) }
+// LoadDir loads files and directories (not recursively) into a snapshot,
+// with the default options.
+func LoadDir(paths ...string) Snapshot { return Load(LoadOptions{}, paths...) }
+
+// Load loads files and directories (not recursively) into a snapshot.
+func Load(opts LoadOptions, paths ...string) Snapshot { return newLoader(opts).load(false, paths...) }
+
+// specFile is a file to load and what a stat said about it.
+type specFile struct {
+	path string
+	info os.FileInfo
+}
 
 // listFiles expands the paths into spec files, sorted.
-func listFiles(paths []string) ([]string, []Problem, error) {
-	var files []string
+func listFiles(paths []string) ([]specFile, []Problem, error) {
+	var files []specFile
 	var problems []Problem
 	for _, p := range paths {
 		fi, err := os.Stat(p)
@@ -53,7 +109,7 @@ func listFiles(paths []string) ([]string, []Problem, error) {
 			return nil, nil, fmt.Errorf("read specs: %w", err)
 		}
 		if !fi.IsDir() {
-			files = append(files, p)
+			files = append(files, specFile{p, fi})
 			continue
 		}
 		ents, err := os.ReadDir(p)
@@ -74,17 +130,20 @@ func listFiles(paths []string) ([]string, []Problem, error) {
 				continue
 			}
 			if st.Mode().IsRegular() {
-				files = append(files, full)
+				files = append(files, specFile{full, st})
 			}
 		}
 	}
-	sort.Strings(files)
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	return files, problems, nil
 }
 
-func (l *loader) load(paths ...string) Snapshot {
+// load reads the paths into a snapshot. Unless force is set, a file whose
+// size and mtime match its last read is not read again; with force every
+// file is read, but one whose content is unchanged is still not parsed.
+func (l *loader) load(force bool, paths ...string) Snapshot {
 	snap := Snapshot{Sequences: map[string]*Sequence{}, DNCLists: map[string]*DoNotCallList{},
-		Files: map[string]string{}, Invalid: map[string]string{}}
+		Halts: map[string]*Halt{}, Files: map[string]string{}, Invalid: map[string]string{}}
 	files, problems, err := listFiles(paths)
 	if err != nil {
 		snap.Err = err
@@ -96,10 +155,12 @@ func (l *loader) load(paths ...string) Snapshot {
 	}
 	snap.Problems = append(snap.Problems, problems...)
 	present := map[string]bool{}
-	for _, path := range files {
+	for _, sf := range files {
+		path := sf.path
 		present[path] = true
-		data, err := os.ReadFile(path)
+		res, err := l.read(sf, force)
 		if err != nil {
+			delete(l.seen, path)
 			snap.Problems = append(snap.Problems, Problem{Path: path, Line: 1, Column: 1, Severity: SeverityError, Message: "cannot read: " + err.Error()})
 			if st := l.good[path]; st != nil {
 				l.install(&snap, path, st)
@@ -107,7 +168,7 @@ func (l *loader) load(paths ...string) Snapshot {
 			}
 			continue
 		}
-		seqs, dncs, ps := ParseFile(path, data)
+		ps := res.problems
 		snap.Problems = append(snap.Problems, ps...)
 		if HasErrors(ps) {
 			if st := l.good[path]; st != nil {
@@ -123,13 +184,17 @@ func (l *loader) load(paths ...string) Snapshot {
 			}
 			continue
 		}
-		st := &fileState{seqs: seqs, dncs: dncs, valid: true}
-		l.good[path] = st
-		l.install(&snap, path, st)
+		l.good[path] = res.state
+		l.install(&snap, path, res.state)
 	}
 	for path := range l.good {
 		if !present[path] {
 			delete(l.good, path) // a deleted file deletes its sequences
+		}
+	}
+	for path := range l.seen {
+		if !present[path] {
+			delete(l.seen, path)
 		}
 	}
 	crossCheck(&snap)
@@ -145,6 +210,121 @@ func (l *loader) load(paths ...string) Snapshot {
 		return a.Column < b.Column
 	})
 	return snap
+}
+
+// read returns what a file means, reading it only when its size or mtime
+// changed (or force, or its last read was racy) and parsing it only when
+// its content did. It never reads more than the size limit and one byte.
+func (l *loader) read(sf specFile, force bool) (*parsed, error) {
+	prev := l.seen[sf.path]
+	regular := sf.info.Mode().IsRegular()
+	if prev != nil && regular && !force && !prev.racy && sf.info.Size() == prev.size && sf.info.ModTime().Equal(prev.mtime) {
+		return prev, nil
+	}
+	f, err := os.Open(sf.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	res := &parsed{size: fi.Size(), mtime: fi.ModTime()}
+	if fi.Mode().IsRegular() && fi.Size() > l.maxBytes {
+		res.problems = []Problem{tooLarge(sf.path, fmt.Sprintf("file is %d bytes, over the %s limit (--max-spec-bytes)", fi.Size(), sizeString(l.maxBytes)))}
+		l.remember(sf, res)
+		return res, nil
+	}
+	readAt := time.Now()
+	l.reads++
+	data, err := io.ReadAll(io.LimitReader(f, l.maxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	res.racy = readAt.Sub(fi.ModTime()) < racyWindow
+	if int64(len(data)) > l.maxBytes {
+		// It grew while being read, or it is a device or pipe with no size.
+		res.problems = []Problem{tooLarge(sf.path, fmt.Sprintf("file is over the %s limit (--max-spec-bytes)", sizeString(l.maxBytes)))}
+		l.remember(sf, res)
+		return res, nil
+	}
+	res.sum, res.hasSum = sha256.Sum256(data), true
+	if prev != nil && prev.hasSum && prev.sum == res.sum {
+		res.state, res.problems = prev.state, prev.problems
+		l.remember(sf, res)
+		return res, nil
+	}
+	if p, bad := binaryProblem(sf.path, data); bad {
+		res.problems = []Problem{p}
+	} else {
+		l.parses++
+		pf := Parse(sf.path, data)
+		seqs, dncs, ps := pf.Sequences, pf.DNCLists, pf.Problems
+		res.problems = ps
+		if !HasErrors(ps) {
+			res.state = &fileState{seqs: seqs, dncs: dncs, halts: pf.Halts, valid: true}
+		}
+	}
+	l.remember(sf, res)
+	return res, nil
+}
+
+func (l *loader) remember(sf specFile, res *parsed) {
+	if sf.info.Mode().IsRegular() {
+		l.seen[sf.path] = res
+	}
+}
+
+func tooLarge(path, msg string) Problem {
+	return Problem{Path: path, Line: 1, Column: 1, Severity: SeverityError, Message: msg}
+}
+
+// sizeString says a byte limit the way it was most likely given.
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// binaryProblem finds the first NUL byte or invalid UTF-8 sequence: the
+// YAML parser would report either as a puzzling syntax error, when the
+// real news is that this is not a text file (or not UTF-8: a UTF-16 file
+// is full of NULs).
+func binaryProblem(path string, data []byte) (Problem, bool) {
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c == 0 {
+			line, col := position(data, i)
+			return Problem{Path: path, Line: line, Column: col, Severity: SeverityError,
+				Message: fmt.Sprintf("binary file: NUL byte at offset %d; a spec must be UTF-8 text", i)}, true
+		}
+		if c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			line, col := position(data, i)
+			return Problem{Path: path, Line: line, Column: col, Severity: SeverityError,
+				Message: fmt.Sprintf("not UTF-8 text: invalid byte 0x%02x at offset %d; a spec must be UTF-8 text", c, i)}, true
+		}
+		i += size
+	}
+	return Problem{}, false
+}
+
+// position turns a byte offset into a 1-based line and column (in
+// characters, as the YAML positions are).
+func position(data []byte, off int) (line, col int) {
+	start := bytes.LastIndexByte(data[:off], '\n') + 1
+	return bytes.Count(data[:off], []byte{'\n'}) + 1, utf8.RuneCount(data[start:off]) + 1
 }
 
 func markInvalid(snap *Snapshot, st *fileState, msg string) {
@@ -176,6 +356,14 @@ func (l *loader) install(snap *Snapshot, path string, st *fileState) {
 		}
 		snap.DNCLists[d.Name] = d
 		snap.Files[d.Name] = path
+	}
+	for _, h := range st.halts {
+		if prev, dup := snap.Halts[h.Name]; dup {
+			snap.Problems = append(snap.Problems, Problem{Path: h.Pos.Path, Line: h.Pos.Line, Column: h.Pos.Column, Field: "metadata.name",
+				Severity: SeverityError, Message: fmt.Sprintf("duplicate Halt name %q: also defined at %s", h.Name, prev.Pos)})
+			continue
+		}
+		snap.Halts[h.Name] = h
 	}
 }
 

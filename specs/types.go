@@ -18,9 +18,10 @@ const APIVersion = "sequencer/v1"
 const (
 	KindCampaignSequence = "CampaignSequence"
 	KindDoNotCallList    = "DoNotCallList"
+	KindHalt             = "Halt"
 )
 
-// Engine says who runs the items of a sequence (DESIGN §4).
+// Engine says who runs the items of a sequence (docs/protocol.md, "Two engines").
 type Engine string
 
 const (
@@ -231,6 +232,10 @@ func (p Problem) String() string {
 type Snapshot struct {
 	Sequences map[string]*Sequence
 	DNCLists  map[string]*DoNotCallList
+	// Halts are the kind: Halt documents in force: while any is, no
+	// sequence dials. An invalid edit of a halt file keeps its last good
+	// version, like any other kind: a typo never lifts a halt.
+	Halts map[string]*Halt
 	// Files maps each sequence and DNC list name to the file it came from.
 	Files map[string]string
 	// Invalid maps the name of a sequence that keeps running on its last
@@ -241,4 +246,13 @@ type Snapshot struct {
 	// Err is a directory-level failure (unreadable directory); the
 	// sequences are then the last good ones.
 	Err error
+}
+
+// Halt is the stop switch as a spec file: while it exists, no sequence
+// dials (running items are stopped, nothing starts). Deleting the file
+// lifts it.
+type Halt struct {
+	Name   string
+	Pos    Position
+	Reason string
 }

@@ -18,17 +18,59 @@ import (
 type WatchOptions struct {
 	Debounce time.Duration // quiet time before a reload [250ms]
 	Rescan   time.Duration // reload anyway this often [30s]
-	Logger   *slog.Logger
+	// MaxFileBytes: a larger spec file is invalid [DefaultMaxFileBytes].
+	MaxFileBytes int64
+	Logger       *slog.Logger
 }
 
-// Watch delivers a snapshot of dir now and again whenever what it means
-// changes. It watches the directory, not the files, so atomic saves
+// maxRepoll bounds the wait between looks for a directory that vanished.
+const maxRepoll = time.Second
+
+// Watcher delivers snapshots of a directory; see NewWatcher.
+type Watcher struct {
+	out    chan Snapshot
+	rescan chan struct{}
+}
+
+// Snapshots is the channel of snapshots; it closes when the watcher's
+// context is done. One consumer.
+func (w *Watcher) Snapshots() <-chan Snapshot { return w.out }
+
+// Rescan asks for a reload now, without the debounce, that reads every
+// file again (an edit that kept a file's size and mtime is seen too) and
+// delivers a snapshot if what the directory means changed. It never
+// blocks; requests made while one is pending merge into it.
+func (w *Watcher) Rescan() {
+	select {
+	case w.rescan <- struct{}{}:
+	default:
+	}
+}
+
+// Watch is NewWatcher for callers that only need the snapshots.
+func Watch(ctx context.Context, dir string, opts WatchOptions) (<-chan Snapshot, error) {
+	w, err := NewWatcher(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return w.Snapshots(), nil
+}
+
+// NewWatcher delivers a snapshot of dir now and again whenever what it
+// means changes. It watches the directory, not the files, so atomic saves
 // (write and rename), vim's backup-and-rename, sed -i, git checkouts and
 // Kubernetes ConfigMap ..data swaps all end in one reload after the burst;
 // a periodic rescan recovers from lost events and filesystems without
-// notifications. CHMOD-only events are ignored. The channel closes when
-// ctx is done. One consumer.
-func Watch(ctx context.Context, dir string, opts WatchOptions) (<-chan Snapshot, error) {
+// notifications. CHMOD-only events are ignored. If the directory itself is
+// removed, renamed or replaced, or the notifier fails, the watcher looks
+// for it again (every 50 ms, backing off to 1 s) and watches it anew; in
+// the meantime snapshots carry Err and the last good specs, as for any
+// unreadable directory. dir must exist at the start.
+func NewWatcher(ctx context.Context, dir string, opts WatchOptions) (*Watcher, error) {
+	return newWatcher(ctx, dir, opts, watchDir)
+}
+
+func newWatcher(ctx context.Context, dir string, opts WatchOptions, notify func(string) (*notifier, error)) (*Watcher, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 250 * time.Millisecond
 	}
@@ -38,67 +80,167 @@ func Watch(ctx context.Context, dir string, opts WatchOptions) (<-chan Snapshot,
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	fi, err := os.Stat(dir)
-	if err != nil {
+	dir = filepath.Clean(dir)
+	wl := &watchLoop{dir: dir, opts: opts, l: newLoader(LoadOptions{MaxFileBytes: opts.MaxFileBytes}), notify: notify,
+		w: &Watcher{out: make(chan Snapshot, 1), rescan: make(chan struct{}, 1)}}
+	if err := wl.establish(); err != nil {
 		return nil, fmt.Errorf("watch %s: %w", dir, err)
 	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("watch %s: not a directory", dir)
-	}
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, fmt.Errorf("watch %s: %w", dir, err)
-	}
-	if err := w.Add(dir); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("watch %s: %w", dir, err)
-	}
-	out := make(chan Snapshot, 1)
-	go watchLoop(ctx, w, dir, opts, out)
-	return out, nil
+	go wl.run(ctx)
+	return wl.w, nil
 }
 
-func watchLoop(ctx context.Context, w *fsnotify.Watcher, dir string, opts WatchOptions, out chan Snapshot) {
-	defer close(out)
-	defer w.Close()
-	l := newLoader()
-	last := ""
-	deliver := func() bool {
-		snap := l.load(dir)
-		fp := fingerprint(snap)
-		if fp == last {
-			return true
-		}
-		last = fp
-		for _, p := range snap.Problems {
-			opts.Logger.Warn("spec problem", "problem", p.String())
-		}
-		// A newer snapshot replaces one the consumer has not taken yet.
-		select {
-		case <-out:
-		default:
-		}
-		select {
-		case out <- snap:
-			return true
-		case <-ctx.Done():
-			return false
-		}
+type watchLoop struct {
+	dir  string
+	opts WatchOptions
+	l    *loader
+	w    *Watcher
+	last string // fingerprint of the last snapshot delivered
+
+	notify  func(dir string) (*notifier, error) // watchDir, or a test's fake
+	fsw     *notifier                           // nil while the directory is lost
+	watched os.FileInfo                         // the directory fsw watches
+}
+
+// notifier is what the loop needs of fsnotify.
+type notifier struct {
+	Events <-chan fsnotify.Event
+	Errors <-chan error
+	Close  func() error
+}
+
+func watchDir(dir string) (*notifier, error) {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
 	}
-	if !deliver() {
+	if err := fsw.Add(dir); err != nil {
+		fsw.Close()
+		return nil, err
+	}
+	return &notifier{Events: fsw.Events, Errors: fsw.Errors, Close: fsw.Close}, nil
+}
+
+// establish watches dir afresh. A new notifier rather than a re-added
+// path: the old one may still hold state for the vanished directory.
+func (wl *watchLoop) establish() error {
+	wl.drop()
+	fi, err := os.Stat(wl.dir) // before Add: a swap in between shows as a mismatch later
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return errors.New("not a directory")
+	}
+	fsw, err := wl.notify(wl.dir)
+	if err != nil {
+		return err
+	}
+	wl.fsw, wl.watched = fsw, fi
+	return nil
+}
+
+func (wl *watchLoop) drop() {
+	if wl.fsw != nil {
+		wl.fsw.Close()
+		wl.fsw, wl.watched = nil, nil
+	}
+}
+
+// current says whether the watch is still on what dir names now: a
+// directory replaced by another (a symlink swap, a rename over it) sends
+// no event for its path.
+func (wl *watchLoop) current() bool {
+	if wl.fsw == nil {
+		return false
+	}
+	fi, err := os.Stat(wl.dir)
+	return err == nil && os.SameFile(fi, wl.watched)
+}
+
+// deliver loads dir and sends the snapshot if its meaning changed; false
+// means ctx is done.
+func (wl *watchLoop) deliver(ctx context.Context, force bool) bool {
+	snap := wl.l.load(force, wl.dir)
+	fp := fingerprint(snap)
+	if force {
+		wl.opts.Logger.Info("specs rescanned", "sequences", len(snap.Sequences), "problems", len(snap.Problems),
+			"changed", fp != wl.last)
+	}
+	if fp == wl.last {
+		return true
+	}
+	wl.last = fp
+	for _, p := range snap.Problems {
+		wl.opts.Logger.Warn("spec problem", "problem", p.String())
+	}
+	// A newer snapshot replaces one the consumer has not taken yet.
+	select {
+	case <-wl.w.out:
+	default:
+	}
+	select {
+	case wl.w.out <- snap:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (wl *watchLoop) run(ctx context.Context) {
+	defer close(wl.w.out)
+	defer wl.drop()
+	if !wl.deliver(ctx, false) {
 		return
 	}
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
-	rescan := time.NewTicker(opts.Rescan)
+	rescan := time.NewTicker(wl.opts.Rescan)
 	defer rescan.Stop()
+	repoll := time.NewTimer(time.Hour)
+	repoll.Stop()
+	const firstRepoll = 50 * time.Millisecond
+	backoff := firstRepoll
+	// lose gives up a watch that no longer works and looks for the
+	// directory again soon.
+	lose := func(why string, args ...any) {
+		wl.opts.Logger.Warn(why, append(args, "dir", wl.dir)...)
+		wl.drop()
+		backoff = firstRepoll
+		repoll.Reset(backoff)
+		debounce.Reset(wl.opts.Debounce) // say so in a snapshot (Err, last good specs)
+	}
+	// reestablish watches the directory again if it is there. The reload
+	// waits for the debounce rather than running at once: a directory
+	// recreated by mkdir and then filled must not read as "every sequence
+	// deleted" in between.
+	reestablish := func() {
+		if err := wl.establish(); err != nil {
+			repoll.Reset(backoff)
+			backoff = min(2*backoff, maxRepoll)
+			return
+		}
+		repoll.Stop()
+		wl.opts.Logger.Info("spec directory is back; watching it again", "dir", wl.dir)
+		debounce.Reset(wl.opts.Debounce)
+	}
 	for {
+		var events <-chan fsnotify.Event
+		var errs <-chan error
+		if wl.fsw != nil {
+			events, errs = wl.fsw.Events, wl.fsw.Errors
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-w.Events:
+		case ev, ok := <-events:
 			if !ok {
-				return
+				lose("spec watcher closed; watching again")
+				continue
+			}
+			if filepath.Clean(ev.Name) == wl.dir && ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 {
+				lose("spec directory removed or renamed; waiting for it to come back", "op", ev.Op.String())
+				continue
 			}
 			if ev.Op == fsnotify.Chmod {
 				continue
@@ -107,23 +249,40 @@ func watchLoop(ctx context.Context, w *fsnotify.Watcher, dir string, opts WatchO
 			if !IsSpecFile(name) && !strings.HasPrefix(name, "..") {
 				continue // swap files, backups, probes; ..data swaps count
 			}
-			debounce.Reset(opts.Debounce)
-		case err, ok := <-w.Errors:
+			debounce.Reset(wl.opts.Debounce)
+		case err, ok := <-errs:
 			if !ok {
-				return
+				lose("spec watcher closed; watching again")
+				continue
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				opts.Logger.Warn("spec watcher overflowed; rescanning")
-			} else {
-				opts.Logger.Warn("spec watcher error; rescanning", "err", err)
+				wl.opts.Logger.Warn("spec watcher overflowed; rescanning")
+				debounce.Reset(wl.opts.Debounce)
+				continue
 			}
-			debounce.Reset(opts.Debounce)
+			lose("spec watcher error; watching again", "err", err)
+		case <-repoll.C:
+			reestablish()
+		case <-wl.w.rescan:
+			if !wl.current() {
+				if wl.fsw == nil {
+					backoff = firstRepoll // a new look, not the next in a series
+				}
+				reestablish()
+			}
+			if !wl.deliver(ctx, true) {
+				return
+			}
 		case <-debounce.C:
-			if !deliver() {
+			if !wl.deliver(ctx, false) {
 				return
 			}
 		case <-rescan.C:
-			if !deliver() {
+			if wl.fsw != nil && !wl.current() {
+				lose("spec directory replaced; watching the new one")
+				continue
+			}
+			if !wl.deliver(ctx, false) {
 				return
 			}
 		}

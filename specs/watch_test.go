@@ -220,12 +220,12 @@ func TestAnUnreadableDirectoryIsAnErrorNotADeletion(t *testing.T) {
 	sub := filepath.Join(dir, "specs")
 	os.Mkdir(sub, 0o755)
 	os.WriteFile(filepath.Join(sub, "a.yaml"), []byte(spec("a", 101, 10)), 0o644)
-	l := newLoader()
-	if s := l.load(sub); dials(s, "a") != 10 {
+	l := newLoader(LoadOptions{})
+	if s := l.load(false, sub); dials(s, "a") != 10 {
 		t.Fatal("first load")
 	}
 	os.RemoveAll(sub)
-	s := l.load(sub)
+	s := l.load(false, sub)
 	if s.Err == nil {
 		t.Fatal("no error for a missing directory")
 	}

@@ -41,6 +41,10 @@ var (
 	ErrSchemaTooNew  = errors.New("database schema is newer than this build")
 	ErrClosed        = errors.New("store is closed")
 	ErrUnknownIntent = errors.New("unknown intent")
+	// ErrFenced: the write was refused because this daemon is no longer
+	// the leader (HA). Unlike a full disk, nothing may be sent after it,
+	// not even a stop: it would stop the new leader's item.
+	ErrFenced = errors.New("not the leader: write fenced")
 )
 
 var (

@@ -72,7 +72,9 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return err
 	}
-	if rd != nil {
+	if rd != nil || method != http.MethodGet {
+		// The API refuses a state change that is not JSON, bodiless ones
+		// too, so that no browser form can make one.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
@@ -100,13 +102,16 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
-func parseClientFlags(name string, args []string, stderr io.Writer, setup func(*flag.FlagSet)) (*flag.FlagSet, *client, error) {
+// parseClientFlags parses a client command's flags; synopsis is what follows
+// "sequencer " in its usage line, naming the arguments as well as the flags.
+func parseClientFlags(name, synopsis string, args []string, stderr io.Writer, setup func(*flag.FlagSet)) (*flag.FlagSet, *client, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server, tokenFile := clientFlags(fs)
 	if setup != nil {
 		setup(fs)
 	}
+	fs.Usage = usageFunc(fs, synopsis+" [--server URL] [--token-file F]")
 	if err := parseInterleaved(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil, errSilent(0)
@@ -118,6 +123,15 @@ func parseClientFlags(name string, args []string, stderr io.Writer, setup func(*
 		return nil, nil, usageError("%s: %v", name, err)
 	}
 	return fs, c, nil
+}
+
+// usageFunc prints "usage: sequencer SYNOPSIS" and the flags, to the
+// flag set's output; -h then exits 0 and a bad flag 2.
+func usageFunc(fs *flag.FlagSet, synopsis string) func() {
+	return func() {
+		fmt.Fprintf(fs.Output(), "usage: sequencer %s\n\nflags:\n", synopsis)
+		fs.PrintDefaults()
+	}
 }
 
 // parseInterleaved parses flags that may come before or after the
@@ -141,7 +155,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) error {
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var format string
 	var watch time.Duration
-	fs, c, err := parseClientFlags("status", args, stderr, func(fs *flag.FlagSet) {
+	fs, c, err := parseClientFlags("status", "status [NAME] [--format table|json] [--watch 2s]", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&format, "format", "table", "output: table or json")
 		fs.DurationVar(&watch, "watch", 0, "refresh every interval (e.g. 2s) until interrupted")
 	})
@@ -178,6 +192,10 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				return enc.Encode(seqs[0])
 			}
 			return enc.Encode(seqs)
+		}
+		var halt reconcile.HaltStatus
+		if err := c.do(ctx, http.MethodGet, "/api/v1/halt", nil, &halt); err == nil && halt.Halted {
+			fmt.Fprintf(stdout, "DIALING HALTED by %s since %s: %s\n\n", halt.Who, halt.Since.Local().Format(time.DateTime), halt.Reason)
 		}
 		printStatusTable(stdout, seqs, time.Now())
 		return nil
@@ -257,7 +275,7 @@ func cut(s string, n int) string {
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var since, format string
 	var limit int
-	fs, c, err := parseClientFlags("history", args, stderr, func(fs *flag.FlagSet) {
+	fs, c, err := parseClientFlags("history", "history NAME [--since 24h|RFC3339] [--limit N] [--format text|json]", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&since, "since", "24h", "how far back: a duration (24h) or RFC 3339")
 		fs.IntVar(&limit, "limit", 200, "at most this many events")
 		fs.StringVar(&format, "format", "text", "output: text or json")
@@ -290,6 +308,11 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+var overrideSynopsis = map[string]string{
+	"suspend": "suspend NAME [--for DURATION] [--reason R]",
+	"resume":  "resume NAME [--reason R]",
+}
+
 func cmdSuspend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return override(ctx, "suspend", args, stdout, stderr)
 }
@@ -301,7 +324,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func override(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) error {
 	var reason string
 	var dur time.Duration
-	fs, c, err := parseClientFlags(verb, args, stderr, func(fs *flag.FlagSet) {
+	fs, c, err := parseClientFlags(verb, overrideSynopsis[verb], args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&reason, "reason", "", "why (recorded in history)")
 		if verb == "suspend" {
 			fs.DurationVar(&dur, "for", 0, "suspend for this long, then resume by itself (default: until resumed)")
@@ -327,7 +350,7 @@ func override(ctx context.Context, verb string, args []string, stdout, stderr io
 }
 
 func cmdReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c, err := parseClientFlags("reconcile", args, stderr, nil)
+	fs, c, err := parseClientFlags("reconcile", "reconcile NAME", args, stderr, nil)
 	if err != nil {
 		return err
 	}

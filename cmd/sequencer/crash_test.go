@@ -70,7 +70,7 @@ spec:
     - {name: three, campaignDBID: 103, groupDBID: 732, dialMode: progressive, stopAt: {time: "+2s"}, sleepBeforeNextStart: 1s}
 `), 0o644)
 	args := strings.Join([]string{"run", "--specs", specDir, "--data", filepath.Join(dir, "data"),
-		"--ocs", "bridge://" + ln.Addr().String(), "--listen", "", "--log-format", "json"}, "\x1f")
+		"--ocs", "bridge://" + ln.Addr().String(), "--ocs-counters", "--listen", "", "--log-format", "json"}, "\x1f")
 
 	done := func() bool {
 		for _, r := range sim.Transcript() {

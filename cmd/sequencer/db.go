@@ -18,9 +18,17 @@ func init() {
 }
 
 const dbUsage = `usage:
-  sequencer db backup  --data DIR OUT      consistent copy of DIR/sequencer.db to OUT
-  sequencer db compact --data DIR [--out FILE]  rewrite the file without free pages (daemon stopped)
-  sequencer db check   --data DIR          verify pages and decode every value`
+  sequencer db backup  --data DIR OUT            consistent copy of DIR/sequencer.db to OUT
+  sequencer db compact --data DIR [--out FILE]   rewrite the file without free pages (daemon stopped)
+  sequencer db check   --data DIR                verify pages and decode every value
+
+Run 'sequencer db <subcommand> -h' for its flags.`
+
+var dbSynopsis = map[string]string{
+	"backup":  "db backup [--data DIR] OUT",
+	"compact": "db compact [--data DIR] [--out FILE]",
+	"check":   "db check [--data DIR]",
+}
 
 func cmdDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -28,15 +36,32 @@ func cmdDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errSilent(2)
 	}
 	sub := args[0]
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stderr, dbUsage)
+		return nil
+	}
+	synopsis, ok := dbSynopsis[sub]
+	if !ok {
+		fmt.Fprintln(stderr, dbUsage)
+		return usageError("db: unknown subcommand %q", sub)
+	}
 	fs := flag.NewFlagSet("db "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", defaultDataDir(), "data directory")
-	out := fs.String("out", "", "compact: write here instead of replacing the file")
+	var out *string
+	if sub == "compact" {
+		out = fs.String("out", "", "write here instead of replacing the file")
+	}
+	fs.Usage = usageFunc(fs, synopsis)
 	if err := parseInterleaved(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return errSilent(2)
+	}
+	if sub != "backup" && fs.NArg() > 0 {
+		return usageError("db %s: unexpected argument %q", sub, fs.Arg(0))
 	}
 	path := filepath.Join(*data, store.FileName)
 	if _, err := os.Stat(path); err != nil {
@@ -115,6 +140,5 @@ func cmdDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "compacted into %s\n", dst)
 		return nil
 	}
-	fmt.Fprintln(stderr, dbUsage)
-	return usageError("db: unknown subcommand %q", sub)
+	return fmt.Errorf("db %s: listed in dbSynopsis but not implemented", sub)
 }

@@ -60,12 +60,32 @@ spec:
 		t.Fatalf("resume: %d %s %s", code, out, errs)
 	}
 	waitFor(t, "the item to dial again", func() bool { return status().ItemState == "dialing" })
+	// A bodiless state change still goes out as JSON, which the API demands.
+	if code, out, errs := runCmd(t, "reconcile", "long", "--server", url); code != 0 {
+		t.Fatalf("reconcile: %d %s %s", code, out, errs)
+	}
+	// The halt switch: every sequence stops dialing, status says so, and
+	// unhalt lets them dial again.
+	if code, out, errs := runCmd(t, "halt", "--server", url); code != 2 {
+		t.Errorf("halt without --reason: exit %d %s %s, want a usage error", code, out, errs)
+	}
+	if code, out, errs := runCmd(t, "halt", "--reason", "regulator call", "--server", url); code != 0 || !strings.Contains(out, "dialing halted by") {
+		t.Fatalf("halt: %d %s %s", code, out, errs)
+	}
+	waitFor(t, "the halt to pause the item", func() bool { return status().ItemState == "paused" })
+	if _, out, _ := runCmd(t, "status", "--server", url); !strings.Contains(out, "DIALING HALTED") || !strings.Contains(out, "regulator call") {
+		t.Errorf("status does not show the halt:\n%s", out)
+	}
+	if code, out, errs := runCmd(t, "unhalt", "--server", url); code != 0 || !strings.Contains(out, "halt lifted") {
+		t.Fatalf("unhalt: %d %s %s", code, out, errs)
+	}
+	waitFor(t, "the item to dial after unhalt", func() bool { return status().ItemState == "dialing" })
 
 	code, out, errs := runCmd(t, "history", "long", "--server", url, "--since", "1h")
 	if code != 0 {
 		t.Fatalf("history: %d %s", code, errs)
 	}
-	for _, want := range []string{"run started", "suspended by", "paused: suspended", "resumed by"} {
+	for _, want := range []string{"run started", "suspended by", "paused: suspended", "resumed by", "dialing halted by", "halt lifted by"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("history lacks %q:\n%s", want, out)
 		}

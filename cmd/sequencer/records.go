@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/sequencer-dev/sequencer/api"
@@ -18,8 +20,20 @@ func init() {
 	register("cancel-record", "cancel a phone's records in OCS's calling lists", cmdCancelRecord)
 }
 
+const dncUsage = `usage:
+  sequencer dnc add --phone P | --customer-id C [--target-app N]   add to OCS's Do-Not-Call tables
+  sequencer dnc lists [NAME] [--format table|json]                the DoNotCallList specs and their entries
+
+Run 'sequencer dnc <subcommand> -h' for its flags.`
+
+const (
+	dncAddSynopsis       = "dnc add --phone P | --customer-id C [--target-app N]"
+	cancelRecordSynopsis = "cancel-record --phone P [--customer-id C] [--campaign NAME] [--chain AllChain|RecordOnly] [--target-app N]"
+)
+
 func cmdDNC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
+		fmt.Fprintln(stderr, dncUsage)
 		return usageError("dnc: want a subcommand: add or lists")
 	}
 	switch args[0] {
@@ -27,7 +41,11 @@ func cmdDNC(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return recordCommand(ctx, "dnc add", args[1:], stdout, stderr)
 	case "lists":
 		return dncLists(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stderr, dncUsage)
+		return nil
 	}
+	fmt.Fprintln(stderr, dncUsage)
 	return usageError("dnc: unknown subcommand %q (want add or lists)", args[0])
 }
 
@@ -41,7 +59,11 @@ func recordCommand(ctx context.Context, name string, args []string, stdout, stde
 	cancel := name == "cancel-record"
 	var req api.RecordRequest
 	var target int
-	fs, c, err := parseClientFlags(name, args, stderr, func(fs *flag.FlagSet) {
+	synopsis := dncAddSynopsis
+	if cancel {
+		synopsis = cancelRecordSynopsis
+	}
+	fs, c, err := parseClientFlags(name, synopsis, args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&req.Phone, "phone", "", "phone number (digits, optionally a leading +)")
 		fs.StringVar(&req.CustomerID, "customer-id", "", "customer id (the calling lists' customer_id field)")
 		fs.IntVar(&target, "target-app", 0, "OCS application DBID (0: every OCS on the Communication DN)")
@@ -84,9 +106,18 @@ func recordCommand(ctx context.Context, name string, args []string, stdout, stde
 }
 
 func dncLists(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	_, c, err := parseClientFlags("dnc lists", args, stderr, nil)
+	var format string
+	fs, c, err := parseClientFlags("dnc lists", "dnc lists [NAME] [--format table|json]", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&format, "format", "table", "output: table or json")
+	})
 	if err != nil {
 		return err
+	}
+	if format != "table" && format != "json" {
+		return usageError("dnc lists: --format %q: want table or json", format)
+	}
+	if fs.NArg() > 1 {
+		return usageError("dnc lists: at most one list name")
 	}
 	var out struct {
 		Lists []dnc.ListStatus `json:"lists"`
@@ -94,13 +125,34 @@ func dncLists(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.do(ctx, http.MethodGet, "/api/v1/dnc-lists", nil, &out); err != nil {
 		return err
 	}
+	lists := out.Lists
+	if lists == nil {
+		lists = []dnc.ListStatus{}
+	}
+	if fs.NArg() == 1 {
+		name := fs.Arg(0)
+		i := slices.IndexFunc(lists, func(l dnc.ListStatus) bool { return l.Name == name })
+		if i < 0 {
+			return fmt.Errorf("dnc lists: no DoNotCallList named %q", name)
+		}
+		lists = lists[i : i+1]
+	}
+	if format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		// One list by name is an object, as `status NAME` answers.
+		if fs.NArg() == 1 {
+			return enc.Encode(lists[0])
+		}
+		return enc.Encode(lists)
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LIST\tTARGET\tENTRIES\tPROCESSED\tPENDING\tFAILED\tREMOVED")
-	for _, l := range out.Lists {
+	for _, l := range lists {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", l.Name, l.Target, l.Entries, l.Processed, l.Pending, l.Failed, l.Removed)
 	}
 	tw.Flush()
-	for _, l := range out.Lists {
+	for _, l := range lists {
 		for _, p := range l.Problems {
 			fmt.Fprintf(stdout, "%s: %s\n", l.Name, p)
 		}

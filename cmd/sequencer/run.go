@@ -10,9 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/api"
@@ -37,6 +40,8 @@ type runFlags struct {
 	listen    string
 	logFormat string
 	logLevel  string
+	logFile   string
+	maxSpec   byteSize
 	originApp int
 	targetApp int
 	tokenFile string
@@ -44,6 +49,8 @@ type runFlags struct {
 	ocsGroups   string // campaign-group DBID map for http://
 	ocsStates   string // address receiving OCS's campaign-group state POSTs
 	ocsCounters bool
+
+	strictPerms bool // refuse, not just warn about, a token file others can read
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,9 +66,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP API address (empty: no API)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: text, json or auto (text on a terminal)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.logFile, "log-file", "", "append the log to this file instead of stderr; SIGHUP reopens it (logrotate)")
+	f.maxSpec = specs.DefaultMaxFileBytes
+	fs.Var(&f.maxSpec, "max-spec-bytes", "a larger spec file is invalid: its sequences keep their last good version (bytes, or with KiB, MiB, GiB)")
 	fs.IntVar(&f.originApp, "origin-app", 310, "the daemon's application DBID (OriginAppDBID)")
 	fs.IntVar(&f.targetApp, "target-app", 120, "the OCS application DBID used when a spec says 0")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the API bearer token (required to listen beyond loopback)")
+	fs.BoolVar(&f.strictPerms, "strict-permissions", false, "refuse to start when the token file is readable by group or others (default: warn)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -71,14 +82,33 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return usageError("run: unexpected argument %q", fs.Arg(0))
 	}
-	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	var logOut io.Writer = stderr
+	var lf *logFile
+	if f.logFile != "" {
+		var err error
+		if lf, err = openLogFile(f.logFile); err != nil {
+			return usageError("run: --log-file: %v", err)
+		}
+		defer lf.Close()
+		logOut = lf
+	}
+	log, err := newLogger(logOut, f.logFormat, f.logLevel)
 	if err != nil {
 		return usageError("run: %v", err)
 	}
-	return runDaemon(ctx, f, log)
+	return runDaemon(ctx, f, log, lf)
 }
 
-func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
+// runDaemon runs until ctx is done. lf is the --log-file, nil for stderr.
+func runDaemon(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) error {
+	// SIGHUP's default action would kill the daemon: take it before the
+	// slow start-up steps, and act on it once the watcher exists.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if err := checkTokenFileMode(f.tokenFile, f.strictPerms, log); err != nil {
+		return err
+	}
 	token, err := readToken(f.tokenFile)
 	if err != nil {
 		return err
@@ -105,10 +135,12 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
 	}
 	defer closeLink()
 
-	watched, err := specs.Watch(ctx, f.specsDir, specs.WatchOptions{Logger: log})
+	watcher, err := specs.NewWatcher(ctx, f.specsDir, specs.WatchOptions{Logger: log, MaxFileBytes: int64(f.maxSpec)})
 	if err != nil {
 		return fmt.Errorf("watch specs %s: %w", f.specsDir, err)
 	}
+	watched := watcher.Snapshots()
+	go reloadOnHUP(ctx, hup, watcher, lf, log)
 	// Record requests (DNC, cancellation) need a link that collects every
 	// OCS's answer: the CommDN links, not OCS HTTP.
 	var records api.Records
@@ -200,6 +232,67 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger) error {
 	return err
 }
 
+// reloadOnHUP reopens the log file (after logrotate moved it) and reloads
+// the specs, reading every file again, on each SIGHUP.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, w interface{ Rescan() }, lf *logFile, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if lf != nil {
+			if err := lf.Reopen(); err != nil {
+				log.Error("SIGHUP: cannot reopen the log file; still writing to the old one", "err", err)
+			}
+		}
+		log.Info("SIGHUP: reloading the specs", "logReopened", lf != nil)
+		w.Rescan()
+	}
+}
+
+// logFile is the --log-file writer. After logrotate renames the file,
+// Reopen makes the next lines land in a new file at the old path.
+type logFile struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+}
+
+func openLogFile(path string) (*logFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	return &logFile{path: path, f: f}, nil
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(p)
+}
+
+// Reopen opens the path anew; if that fails the old file stays in use, so
+// no line is lost to a bad rotation.
+func (l *logFile) Reopen() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("reopen %s: %w", l.path, err)
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f = f
+	l.mu.Unlock()
+	return old.Close()
+}
+
+func (l *logFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
+}
+
 // pruneHistory applies the history retention (age and count) at start and
 // then hourly, so the database does not grow without bound.
 func pruneHistory(ctx context.Context, st *store.Store, log *slog.Logger) {
@@ -255,6 +348,29 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("token file %s: the token must be at least 16 characters", path)
 	}
 	return t, nil
+}
+
+// checkTokenFileMode warns, or refuses when strict, about a token file
+// that group or others can access: anyone who reads the token has the
+// whole API, suspend and Do-Not-Call included.
+func checkTokenFileMode(path string, strict bool, log *slog.Logger) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o077 == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("token file %s is accessible by group or others (mode %04o): run chmod 600 %s", path, perm, path)
+	if strict {
+		return fmt.Errorf("%s (refused: --strict-permissions)", msg)
+	}
+	log.Warn(msg, "file", path, "mode", fmt.Sprintf("%04o", perm))
+	return nil
 }
 
 // openLink connects to OCS. "sim" runs the simulator in this process and

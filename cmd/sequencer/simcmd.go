@@ -34,6 +34,7 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	httpAddr := fs.String("http", "", "also serve OCS's HTTP interface (/campaigngroups/<DBID>?req=<Action>) on this address")
 	statesURI := fs.String("states-uri", "", "POST campaign-group states to this URI, as OCS's campaigngroup-states-uri")
 	statesEvery := fs.Duration("states-interval", 10*time.Second, "period of the state POSTs of loaded groups (campaigngroup-states-interval)")
+	profile := fs.String("profile", "", "what the simulator sends: full (dial counters, a status event on every change) or seed (only what the Communication DN API chapter lists); default: the configuration's, else full")
 	instances := fs.Int("instances", 1, "OCS servers on the one Communication DN (application DBIDs AppDBID, AppDBID+1, …); the HTTP interface and state POSTs are the first one's")
 	var flt faultFlags
 	fs.DurationVar(&flt.delay, "delay-answers", 0, "fault: delay every answer by this long")
@@ -57,6 +58,13 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return usageError("ocs-sim: %v", err)
 		}
 		cfg = c
+	}
+	if *profile != "" {
+		p, err := ocssim.ParseProfile(*profile)
+		if err != nil {
+			return usageError("ocs-sim: --profile: %v", err)
+		}
+		cfg.Profile = p
 	}
 	if *records > 0 {
 		for i := range cfg.CampaignGroups {
@@ -95,7 +103,7 @@ func cmdSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("ocs-sim: %w", err)
 	}
-	log.Info("OCS simulator listening", "addr", ln.Addr().String(), "app", cfg.AppDBID, "instances", len(sims))
+	log.Info("OCS simulator listening", "addr", ln.Addr().String(), "app", cfg.AppDBID, "instances", len(sims), "profile", cfg.Profile)
 	var wg sync.WaitGroup
 	if *httpAddr != "" {
 		hl, err := net.Listen("tcp", *httpAddr)

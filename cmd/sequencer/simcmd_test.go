@@ -49,6 +49,38 @@ func TestOCSSimServesTheBridgeOnTCPAndStopsOnCancel(t *testing.T) {
 	}
 }
 
+func TestOCSSimWithTheSeedProfileSendsNoCountersAndRefusesAnUnknownProfile(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"ocs-sim", "--listen", addr, "--profile", "seed"}, io.Discard, io.Discard)
+	}()
+	c := bridge.Dial(addr, bridge.Options{BackoffMin: 20 * time.Millisecond})
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.Up() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ans, err := c.Request(context.Background(), ocs.NewGetCampaignStatus(ocs.Target{OriginAppDBID: 310, TargetAppDBID: 120, CampaignDBID: 101, GroupDBID: 732}))
+	if err != nil || ans.Type != ocs.EvCampaignStatus {
+		t.Fatalf("status over TCP: %v %v", ans.Type, err)
+	}
+	if _, has := ans.Stats(); has {
+		t.Error("--profile seed: the status answer carries counters")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ocs-sim: %v", err)
+	}
+	var stderr strings.Builder
+	err = run(context.Background(), []string{"ocs-sim", "--listen", freeAddr(t), "--profile", "strict"}, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error()+stderr.String(), `profile "strict": want seed or full`) {
+		t.Errorf("--profile strict: %v %s", err, stderr.String())
+	}
+}
+
 func TestOCSSimRunsSeveralOCSOnOneDNAndAppliesFaultsFromTheCommandLine(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/sequencer-dev/sequencer/specs"
 )
@@ -20,8 +22,10 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output: text or json")
+	maxBytes := byteSize(specs.DefaultMaxFileBytes)
+	fs.Var(&maxBytes, "max-spec-bytes", "a larger spec file is invalid (bytes, or with KiB, MiB, GiB)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: sequencer validate [--format text|json] [PATH...]   (default: ./specs if present, else examples)")
+		fmt.Fprintln(fs.Output(), "usage: sequencer validate [--format text|json] [--max-spec-bytes 4MiB] [PATH...]   (default: ./specs if present, else examples)")
 		fs.PrintDefaults()
 	}
 	if err := parseInterleaved(fs, args); err != nil {
@@ -37,7 +41,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(paths) == 0 {
 		paths = []string{defaultSpecsPath()}
 	}
-	snap := specs.LoadDir(paths...)
+	snap := specs.Load(specs.LoadOptions{MaxFileBytes: int64(maxBytes)}, paths...)
 	if snap.Err != nil {
 		return usageError("validate: %v", snap.Err)
 	}
@@ -64,7 +68,12 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		for _, l := range snap.DNCLists {
 			entries += len(l.Entries)
 		}
-		fmt.Fprintf(stderr, "%d sequences and %d DoNotCallLists (%d entries) valid\n", len(snap.Sequences), len(snap.DNCLists), entries)
+		summary := plural(len(snap.Sequences), "sequence") + ", " + plural(len(snap.DNCLists), "DoNotCallList") +
+			" (" + plural(entries, "entry") + ")"
+		if n := len(snap.Halts); n > 0 {
+			summary += ", " + plural(n, "Halt") + " (dialing stays halted while it exists)"
+		}
+		fmt.Fprintln(stdout, summary+": valid")
 	}
 	return nil
 }
@@ -81,4 +90,49 @@ func defaultSpecsPath() string {
 		}
 	}
 	return "examples"
+}
+
+// byteSize is a flag value in bytes that also takes KiB, MiB and GiB, so
+// that a limit reads the way it is written in the error it causes.
+type byteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	shift  uint
+}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+
+func (b *byteSize) String() string {
+	for _, u := range byteUnits {
+		if n := int64(*b); n != 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(*b), 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	num, shift := strings.TrimSpace(s), uint(0)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(num, u.suffix) {
+			num, shift = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)>>shift {
+		return fmt.Errorf("want a positive byte count such as 4194304 or 4MiB")
+	}
+	*b = byteSize(n << shift)
+	return nil
+}
+
+// plural writes "1 sequence", "2 sequences", "3 entries".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if strings.HasSuffix(word, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

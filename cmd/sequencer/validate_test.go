@@ -34,7 +34,7 @@ func TestValidateExitsOneWithSortedPositionedProblemsAndTwoOnUsage(t *testing.T)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	want := []string{
-		filepath.Join(dir, "a.yaml") + `:2:7: kind: unknown kind "Nope" (want CampaignSequence or DoNotCallList)`,
+		filepath.Join(dir, "a.yaml") + `:2:7: kind: unknown kind "Nope" (want CampaignSequence, DoNotCallList or Halt)`,
 		filepath.Join(dir, "b.yaml") + `:5:3: spec.colour: unknown field "colour"`,
 		filepath.Join(dir, "b.yaml") + `:6:10: spec.items: want a non-empty list of items, got a list`,
 	}
@@ -51,5 +51,36 @@ func TestValidateExitsOneWithSortedPositionedProblemsAndTwoOnUsage(t *testing.T)
 	}
 	if code, _, _ := runCmd(t, "validate", filepath.Join(dir, "missing")); code != 2 {
 		t.Errorf("missing path exit %d, want 2", code)
+	}
+}
+
+func TestValidateRefusesAFileOverTheSizeLimit(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	os.WriteFile(big, nil, 0o644)
+	os.Truncate(big, 52428800) // sparse: nothing to write, nothing read
+	code, out, _ := runCmd(t, "validate", dir)
+	if want := big + ":1:1: file is 52428800 bytes, over the 4 MiB limit (--max-spec-bytes)\n"; code != 1 || out != want {
+		t.Errorf("default limit: exit %d %q, want 1 %q", code, out, want)
+	}
+	small := filepath.Join(t.TempDir(), "small.yaml")
+	os.WriteFile(small, []byte("apiVersion: sequencer/v1\n"+strings.Repeat("# padding\n", 200)), 0o644)
+	code, out, _ = runCmd(t, "validate", "--max-spec-bytes", "1KiB", small)
+	if code != 1 || !strings.Contains(out, "small.yaml:1:1: file is 2025 bytes, over the 1 KiB limit (--max-spec-bytes)") {
+		t.Errorf("--max-spec-bytes 1KiB: exit %d %s", code, out)
+	}
+	if code, _, errs := runCmd(t, "validate", "--max-spec-bytes", "0", small); code != 2 || !strings.Contains(errs, "want a positive byte count") {
+		t.Errorf("--max-spec-bytes 0: exit %d %s", code, errs)
+	}
+}
+
+func TestValidatePrintsItsSummaryOnStdoutInPlainEnglishAndCountsHalts(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "one.yaml"), []byte("apiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata: {name: one}\nspec:\n  items:\n    - {name: a, campaignDBID: 101, groupDBID: 732, dialMode: predictive, stopAt: {time: \"+1h\"}}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "halt.yaml"), []byte("apiVersion: sequencer/v1\nkind: Halt\nmetadata: {name: stop}\nspec: {reason: audit}\n"), 0o644)
+	code, out, errs := runCmd(t, "validate", dir)
+	want := "1 sequence, 0 DoNotCallLists (0 entries), 1 Halt (dialing stays halted while it exists): valid\n"
+	if code != 0 || out != want {
+		t.Errorf("exit %d stdout %q stderr %q, want %q on stdout", code, out, errs, want)
 	}
 }

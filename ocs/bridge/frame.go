@@ -1,4 +1,4 @@
-// Package bridge is the TKVList bridge link of DESIGN §5: CommDN user data
+// Package bridge is the TKVList bridge link (ocs/JSON-FORMAT.md): CommDN user data
 // as length-prefixed JSON frames over any stream (TCP to a Platform-SDK
 // sidecar, or net.Pipe to the in-process simulator). Each frame is a 4-byte
 // big-endian length and that many bytes of the ocs JSON encoding, at most

@@ -4,9 +4,9 @@ package ocshttp
 // interface and its campaign-group state POSTs. Genesys documents the URI
 // grammar (/campaigngroups/<DBID>?req=<Action>), POST with a JSON body of
 // GSW_* keys, and the POST target options; the action names, the response
-// and error bodies, and the state key are NOT public
-// (../shared/reference/ocs-public-interfaces.md §1–§2). Every guess below is
-// marked [unverified]; confirm them on a lab OCS and change them here only.
+// and error bodies, and the state key are NOT public (docs/protocol.md,
+// "Assumed and unverified"). Every guess below is marked [unverified];
+// confirm them on a lab OCS and change them here only.
 
 import (
 	"encoding/json"

@@ -6,6 +6,13 @@
 // testing/synctest bubble, and it speaks the bridge framing over any
 // net.Conn. It is the embedded default of `sequencer run` and the OCS every
 // end-to-end test talks to.
+//
+// Its default profile sends more than the seed promises (dial counters, a
+// status event on every change); the seed profile sends only what the seed
+// lists, so that tests can show the daemon does not depend on the rest
+// (docs/protocol-keys.md). Options for a deterministic simulation harness
+// (WithRand and the knobs in knobs.go) make it misbehave in the ways a real
+// OCS may, reproducibly, and Changes and Dialing give the ground truth.
 package ocssim
 
 import (
@@ -32,6 +39,9 @@ type Config struct {
 	// TalkTime is how long a dialed record stays on an agent's desktop:
 	// cancelling it then answers "Incomplete processing".
 	TalkTime Duration `json:"talkTime"`
+	// Profile is what the simulator sends beyond the seed: full (the
+	// default) or seed.
+	Profile Profile `json:"profile,omitempty"`
 }
 
 // Campaign, Group and CampaignGroup mirror the configuration objects.
@@ -53,6 +63,21 @@ type CampaignGroup struct {
 	GroupDBID    int32  `json:"groupDBID"`
 	Records      int64  `json:"records"`
 	Name         string `json:"name,omitempty"` // default "<campaign>@<group>"
+	// The dial parameters configured on the campaign group object: what
+	// OCS reports for it while it is not loaded, and what an operator's
+	// load in OCM uses. Dial mode 0 means progressive.
+	DialMode     ocs.DialMode       `json:"dialMode,omitempty"`
+	OptimizeBy   ocs.OptimizeMethod `json:"optimizeBy,omitempty"`
+	OptimizeGoal int32              `json:"optimizeGoal,omitempty"`
+}
+
+// configured is the campaign group's pacing as configured.
+func (cg CampaignGroup) configured() ocs.Pacing {
+	p := ocs.Pacing{DialMode: cg.DialMode, OptimizeBy: cg.OptimizeBy, OptimizeGoal: cg.OptimizeGoal}
+	if p.DialMode == 0 {
+		p.DialMode = ocs.DialModeProgress
+	}
+	return p
 }
 
 // Rates are dial attempts per second by dial mode family.
@@ -142,6 +167,11 @@ func ParseConfig(b []byte) (Config, error) {
 			return cfg, fmt.Errorf("campaignGroups[%d]: records must not be negative", i)
 		}
 	}
+	p, err := ParseProfile(string(cfg.Profile))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Profile = p
 	if cfg.ContactRate < 0 || cfg.ContactRate > 1 {
 		return cfg, fmt.Errorf("contactRate %v: want a share between 0 and 1", cfg.ContactRate)
 	}

@@ -56,24 +56,33 @@ func (s *Sim) Disconnect() {
 	s.mu.Lock()
 	conns := s.conns
 	s.conns = map[*bridge.Conn]struct{}{}
+	s.queues = map[*bridge.Conn]*answerQueue{}
 	s.mu.Unlock()
 	for c := range conns {
 		c.Close()
 	}
 }
 
-// Restart behaves like an OCS restart: every campaign group is unloaded,
-// OCS-side sequences are lost, and clients are disconnected. Calling lists
-// keep what was dialed (that lives in the database).
+// Restart behaves like an OCS restart: every campaign group is unloaded
+// and forgets its runtime dial parameters, auto-completion and counters,
+// OCS-side sequences are lost, and clients are disconnected; no event says
+// so, and events or late answers still in flight are never delivered to a
+// later connection. Calling lists keep what was dialed and cancelled, and
+// the DoNotCall tables keep their entries: those live in the database.
 func (s *Sim) Restart() {
 	s.mu.Lock()
 	now := time.Now()
+	s.actor = actor{cause: CauseRestart}
 	for _, g := range s.groups {
 		if g.status != ocs.StatusNotLoaded {
 			s.pause(g, now)
 			s.setStatus(g, ocs.StatusNotLoaded, now)
 		}
-		g.owner = 0
+		g.stopTimer()
+		g.gen++
+		g.owner, g.auto, g.dials, g.rate = 0, false, 0, 0
+		g.runSince, g.stopped = time.Time{}, time.Time{}
+		g.pacing = g.cg.configured()
 	}
 	for k, q := range s.seqs {
 		q.stopTimer()

@@ -55,24 +55,26 @@ func (s *Sim) serveCampaignGroup(w http.ResponseWriter, r *http.Request) {
 	m := ocs.Message{Type: t, Has: ocs.AttrOriginApp | ocs.AttrTargetApp | ocs.AttrCampaign | ocs.AttrGroup,
 		TargetAppDBID: s.cfg.AppDBID, CampaignDBID: cg.CampaignDBID, GroupDBID: cg.GroupDBID}
 	m = body.Apply(m)
-	ans, notify, reply, delay := s.process(m, true)
-	s.broadcast(notify)
-	if !reply {
+	d := s.process(m, true)
+	s.broadcast(d.notify)
+	if !d.reply {
+		s.broadcast(d.after)
 		<-r.Context().Done()
 		return
 	}
-	if delay > 0 {
+	if d.delay > 0 {
 		select {
-		case <-time.After(delay):
+		case <-time.After(d.delay):
 		case <-r.Context().Done():
 			return
 		}
 	}
 	status := http.StatusOK
-	if ans.Type == ocs.EvError {
-		status = ocshttp.HTTPStatus(ans.Error)
+	if d.ans.Type == ocs.EvError {
+		status = ocshttp.HTTPStatus(d.ans.Error)
 	}
-	writeState(w, status, s.named(ocshttp.StateOf(ans), cg))
+	writeState(w, status, s.named(ocshttp.StateOf(d.ans), cg))
+	s.broadcast(d.after)
 }
 
 func writeState(w http.ResponseWriter, status int, st ocshttp.State) {

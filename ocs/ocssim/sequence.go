@@ -14,7 +14,6 @@ type sequence struct {
 	sched     ocs.Schedule
 	running   bool
 	item      int // current item; len(items) when done
-	dialing   bool
 	status    []ocs.GroupCampStatus
 	started   []bool // the item dialed before: a restart resumes it
 	timer     *time.Timer
@@ -171,6 +170,7 @@ func (s *Sim) seqStartItem(q *sequence, gen int) {
 		return
 	}
 	now := time.Now()
+	s.actor = actor{cause: CauseSequence}
 	it := q.sched.Items[q.item]
 	g := s.seqGroup(q)
 	g.pacing = ocs.Pacing{DialMode: it.DialMode, OptimizeBy: it.OptMethod, OptimizeGoal: it.OptMethodValue}
@@ -218,11 +218,16 @@ func (s *Sim) seqEndItem(q *sequence, gen int) {
 		return
 	}
 	now := time.Now()
+	s.actor = actor{cause: CauseSequence}
 	g := s.seqGroup(q)
 	s.pause(g, now)
+	// OCS stops and unloads the item's group, and says so as it does for
+	// auto-completion.
+	s.setStatus(g, ocs.StatusInActive, now)
+	evs := []ocs.Message{s.notice(g, ocs.EvDialingStopped, now), s.statusEvent(g, now)}
 	s.setStatus(g, ocs.StatusNotLoaded, now)
+	evs = append(evs, s.notice(g, ocs.EvCampaignUnloaded, now), s.statusEvent(g, now))
 	q.status[q.item] = ocs.StatusNotLoaded
-	evs := []ocs.Message{s.statusEvent(g, now)}
 	q.item++
 	s.seqNext(q, now, false)
 	s.mu.Unlock()
@@ -236,6 +241,15 @@ func (s *Sim) seqAnswer(req ocs.Message, q *sequence, t ocs.MessageType, now tim
 		sched.Items[i].Status, sched.Items[i].HasStatus = q.status[i], true
 	}
 	m := ocs.NewAnswer(req, t).WithSchedule(sched)
+	if pacedAnswer(t) {
+		// The sequence's dial parameters are its current item's (its
+		// last once it is over).
+		it := sched.Items[min(q.item, len(sched.Items)-1)]
+		m = m.WithPacing(ocs.Pacing{DialMode: it.DialMode, OptimizeBy: it.OptMethod, OptimizeGoal: it.OptMethodValue})
+	}
+	if s.seed() && t != ocs.EvCampaignStatus {
+		return m // the seed lists GroupCampStatus for status answers only
+	}
 	st := ocs.StatusInActive
 	if q.running {
 		st = ocs.StatusRunning

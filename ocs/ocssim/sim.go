@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -69,6 +70,12 @@ type Sim struct {
 	// the requests since start-up).
 	dncPhones    map[string]struct{}
 	dncCustomers map[string]struct{}
+
+	queues  map[*bridge.Conn]*answerQueue // late answers per connection
+	rnd     *rand.Rand                    // every random choice, so that one seed replays a run
+	knobs   knobs
+	actor   actor    // who is changing state now; set by each entry point
+	changes []Change // ground truth: every campaign-group state change
 }
 
 type faults struct {
@@ -90,6 +97,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Sim) { s.log = l } }
 // New returns a simulator in the state of a freshly started OCS.
 func New(cfg Config, opts ...Option) *Sim {
 	s := &Sim{cfg: cfg, log: slog.New(slog.DiscardHandler), start: time.Now(), groups: map[key]*group{},
+		rnd: rand.New(rand.NewPCG(1, 2)), queues: map[*bridge.Conn]*answerQueue{},
 		seqs: map[int32]*sequence{}, conns: map[*bridge.Conn]struct{}{}, stateSubs: map[chan ocs.Message]struct{}{},
 		dncPhones: map[string]struct{}{}, dncCustomers: map[string]struct{}{},
 		faults: faults{dropRequest: map[ocs.MessageType]int{}, failNext: map[ocs.MessageType]ocs.ErrorCode{}}}
@@ -97,7 +105,7 @@ func New(cfg Config, opts ...Option) *Sim {
 		o(s)
 	}
 	for _, cg := range cfg.CampaignGroups {
-		s.groups[key{cg.CampaignDBID, cg.GroupDBID}] = &group{cg: cg}
+		s.groups[key{cg.CampaignDBID, cg.GroupDBID}] = &group{cg: cg, pacing: cg.configured()}
 	}
 	return s
 }
@@ -144,6 +152,7 @@ func (s *Sim) attach(c *bridge.Conn) bool {
 func (s *Sim) detach(c *bridge.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	delete(s.queues, c)
 	s.mu.Unlock()
 }
 
@@ -175,50 +184,119 @@ func (g *group) stopTimer() {
 
 // handle answers one message from a client.
 func (s *Sim) handle(c *bridge.Conn, m ocs.Message) {
-	ans, notify, reply, delay := s.process(m, false)
-	if reply {
-		if delay > 0 {
-			go func() { time.Sleep(delay); c.Send(ans) }()
-		} else {
-			c.Send(ans)
-		}
+	d := s.process(m, false)
+	if d.eventsFirst {
+		s.broadcast(d.notify)
+		d.notify = nil
 	}
-	s.broadcast(notify)
+	if !d.reply {
+		s.broadcast(d.notify)
+		s.broadcast(d.after)
+		return
+	}
+	if due, prev, done, queued := s.queueAnswer(c, d.delay); queued {
+		s.broadcast(d.notify)
+		// Events that follow a late answer go to the connections of the
+		// moment: after a disconnect they are lost, as OCS's would be.
+		conns := s.connections()
+		go func() {
+			defer close(done)
+			if prev != nil {
+				<-prev
+			}
+			time.Sleep(time.Until(due))
+			c.Send(d.ans)
+			s.broadcastTo(conns, d.after)
+		}()
+		return
+	}
+	c.Send(d.ans)
+	s.broadcast(d.notify)
+	s.broadcast(d.after)
 }
 
-// process records and applies one request, whichever front it came by. It
-// returns the answer, the events to broadcast, and whether (and after how
-// long) to answer, as the faults decide. The connection rule is CommDN's:
-// the HTTP front (viaHTTP) is not subject to it.
-func (s *Sim) process(m ocs.Message, viaHTTP bool) (ans ocs.Message, notify []ocs.Message, reply bool, delay time.Duration) {
+// answerQueue orders the late answers to one connection.
+type answerQueue struct {
+	due  time.Time     // of the last answer queued
+	last chan struct{} // closed once it is sent
+}
+
+// queueAnswer says whether c's answer must wait, and until when: answers
+// to one connection keep the order of their requests however late each
+// is, as OCS works through a client's requests in turn.
+func (s *Sim) queueAnswer(c *bridge.Conn, delay time.Duration) (due time.Time, prev, done chan struct{}, queued bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	q := s.queues[c]
+	if delay <= 0 && (q == nil || q.due.Before(now)) {
+		return time.Time{}, nil, nil, false
+	}
+	if q == nil {
+		q = &answerQueue{}
+		s.queues[c] = q
+	}
+	due = now.Add(delay)
+	if due.Before(q.due) {
+		due = q.due
+	}
+	prev, done = q.last, make(chan struct{})
+	q.due, q.last = due, done
+	return due, prev, done, true
+}
+
+// delivery is what one request makes the simulator send, and in which
+// order.
+type delivery struct {
+	ans         ocs.Message
+	reply       bool          // false: the answer is lost (or never made)
+	delay       time.Duration // before the answer
+	notify      []ocs.Message // the unsolicited events the request caused
+	eventsFirst bool          // send notify before the answer
+	after       []ocs.Message // events that must follow the answer (a stale status answer's auto-completion)
+}
+
+// process records and applies one request, whichever front it came by,
+// and says what to send, as the faults and knobs decide. The connection
+// rule is CommDN's: the HTTP front (viaHTTP) is not subject to it.
+func (s *Sim) process(m ocs.Message, viaHTTP bool) delivery {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var d delivery
 	rec := Record{At: now, Msg: m, HTTP: viaHTTP}
 	if !viaHTTP && !s.accepts(m) {
 		rec.Disregarded = true
 		rec.NotForMe = !s.targeted(m)
 		s.transcript = append(s.transcript, rec)
 		s.log.Info("request disregarded: origin not on OCS's Connections tab", "type", m.Type.String(), "origin", m.OriginAppDBID)
-		return ans, nil, false, 0
+		return d
 	}
 	s.transcript = append(s.transcript, rec)
 	s.log.Info("request", "type", m.Type.String(), "campaign", m.CampaignDBID, "group", m.GroupDBID, "ref", m.ReferenceID, "http", viaHTTP)
 	if s.takeDrop(m.Type) {
-		return ans, nil, false, 0
+		return d
 	}
+	s.actor = actor{cause: CauseRequest, req: m.Type, origin: m.OriginAppDBID}
 	if code, ok := s.faults.failNext[m.Type]; ok {
 		delete(s.faults.failNext, m.Type)
-		ans = ocs.NewError(m, code, "injected fault")
+		d.ans = ocs.NewError(m, code, "injected fault")
 	} else {
-		ans, notify = s.apply(m, now)
+		d.ans, d.notify = s.apply(m, now)
+		if m.Type == ocs.ReqGetCampaignStatus && d.ans.Type == ocs.EvCampaignStatus {
+			d.after = s.staleCompletion(m, now)
+		}
 	}
-	ans.OriginAppDBID = s.cfg.AppDBID // a request to target 0 is answered by each OCS as itself
+	d.ans.OriginAppDBID = s.cfg.AppDBID // a request to target 0 is answered by each OCS as itself
+	if s.knobs.eventsFirst > 0 && len(d.notify) > 0 {
+		d.eventsFirst = s.rnd.Float64() < s.knobs.eventsFirst
+	}
 	if s.faults.dropAnswer > 0 {
 		s.faults.dropAnswer--
-		return ans, notify, false, 0
+		return d
 	}
-	return ans, notify, true, s.faults.delay
+	d.reply, d.delay = true, s.faults.delay+s.answerDelay()
+	return d
 }
 
 // accepts applies OCS's connection rule and the target check.
@@ -247,14 +325,33 @@ func (s *Sim) takeDrop(t ocs.MessageType) bool {
 	return false
 }
 
-func (s *Sim) broadcast(evs []ocs.Message) {
+// connections are the clients connected now.
+func (s *Sim) connections() []*bridge.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connList()
+}
+
+func (s *Sim) connList() []*bridge.Conn {
+	conns := make([]*bridge.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// broadcast sends unsolicited events to every client connected now.
+func (s *Sim) broadcast(evs []ocs.Message) { s.broadcastTo(nil, evs) }
+
+// broadcastTo sends unsolicited events to conns (nil: every client
+// connected now), as the status-event policy and the faults allow.
+func (s *Sim) broadcastTo(conns []*bridge.Conn, evs []ocs.Message) {
 	if len(evs) == 0 {
 		return
 	}
 	s.mu.Lock()
-	conns := make([]*bridge.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
+	if conns == nil {
+		conns = s.connList()
 	}
 	var out []ocs.Message
 	for _, e := range evs {
@@ -265,6 +362,9 @@ func (s *Sim) broadcast(evs []ocs.Message) {
 				default: // a reporter that cannot keep up loses changes, as OCS's would
 				}
 			}
+		}
+		if e.Type == ocs.EvCampaignStatus && !s.sendsStatus() {
+			continue
 		}
 		if e.Type == ocs.EvCampaignStatus && s.faults.dropStatus > 0 {
 			s.faults.statusSeen++
@@ -323,10 +423,17 @@ func (s *Sim) apply(m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
 	if err := m.Validate(); err != nil {
 		return ocs.NewError(m, ocs.ErrInvalidParameter, err.Error()), nil
 	}
-	if m.CampaignDBID == 0 && m.Type != ocs.ReqCancelRecord && m.Type != ocs.ReqDoNotCall {
+	record := m.Type == ocs.ReqCancelRecord || m.Type == ocs.ReqDoNotCall
+	if !record && m.TargetAppDBID == 0 {
+		// The seed allows target 0 ("every OCS on the DN") for record
+		// requests only; acting on a broadcast Load would let one request
+		// drive every OCS watching the DN.
+		return ocs.NewError(m, ocs.ErrInvalidParameter, "TargetAppDBID 0 is allowed only for CM_ReqCancelRecord and CM_ReqDoNotCall"), nil
+	}
+	if m.CampaignDBID == 0 && !record {
 		return s.applySequence(m, now)
 	}
-	if m.Type == ocs.ReqCancelRecord || m.Type == ocs.ReqDoNotCall {
+	if record {
 		return s.applyRecord(m, now)
 	}
 	g, code := s.lookup(m)
@@ -334,13 +441,20 @@ func (s *Sim) apply(m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
 		return ocs.NewError(m, code, ""), nil
 	}
 	if g.owner != 0 && m.Type != ocs.ReqGetCampaignStatus {
-		return ocs.NewError(m, ocs.ErrPartOfSequence, fmt.Sprintf("campaign group belongs to the campaign sequence on group %d", g.owner)), nil
+		return ocs.NewError(m, s.partOfSequence(), fmt.Sprintf("campaign group belongs to the campaign sequence on group %d", g.owner)), nil
 	}
 	return s.applyGroup(g, m, now)
 }
 
 func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, []ocs.Message) {
 	fail := func(c ocs.ErrorCode, text string) (ocs.Message, []ocs.Message) { return ocs.NewError(m, c, text), nil }
+	switch m.Type {
+	case ocs.ReqLoadCampaign, ocs.ReqStartDialing, ocs.ReqSetDialingMode:
+		// A malformed value is wrong whatever state the group is in.
+		if why := badPacing(m.Pacing()); why != "" {
+			return fail(ocs.ErrInvalidParameter, why)
+		}
+	}
 	switch m.Type {
 	case ocs.ReqLoadCampaign:
 		if g.status != ocs.StatusNotLoaded {
@@ -370,6 +484,9 @@ func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, [
 		s.run(g, now)
 		return s.answer(m, g, ocs.EvDialingStarted, now), []ocs.Message{s.statusEvent(g, now)}
 	case ocs.ReqSetDialingMode:
+		if !g.status.Loaded() {
+			return fail(ocs.ErrCampaignNotLoaded, "")
+		}
 		if g.status != ocs.StatusRunning {
 			return fail(ocs.ErrCampaignNotStarted, "")
 		}
@@ -426,13 +543,34 @@ func (s *Sim) applyGroup(g *group, m ocs.Message, now time.Time) (ocs.Message, [
 	return fail(ocs.ErrInvalidParameter, "unsupported request")
 }
 
-// setStatus changes the state and invalidates pending timers.
+// badPacing says why OCS refuses dial parameters with error 10, or "".
+func badPacing(p ocs.Pacing) string {
+	if !p.DialMode.Valid() {
+		return fmt.Sprintf("dial mode %d is not defined", int(p.DialMode))
+	}
+	if !p.OptimizeBy.Valid() {
+		return fmt.Sprintf("optimization method %d is not defined", int(p.OptimizeBy))
+	}
+	if lo, hi := p.OptimizeBy.GoalRange(); p.OptimizeGoal < int32(lo) || p.OptimizeGoal > int32(hi) {
+		return fmt.Sprintf("optimization goal %d is outside %d-%d", p.OptimizeGoal, lo, hi)
+	}
+	return ""
+}
+
+// setStatus changes the state and invalidates pending timers. An
+// unloaded group forgets its runtime dial parameters: OCS reports the
+// configured ones again.
 func (s *Sim) setStatus(g *group, st ocs.GroupCampStatus, now time.Time) {
+	if g.status != st {
+		s.changes = append(s.changes, Change{At: now, Campaign: g.cg.CampaignDBID, Group: g.cg.GroupDBID,
+			From: g.status, To: st, Cause: s.actor.cause, Request: s.actor.req, Origin: s.actor.origin})
+	}
 	g.status = st
 	g.gen++
 	g.stopTimer()
 	if st == ocs.StatusNotLoaded {
 		g.runSince = time.Time{}
+		g.pacing = g.cg.configured()
 	}
 }
 
@@ -491,6 +629,7 @@ func (s *Sim) drain(g *group, d time.Duration, now time.Time) {
 			return
 		}
 		now := time.Now()
+		s.actor = actor{cause: CauseDrain}
 		s.setStatus(g, ocs.StatusNotLoaded, now)
 		ev := s.statusEvent(g, now)
 		s.mu.Unlock()
@@ -506,15 +645,12 @@ func (s *Sim) depleted(g *group, gen int) {
 		return
 	}
 	now := time.Now()
-	s.pause(g, now)
 	var evs []ocs.Message
 	if g.auto {
-		// Auto-completion: OCS stops and unloads the group itself.
-		s.setStatus(g, ocs.StatusInActive, now)
-		evs = append(evs, s.notice(g, ocs.EvDialingStopped, now), s.statusEvent(g, now))
-		s.setStatus(g, ocs.StatusNotLoaded, now)
-		evs = append(evs, s.notice(g, ocs.EvCampaignUnloaded, now), s.statusEvent(g, now))
+		s.actor = actor{cause: CauseAutoCompletion}
+		evs = s.autoComplete(g, now, false)
 	} else {
+		s.pause(g, now)
 		g.runSince = now // running with an empty list
 		g.rate = 0
 		evs = append(evs, s.statusEvent(g, now))
@@ -523,27 +659,19 @@ func (s *Sim) depleted(g *group, gen int) {
 	s.broadcast(evs)
 }
 
-func (s *Sim) answer(req ocs.Message, g *group, t ocs.MessageType, now time.Time) ocs.Message {
-	m := ocs.NewAnswer(req, t).WithStatus(g.status).WithStats(s.stats(g, now))
-	if g.status != ocs.StatusNotLoaded {
-		m = m.WithPacing(g.pacing)
+// autoComplete is OCS stopping and unloading a depleted group itself;
+// early, the list runs dry now rather than when the dial rate says.
+func (s *Sim) autoComplete(g *group, now time.Time, early bool) []ocs.Message {
+	s.pause(g, now)
+	if early {
+		rest := g.left()
+		g.dials += rest
+		g.consumed += rest
 	}
-	return m
-}
-
-// notice is an unsolicited event about a group.
-func (s *Sim) notice(g *group, t ocs.MessageType, now time.Time) ocs.Message {
-	m := ocs.Message{Type: t, Has: ocs.AttrOriginApp | ocs.AttrTargetApp | ocs.AttrCampaign | ocs.AttrGroup,
-		OriginAppDBID: s.cfg.AppDBID, CampaignDBID: g.cg.CampaignDBID, GroupDBID: g.cg.GroupDBID}
-	return m.WithStatus(g.status).WithStats(s.stats(g, now))
-}
-
-func (s *Sim) statusEvent(g *group, now time.Time) ocs.Message {
-	m := s.notice(g, ocs.EvCampaignStatus, now)
-	if g.status != ocs.StatusNotLoaded {
-		m = m.WithPacing(g.pacing)
-	}
-	return m
+	s.setStatus(g, ocs.StatusInActive, now)
+	evs := []ocs.Message{s.notice(g, ocs.EvDialingStopped, now), s.statusEvent(g, now)}
+	s.setStatus(g, ocs.StatusNotLoaded, now)
+	return append(evs, s.notice(g, ocs.EvCampaignUnloaded, now), s.statusEvent(g, now))
 }
 
 // Transcript returns the requests received so far.

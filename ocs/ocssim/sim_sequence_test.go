@@ -102,13 +102,22 @@ func TestEachSequenceItemEndsByItsOwnStopCondition(t *testing.T) {
 		r.wantEvents(
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_InActive preview",
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_Running preview",
-			"+5m0s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+5m0s CM_EvDialingStopped 101/732 CM_GCS_InActive",
+			"+5m0s CM_EvCampaignStatus 101/732 CM_GCS_InActive preview",
+			"+5m0s CM_EvCampaignUnloaded 101/732 CM_GCS_NotLoaded",
+			"+5m0s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
 			"+6m0s CM_EvCampaignStatus 102/732 CM_GCS_InActive predictive",
 			"+6m0s CM_EvCampaignStatus 102/732 CM_GCS_Running predictive",
-			"+6m20s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded",
+			"+6m20s CM_EvDialingStopped 102/732 CM_GCS_InActive",
+			"+6m20s CM_EvCampaignStatus 102/732 CM_GCS_InActive predictive",
+			"+6m20s CM_EvCampaignUnloaded 102/732 CM_GCS_NotLoaded",
+			"+6m20s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded progressive",
 			"+8m20s CM_EvCampaignStatus 103/732 CM_GCS_InActive progressive",
 			"+8m20s CM_EvCampaignStatus 103/732 CM_GCS_Running progressive",
-			"+8m40s CM_EvCampaignStatus 103/732 CM_GCS_NotLoaded",
+			"+8m40s CM_EvDialingStopped 103/732 CM_GCS_InActive",
+			"+8m40s CM_EvCampaignStatus 103/732 CM_GCS_InActive progressive",
+			"+8m40s CM_EvCampaignUnloaded 103/732 CM_GCS_NotLoaded",
+			"+8m40s CM_EvCampaignStatus 103/732 CM_GCS_NotLoaded progressive",
 		)
 		if got := r.since(); got != 9*time.Minute {
 			t.Errorf("simulated time %s, want 9m0s", got)
@@ -163,10 +172,16 @@ func TestAnEightHourSequenceRunsInsideASynctestBubble(t *testing.T) {
 		r.wantEvents(
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_Running progressive",
-			"+4h0m0s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+4h0m0s CM_EvDialingStopped 101/732 CM_GCS_InActive",
+			"+4h0m0s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
+			"+4h0m0s CM_EvCampaignUnloaded 101/732 CM_GCS_NotLoaded",
+			"+4h0m0s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
 			"+5h0m0s CM_EvCampaignStatus 102/732 CM_GCS_InActive predictive",
 			"+5h0m0s CM_EvCampaignStatus 102/732 CM_GCS_Running predictive",
-			"+8h0m0s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded",
+			"+8h0m0s CM_EvDialingStopped 102/732 CM_GCS_InActive",
+			"+8h0m0s CM_EvCampaignStatus 102/732 CM_GCS_InActive predictive",
+			"+8h0m0s CM_EvCampaignUnloaded 102/732 CM_GCS_NotLoaded",
+			"+8h0m0s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded progressive",
 		)
 		_, s1 := r.status(101, 732)
 		_, s2 := r.status(102, 732)

@@ -26,6 +26,7 @@ type rig struct {
 	t0 time.Time
 
 	answers strings.Builder // written only by the test goroutine
+	replies []ocs.Message   // the same answers, whole
 
 	mu     sync.Mutex
 	events []stamped
@@ -39,9 +40,9 @@ type stamped struct {
 
 // newRig must be called inside a synctest bubble. The client is connected
 // when it returns, without the simulated clock having moved.
-func newRig(t *testing.T, cfg Config) *rig {
+func newRig(t *testing.T, cfg Config, opts ...Option) *rig {
 	t.Helper()
-	s := New(cfg)
+	s := New(cfg, opts...)
 	r := &rig{t: t, s: s, t0: time.Now(), c: pipeClient(s), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
@@ -81,6 +82,7 @@ func (r *rig) do(m ocs.Message) (ocs.Message, error) {
 	r.t.Helper()
 	ans, err := r.c.Request(context.Background(), m)
 	if ans.Type != 0 {
+		r.replies = append(r.replies, ans)
 		render(&r.answers, r.since(), ans)
 	} else {
 		fmt.Fprintf(&r.answers, "+%s %s failed: %v\n", r.since(), m.Type, err)
@@ -129,13 +131,16 @@ func (r *rig) status(c, g int32) (ocs.GroupCampStatus, ocs.Stats) {
 }
 
 // eventLog summarizes the unsolicited events so far, one per line:
-// "+<time> <type> <campaign>/<group> <status> [<dial mode>]".
+// "+<time> <type> <campaign>/<group> [<status>] [<dial mode>]".
 func (r *rig) eventLog() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
 	for _, e := range r.events {
-		line := fmt.Sprintf("+%s %s %d/%d %s", e.at, e.m.Type, e.m.CampaignDBID, e.m.GroupDBID, e.m.GroupCampStatus)
+		line := fmt.Sprintf("+%s %s %d/%d", e.at, e.m.Type, e.m.CampaignDBID, e.m.GroupDBID)
+		if e.m.Has&ocs.AttrGroupCampStatus != 0 {
+			line += " " + e.m.GroupCampStatus.String()
+		}
 		if e.m.Has&ocs.AttrDialMode != 0 {
 			line += " " + e.m.DialMode.Short()
 		}
@@ -358,7 +363,7 @@ func TestUnloadDrainsThroughWaitingUnloadBeforeNotLoaded(t *testing.T) {
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_Running progressive",
 			"+3s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+3s CM_EvCampaignStatus 101/732 CM_GCS_WaitingUnload progressive",
-			"+5s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+5s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
 		)
 		r.golden("unload-drain", true)
 	})
@@ -389,12 +394,12 @@ func TestUnloadWaitsOnlyForWhatIsLeftOfTheDrain(t *testing.T) {
 			"+3s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+4.5s CM_EvCampaignStatus 101/732 CM_GCS_WaitingUnload progressive",
 			"+4.5s CM_EvCampaignStatus 102/732 CM_GCS_InActive progressive",
-			"+4.5s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded",
+			"+4.5s CM_EvCampaignStatus 102/732 CM_GCS_NotLoaded progressive",
 			"+4.5s CM_EvCampaignStatus 103/732 CM_GCS_InActive progressive",
 			"+4.5s CM_EvCampaignStatus 103/732 CM_GCS_Running progressive",
 			"+4.5s CM_EvCampaignStatus 103/732 CM_GCS_InActive progressive",
-			"+5s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
-			"+7.5s CM_EvCampaignStatus 103/732 CM_GCS_NotLoaded",
+			"+5s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
+			"+7.5s CM_EvCampaignStatus 103/732 CM_GCS_NotLoaded progressive",
 		)
 		r.golden("unload-partial-drain", false)
 	})
@@ -423,7 +428,7 @@ func TestForceUnloadSkipsTheDrain(t *testing.T) {
 		r.wantEvents(
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+0s CM_EvCampaignStatus 101/732 CM_GCS_Running progressive",
-			"+3s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+3s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
 			"+3s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 		)
 		r.golden("force-unload", true)
@@ -454,7 +459,7 @@ func TestAutoCompletionStopsAndUnloadsTheGroupWhenItsListRunsDry(t *testing.T) {
 			"+4s CM_EvDialingStopped 101/732 CM_GCS_InActive",
 			"+4s CM_EvCampaignStatus 101/732 CM_GCS_InActive progressive",
 			"+4s CM_EvCampaignUnloaded 101/732 CM_GCS_NotLoaded",
-			"+4s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded",
+			"+4s CM_EvCampaignStatus 101/732 CM_GCS_NotLoaded progressive",
 		)
 		wantStats(t, "the unload notice", must(r.lastEvent().Stats()), ocs.Stats{Dials: 20, Contacts: 6, RecordsLeft: 0})
 		st, stats := r.status(101, 732)

@@ -2,7 +2,8 @@
 // for: parsing a 5-field expression (or a @descriptor) into field sets. It is
 // the only importer of robfig/cron. It never evaluates an expression in a
 // time zone: package schedule works out local wall-clock slots from Fields
-// itself, because the library's Next mishandles DST transitions (DESIGN §7).
+// itself, because the library's Next mishandles DST transitions
+// (docs/architecture.md, "Time").
 package cron
 
 import (
