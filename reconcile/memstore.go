@@ -145,3 +145,25 @@ func (m *MemStore) Events() []store.Event {
 	defer m.mu.Unlock()
 	return slices.Clone(m.events)
 }
+
+// projectionStore is the store of a projection: it hands the loop the
+// progress it starts from and forgets every write, since nothing reads
+// them back; every intent is fresh, as no step of an ideal OCS is retried.
+type projectionStore struct {
+	start []store.Progress
+}
+
+func (p *projectionStore) AllProgress() ([]store.Progress, error) { return p.start, nil }
+func (p *projectionStore) PutProgress(store.Progress) error       { return nil }
+func (p *projectionStore) DeleteProgress(string) error            { return nil }
+func (p *projectionStore) BeginIntent(in store.Intent) (store.Intent, bool, error) {
+	return in, true, nil
+}
+func (p *projectionStore) SettleIntent(string, store.IntentState, string, time.Time) error {
+	return nil
+}
+func (p *projectionStore) OpenIntents() ([]store.Intent, error)      { return nil, nil }
+func (p *projectionStore) Append(...store.Event) error               { return nil }
+func (p *projectionStore) PutGroupStatus(...store.GroupStatus) error { return nil }
+func (p *projectionStore) Halt() (store.Halt, bool, error)           { return store.Halt{}, false, nil }
+func (p *projectionStore) PutHalt(*store.Halt) error                 { return nil }

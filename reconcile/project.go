@@ -51,8 +51,6 @@ const maxProjectionSteps = 50_000_000
 // progress is projected from its item's state as if OCS held it so.
 func Project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, span time.Duration, a Assumptions) []schedule.Event {
 	until := from.Add(span)
-	st := NewMemStore()
-	st.keepEvents = false
 	byName := map[string]*specs.Sequence{}
 	snap := specs.Snapshot{Sequences: map[string]*specs.Sequence{}}
 	for _, seq := range seqs {
@@ -62,20 +60,25 @@ func Project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, 
 		byName[seq.Name] = seq
 		snap.Sequences[seq.Name] = seq
 	}
+	st := &projectionStore{}
+	have := map[string]bool{}
 	for _, p := range progress {
-		if byName[p.Sequence] != nil {
-			st.prog[p.Sequence] = p
+		if byName[p.Sequence] != nil && !have[p.Sequence] {
+			have[p.Sequence] = true
+			st.start = append(st.start, p)
 		}
 	}
-	for name, seq := range byName {
-		if _, ok := st.prog[name]; !ok {
-			st.prog[name] = store.Progress{Sequence: name, SpecHash: seq.Hash, Generation: seq.Generation, LastScheduled: from.Add(-time.Nanosecond)}
+	for _, seq := range seqs {
+		if seq != nil && !have[seq.Name] {
+			have[seq.Name] = true
+			st.start = append(st.start, store.Progress{Sequence: seq.Name, SpecHash: seq.Hash, Generation: seq.Generation, LastScheduled: from.Add(-time.Nanosecond)})
 		}
 	}
 	ideal := newIdealOCS(a)
 	ideal.now = from
 	r := New(Config{Link: ideal, Store: st, Resync: a.Resync, PollInterval: a.PollInterval})
-	var answers []result
+	r.rec.only = planKinds
+	var answers, spare []result
 	r.exec = func(res result) {
 		res.ans, res.err = ideal.apply(res.req, ideal.now)
 		answers = append(answers, res)
@@ -95,10 +98,12 @@ func Project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, 
 		r.processDirty(now)
 		for len(answers) > 0 {
 			batch := answers
-			answers = nil
+			answers = spare[:0]
 			for _, res := range batch {
 				r.onResult(res, now)
 			}
+			clear(batch)
+			spare = batch
 			for _, ev := range ideal.fire(now) {
 				r.observe(ev, now, true)
 			}
@@ -131,6 +136,10 @@ func Project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, 
 	})
 	return out
 }
+
+// planKinds are the history kinds PlanEvents reads.
+var planKinds = map[string]bool{"run-start": true, "run-end": true, "item-start": true, "item-end": true,
+	"item-pause": true, "item-resume": true, "skip": true}
 
 // PlanEvents turns history into plan events: the plan is the history a
 // projection writes, so a live history compares with it event for event.

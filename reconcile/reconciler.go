@@ -100,6 +100,9 @@ type Reconciler struct {
 	recv   map[groupKey]uint64 // receive stamp of the newest observation applied per group
 	named  map[groupKey]bool   // campaign groups some spec names: the only ones observed
 	claims map[groupKey]string // campaign group → sequence that loaded it
+	// groupWaiters: sequences that found their next group claimed by
+	// another (GroupInUse); release wakes them.
+	groupWaiters map[string]struct{}
 	// The link's state, from its LinkDown/LinkUp notices. While it is down
 	// nothing is sent: a request would fail at once and the pass would
 	// spin. linkFloor is the stamp of the last LinkUp: anything received
@@ -133,20 +136,21 @@ type Reconciler struct {
 func New(cfg Config) *Reconciler {
 	cfg.defaults()
 	r := &Reconciler{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		results:   make(chan result),
-		cmds:      make(chan command),
-		poke:      make(chan struct{}, 1),
-		seqs:      map[string]*seqState{},
-		dirty:     map[string]struct{}{},
-		obs:       map[groupKey]*observation{},
-		recv:      map[groupKey]uint64{},
-		named:     map[groupKey]bool{},
-		claims:    map[groupKey]string{},
-		published: map[string]SequenceStatus{},
-		pubGroups: map[groupKey]GroupObservation{},
-		rec:       newRecorder(cfg.Store, cfg.Logger),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		results:      make(chan result),
+		cmds:         make(chan command),
+		poke:         make(chan struct{}, 1),
+		seqs:         map[string]*seqState{},
+		dirty:        map[string]struct{}{},
+		obs:          map[groupKey]*observation{},
+		recv:         map[groupKey]uint64{},
+		named:        map[groupKey]bool{},
+		claims:       map[groupKey]string{},
+		groupWaiters: map[string]struct{}{},
+		published:    map[string]SequenceStatus{},
+		pubGroups:    map[groupKey]GroupObservation{},
+		rec:          newRecorder(cfg.Store, cfg.Logger),
 	}
 	r.rec.dropped = func(n int) { r.safety().HistoryDropped(n) }
 	r.exec = r.execute
@@ -346,7 +350,11 @@ func (r *Reconciler) processDirty(now time.Time) {
 	r.pubMu.Lock()
 	r.queue = len(names)
 	r.pubMu.Unlock()
-	clear(r.dirty)
+	if len(names) > 1024 {
+		r.dirty = map[string]struct{}{} // clear costs the table's peak size, every turn
+	} else {
+		clear(r.dirty)
+	}
 	for _, n := range names {
 		s, ok := r.seqs[n]
 		if !ok {

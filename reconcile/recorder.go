@@ -20,6 +20,9 @@ type recorder struct {
 	grp  map[groupKey]store.GroupStatus
 	poke chan struct{}
 	done chan struct{}
+	// only, when set, keeps the events of these kinds and drops the rest
+	// (a projection reads back only what a plan shows).
+	only map[string]bool
 	// dropped counts events given up on: a failed write keeps them for the
 	// next flush, up to maxPending, and drops the oldest beyond that.
 	dropped func(n int)
@@ -34,6 +37,9 @@ func newRecorder(st Store, log *slog.Logger) *recorder {
 }
 
 func (w *recorder) event(ev store.Event) {
+	if w.only != nil && !w.only[ev.Kind] {
+		return
+	}
 	w.mu.Lock()
 	w.evs = append(w.evs, ev)
 	w.mu.Unlock()

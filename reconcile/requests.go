@@ -114,7 +114,7 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 // written; any other waits, backing off, for its intent.
 func (r *Reconciler) flush(now time.Time) {
 	box := r.outbox
-	r.outbox = nil
+	defer func() { clear(box); r.outbox = box[:0] }()
 	for _, o := range box {
 		s := o.s
 		if r.fenced != nil {

@@ -130,6 +130,7 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 		}
 		nk := groupKey{item.CampaignDBID, item.GroupDBID}
 		if owner, ok := r.claims[nk]; ok && owner != s.name {
+			r.groupWaiters[s.name] = struct{}{}
 			r.setCond(s, CondConflict, true, "GroupInUse",
 				fmt.Sprintf("campaign group %s is in use by sequence %q; waiting for it", nk, owner), now)
 			s.phase = PhaseWaiting
@@ -717,10 +718,16 @@ func (r *Reconciler) release(s *seqState, k groupKey) {
 		return
 	}
 	delete(r.claims, k)
-	for name, o := range r.seqs {
-		if c := o.conds[CondConflict]; c != nil && c.Status && c.Reason == "GroupInUse" {
-			r.markDirty(name)
+	// Only sequences that waited for a group are woken; the set spares a
+	// walk over every sequence at each item's end.
+	for name := range r.groupWaiters {
+		if o := r.seqs[name]; o != nil {
+			if c := o.conds[CondConflict]; c != nil && c.Status && c.Reason == "GroupInUse" {
+				r.markDirty(name)
+				continue
+			}
 		}
+		delete(r.groupWaiters, name)
 	}
 }
 
