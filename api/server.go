@@ -41,6 +41,11 @@ type History interface {
 	History(seq string, since, until time.Time, limit int) ([]store.Event, error)
 }
 
+// Planner projects a running sequence to the end of its run: its ETA.
+type Planner interface {
+	ETA(ctx context.Context, name string, a reconcile.Assumptions) (reconcile.ETA, error)
+}
+
 // Check is one readiness check: nil Err means ready.
 type Check struct {
 	Name string
@@ -69,6 +74,7 @@ type Config struct {
 	AllowedHosts []string
 	Metrics      *Metrics // nil: no /metrics
 	Records      Records  // nil: record requests answer 501
+	Planner      Planner  // nil: the plan endpoint answers 501
 	DNCLists     DNCLists
 	Logger       *slog.Logger
 	Now          func() time.Time
@@ -97,6 +103,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("GET /api/v1/sequences", s.auth(s.listSequences))
 	s.mux.Handle("GET /api/v1/sequences/{name}", s.auth(s.getSequence))
 	s.mux.Handle("GET /api/v1/sequences/{name}/history", s.auth(s.history))
+	s.mux.Handle("GET /api/v1/sequences/{name}/plan", s.auth(s.plan))
 	s.mux.Handle("POST /api/v1/sequences/{name}/suspend", s.auth(s.suspend))
 	s.mux.Handle("POST /api/v1/sequences/{name}/resume", s.auth(s.resume))
 	s.mux.Handle("POST /api/v1/sequences/{name}/reconcile", s.auth(s.reconcile))
@@ -406,6 +413,39 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.command(w, r, name, s.cfg.Reconciler.Resume(r.Context(), name, req.By, req.Reason))
+}
+
+// plan answers the ETA of a sequence's run in progress: when each of its
+// remaining items starts and stops and when it ends, from its real
+// progress and observed rates, under the simulator's assumptions for the
+// rest (?unload-time=2s overrides the unload drain).
+func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if s.cfg.Planner == nil {
+		writeError(w, http.StatusNotImplemented, "not_implemented", "this server does not project sequences")
+		return
+	}
+	a := reconcile.DefaultAssumptions()
+	if v := r.URL.Query().Get("unload-time"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("unload-time %q: want a duration such as 2s", v))
+			return
+		}
+		a.UnloadTime = d
+	}
+	e, err := s.cfg.Planner.ETA(r.Context(), name, a)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, e)
+	case errors.Is(err, reconcile.ErrUnknownSequence):
+		writeError(w, http.StatusNotFound, "sequence_not_found", fmt.Sprintf("no sequence named %q", name))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the reconciler did not take the request in time")
+	default:
+		s.cfg.Logger.Error("plan failed", "sequence", name, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+	}
 }
 
 func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {

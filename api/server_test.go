@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/sequencer-dev/sequencer/reconcile"
+	"github.com/sequencer-dev/sequencer/schedule"
 	"github.com/sequencer-dev/sequencer/store"
 )
 
@@ -74,6 +75,15 @@ func (f *fakeRec) Unhalt(_ context.Context, who string) error {
 	return f.err
 }
 func (f *fakeRec) HaltState() reconcile.HaltStatus { return f.halt }
+func (f *fakeRec) ETA(_ context.Context, name string, a reconcile.Assumptions) (reconcile.ETA, error) {
+	f.calls = append(f.calls, fmt.Sprintf("eta %s unload=%s", name, a.UnloadTime))
+	if err := f.check(name); err != nil {
+		return reconcile.ETA{}, err
+	}
+	end := fixedNow.Add(90 * time.Minute)
+	return reconcile.ETA{Sequence: name, TimeZone: "UTC", At: fixedNow, Run: name + "@x", Item: "fresh-leads", End: end, EndEstimate: true,
+		Events: []schedule.Event{{At: end, Sequence: name, Action: schedule.ActSequenceEnd, Estimate: true}}}, nil
+}
 
 type fakeHistory struct {
 	asked []string
@@ -98,7 +108,7 @@ func newTestServer(t *testing.T, token string) (*httptest.Server, *fakeRec, *fak
 	m.StartLateness(5 * time.Millisecond)
 	m.SpecReload(false)
 	srv := NewServer(Config{
-		Reconciler: rec, History: h, Token: token, Metrics: m, Now: func() time.Time { return fixedNow },
+		Reconciler: rec, History: h, Token: token, Metrics: m, Now: func() time.Time { return fixedNow }, Planner: rec,
 		Ready: func() []Check { return []Check{{Name: "store"}, {Name: "ocs", Err: errors.New("link to OCS is down")}} },
 	})
 	ts := httptest.NewServer(srv.Handler())

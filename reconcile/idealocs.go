@@ -23,6 +23,9 @@ type idealOCS struct {
 	seqs   map[int32]*idealSeq // OCS-side sequences by group DBID
 	timers []idealTimer
 	serial int
+	// Rates measured by the daemon for a group (a live ETA) win over the
+	// assumed ones.
+	rateFor, contactFor map[groupKey]float64
 }
 
 type idealGroup struct {
@@ -57,7 +60,8 @@ type idealTimer struct {
 }
 
 func newIdealOCS(a Assumptions) *idealOCS {
-	return &idealOCS{a: a, rates: ocssim.Default().Rates, groups: map[groupKey]*idealGroup{}, seqs: map[int32]*idealSeq{}}
+	return &idealOCS{a: a, rates: ocssim.Default().Rates, groups: map[groupKey]*idealGroup{}, seqs: map[int32]*idealSeq{},
+		rateFor: map[groupKey]float64{}, contactFor: map[groupKey]float64{}}
 }
 
 func (o *idealOCS) Request(_ context.Context, req ocs.Message) (ocs.Message, error) {
@@ -134,7 +138,10 @@ func (o *idealOCS) records() int64 {
 
 func (o *idealOCS) left(g *idealGroup) int64 { return o.records() - g.consumed }
 
-func (o *idealOCS) rateOf(m ocs.DialMode) float64 {
+func (o *idealOCS) rateOf(k groupKey, m ocs.DialMode) float64 {
+	if r := o.rateFor[k]; r > 0 {
+		return r
+	}
 	if o.a.DialRate > 0 {
 		return o.a.DialRate / 60
 	}
@@ -147,7 +154,10 @@ func (o *idealOCS) rateOf(m ocs.DialMode) float64 {
 	return o.rates.Progressive
 }
 
-func (o *idealOCS) contactRate() float64 {
+func (o *idealOCS) contactRate(k groupKey) float64 {
+	if r := o.contactFor[k]; r > 0 {
+		return r
+	}
 	if o.a.ContactRate > 0 {
 		return o.a.ContactRate
 	}
@@ -167,7 +177,7 @@ func (o *idealOCS) stats(g *idealGroup, now time.Time) ocs.Stats {
 	left := o.left(g) - o.dialsRun(g, now)
 	return ocs.Stats{
 		Dials:       int32(min(d, math.MaxInt32)),
-		Contacts:    int32(min(math.Floor(float64(d)*o.contactRate()), math.MaxInt32)),
+		Contacts:    int32(min(math.Floor(float64(d)*o.contactRate(g.k)), math.MaxInt32)),
 		RecordsLeft: int32(min(left, math.MaxInt32)),
 	}
 }
@@ -191,7 +201,7 @@ func (o *idealOCS) pause(g *idealGroup, now time.Time) {
 // run starts dialing and arms the depletion, as the simulator does.
 func (o *idealOCS) run(g *idealGroup, now time.Time) {
 	o.setStatus(g, ocs.StatusRunning)
-	g.rate = o.rateOf(g.pacing.DialMode)
+	g.rate = o.rateOf(g.k, g.pacing.DialMode)
 	g.runSince = now
 	if g.rate <= 0 || o.a.Records <= 0 {
 		return
@@ -466,7 +476,7 @@ func (o *idealOCS) seqStartItem(q *idealSeq, gen int, now time.Time) []ocs.Messa
 		if it.StopAtDials > 0 {
 			end = min(end, secs(float64(it.StopAtDials)))
 		}
-		if cr := o.contactRate(); it.StopAtContacts > 0 && cr > 0 {
+		if cr := o.contactRate(g.k); it.StopAtContacts > 0 && cr > 0 {
 			end = min(end, secs(math.Ceil(float64(it.StopAtContacts)/cr)))
 		}
 		if o.a.Records > 0 {

@@ -50,6 +50,18 @@ const maxProjectionSteps = 50_000_000
 // a start at exactly from runs and none before it is missed. A run in
 // progress is projected from its item's state as if OCS held it so.
 func Project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, span time.Duration, a Assumptions) []schedule.Event {
+	return project(seqs, progress, from, span, a, nil)
+}
+
+// groupSeed is what was observed of a campaign group a run holds: its
+// counters since the load and its rates, measured by the daemon.
+type groupSeed struct {
+	stats       ocs.Stats
+	dialRate    float64 // per second; 0: not measured
+	contactRate float64 // share of dials; 0: not measured
+}
+
+func project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, span time.Duration, a Assumptions, seeds map[groupKey]groupSeed) []schedule.Event {
 	until := from.Add(span)
 	byName := map[string]*specs.Sequence{}
 	snap := specs.Snapshot{Sequences: map[string]*specs.Sequence{}}
@@ -86,7 +98,7 @@ func Project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, 
 	if err := r.recover(); err != nil {
 		return nil // a MemStore does not fail
 	}
-	ideal.seed(r, from)
+	ideal.seed(r, from, seeds)
 	now := from
 	r.applySnapshot(snap, now)
 	for step := 0; step < maxProjectionSteps; step++ {
@@ -211,7 +223,16 @@ func itemNamed(seq *specs.Sequence, name string) *specs.Item {
 // seed puts the ideal OCS in the state the stored runs say OCS is in, so
 // that a projection from real progress (a live ETA) continues the run
 // instead of re-reading an empty OCS.
-func (o *idealOCS) seed(r *Reconciler, now time.Time) {
+func (o *idealOCS) seed(r *Reconciler, now time.Time, seeds map[groupKey]groupSeed) {
+	for k, sd := range seeds {
+		if sd.dialRate > 0 {
+			o.rateFor[k] = sd.dialRate
+		}
+		if sd.contactRate > 0 {
+			o.contactFor[k] = sd.contactRate
+		}
+		o.group(k).dials = int64(sd.stats.Dials)
+	}
 	for _, s := range r.seqs {
 		run := s.prog.Run
 		if run == nil || run.GroupDBID == 0 || !loadedState(run.ItemState) {
@@ -227,7 +248,7 @@ func (o *idealOCS) seed(r *Reconciler, now time.Time) {
 			g.status = ocs.StatusNotLoaded
 		case stStarting, stDialing, stStopping:
 			g.status = ocs.StatusRunning
-			g.rate = o.rateOf(g.pacing.DialMode)
+			g.rate = o.rateOf(g.k, g.pacing.DialMode)
 			g.runSince = now
 		default:
 			g.status = ocs.StatusInActive

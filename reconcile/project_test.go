@@ -1,8 +1,11 @@
 package reconcile
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
@@ -174,4 +177,43 @@ func TestACountBoundItemIsProjectedAtTheAssumedRateAndMarkedAsAnEstimate(t *test
 	if err != nil || !strings.Contains(string(js), `"estimate": true`) {
 		t.Fatalf("JSON of an estimate does not say so: %s %v", js, err)
 	}
+}
+
+// The live ETA continues the run in progress from its real item and start:
+// the item that dials now stops at its own stop time, the next follows its
+// sleep, and the run's end is where the last item stops.
+func TestTheETAProjectsTheRunInProgressFromItsCurrentItem(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		t0 := time.Now()
+		a := withStop(item("a", 101, ocs.DialModeProgress), specs.StopAt{Time: after(10 * time.Minute)})
+		b := withSleep(withStop(item("b", 102, ocs.DialModeProgress), specs.StopAt{Time: after(5 * time.Minute)}), time.Minute)
+		h.apply(seq("eta", a, b))
+		h.wait(2 * time.Minute)
+		as := DefaultAssumptions()
+		as.UnloadTime = 0 // the fake OCS unloads at once
+		e, err := h.rec.ETA(context.Background(), "eta", as)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range e.Events {
+			got = append(got, fmt.Sprintf("+%s %s %s", ev.At.Sub(t0), ev.Action, ev.Item))
+		}
+		want := []string{"+10m0s item-stop a", "+11m0s item-start b", "+16m0s item-stop b", "+16m0s sequence-end "}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || e.Item != "a" || !e.End.Equal(t0.Add(16*time.Minute)) || e.EndEstimate {
+			t.Fatalf("ETA item %q end %s (estimate %v):\n%s\nwant\n%s", e.Item, e.End.Sub(t0), e.EndEstimate, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		h.wait(20 * time.Minute)
+		var ran []string
+		evs, _ := h.st.History("eta", t0, t0.Add(time.Hour), 1000)
+		for _, ev := range PlanEvents(map[string]*specs.Sequence{"eta": h.last.Sequences["eta"]}, evs) {
+			if ev.At.After(e.At) {
+				ran = append(ran, fmt.Sprintf("+%s %s %s", ev.At.Sub(t0), ev.Action, ev.Item))
+			}
+		}
+		if strings.Join(ran, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("the run did\n%s\nthe ETA said\n%s", strings.Join(ran, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }

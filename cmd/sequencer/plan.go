@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
 	"sort"
 	"time"
 
@@ -31,9 +34,12 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	unload := fs.Duration("unload-time", def.UnloadTime, "assumed time OCS takes to unload a campaign group after dialing stops")
 	rate := fs.Float64("rate", 0, "assumed dials per minute of a dialing item (default: the simulator's rate for its dial mode)")
 	records := fs.Int64("records", 0, "assumed records in each calling list (default: lists never run dry)")
+	server := fs.String("server", "", "project the run in progress of sequence NAME on this daemon (its ETA) instead of specs")
+	tokenFile := fs.String("token-file", os.Getenv("SEQUENCER_TOKEN_FILE"), "with --server: file holding the API bearer token ($SEQUENCER_TOKEN_FILE)")
 	contactRate := fs.Float64("contact-rate", def.ContactRate, "assumed share of dials that reach a contact")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sequencer plan [--from RFC3339] [--for DURATION] [--format text|json] [--unload-time D] [--rate DIALS/MIN] [--contact-rate F] [--records N] [PATH...]")
+		fmt.Fprintln(fs.Output(), "       sequencer plan --server URL [--token-file F] [--unload-time D] [--format text|json] NAME")
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the paths (the issue writes them after).
@@ -50,6 +56,19 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		paths = append(paths, fs.Arg(0))
 		rest = fs.Args()[1:]
+	}
+	if *server != "" {
+		if len(paths) != 1 {
+			return usageError("plan: with --server, give exactly one sequence NAME")
+		}
+		if *format != "text" && *format != "json" {
+			return usageError("plan: --format must be text or json, got %q", *format)
+		}
+		c, err := newClient(*server, *tokenFile)
+		if err != nil {
+			return usageError("plan: %v", err)
+		}
+		return printETA(ctx, c, paths[0], *unload, *format, stdout)
 	}
 	start := planNow().UTC().Truncate(time.Second)
 	if *from != "" {
@@ -114,4 +133,48 @@ func loadPlanSpecs(paths []string) ([]*specs.Sequence, []specs.Problem, error) {
 		seqs = append(seqs, s)
 	}
 	return seqs, snap.Problems, nil
+}
+
+// printETA shows a running sequence's projection to the end of its run,
+// as the daemon computes it from its real progress.
+func printETA(ctx context.Context, c *client, name string, unload time.Duration, format string, stdout io.Writer) error {
+	var e reconcile.ETA
+	path := "/api/v1/sequences/" + url.PathEscape(name) + "/plan?unload-time=" + url.QueryEscape(unload.String())
+	if err := c.do(ctx, "GET", path, nil, &e); err != nil {
+		return fmt.Errorf("plan %s: %w", name, err)
+	}
+	if format == "json" {
+		b, err := json.MarshalIndent(e, "", "  ")
+		if err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	loc, err := time.LoadLocation(e.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	if e.Run == "" {
+		_, err := fmt.Fprintf(stdout, "%s: no run in progress\n", name)
+		return err
+	}
+	basis := "assumed"
+	if e.Measured {
+		basis = "measured"
+	}
+	fmt.Fprintf(stdout, "run %s, now on item %s; %.0f dials/min and %.0f%% contacts (%s)\n", e.Run, e.Item, e.DialsPerMinute, 100*e.ContactShare, basis)
+	switch {
+	case e.End.IsZero():
+		fmt.Fprintln(stdout, "the run does not end within the projection")
+	case e.EndEstimate:
+		fmt.Fprintf(stdout, "ends %s (estimate)\n", e.End.In(loc).Format("Mon 2006-01-02 15:04:05 MST"))
+	default:
+		fmt.Fprintf(stdout, "ends %s\n", e.End.In(loc).Format("Mon 2006-01-02 15:04:05 MST"))
+	}
+	for i := range e.Events {
+		e.Events[i].Location = loc
+	}
+	_, err = io.WriteString(stdout, schedule.Text(e.Events))
+	return err
 }

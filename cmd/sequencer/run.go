@@ -208,7 +208,7 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) e
 		}
 		srv := api.NewHTTPServer(f.listen, api.NewServer(api.Config{
 			Reconciler: rec, History: st, Ready: ready, Token: token, Metrics: metrics, Logger: log,
-			Records: records, DNCLists: dncStatus(lists),
+			Records: records, DNCLists: dncStatus(lists), Planner: rec,
 		}).Handler())
 		ln, err := net.Listen("tcp", f.listen)
 		if err != nil {
