@@ -198,6 +198,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "DIALING HALTED by %s since %s: %s\n\n", halt.Who, halt.Since.Local().Format(time.DateTime), halt.Reason)
 		}
 		printStatusTable(stdout, seqs, time.Now())
+		if fs.NArg() == 1 && seqs[0].Run != "" {
+			printRunETA(ctx, c, seqs[0].Name, stdout)
+		}
 		return nil
 	}
 	if watch <= 0 {
@@ -370,4 +373,25 @@ func currentUser() string {
 		return u
 	}
 	return "cli"
+}
+
+// printRunETA adds the end of a sequence's run in progress, as the daemon
+// projects it (GET .../plan); a daemon that cannot says nothing.
+func printRunETA(ctx context.Context, c *client, name string, stdout io.Writer) {
+	var e reconcile.ETA
+	if err := c.do(ctx, http.MethodGet, "/api/v1/sequences/"+url.PathEscape(name)+"/plan", nil, &e); err != nil || e.Run == "" {
+		return
+	}
+	loc, err := time.LoadLocation(e.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	switch {
+	case e.End.IsZero():
+		fmt.Fprintf(stdout, "\nETA: run %s does not end within %s\n", e.Run, "8 days")
+	case e.EndEstimate:
+		fmt.Fprintf(stdout, "\nETA: run %s ends about %s (estimate at %.0f dials/min)\n", e.Run, e.End.In(loc).Format("Mon 15:04:05 MST"), e.DialsPerMinute)
+	default:
+		fmt.Fprintf(stdout, "\nETA: run %s ends %s\n", e.Run, e.End.In(loc).Format("Mon 15:04:05 MST"))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,44 @@ spec:
 		if d := e.At.Sub(doc.Events[i].At); d > time.Second || d < -time.Second {
 			t.Errorf("%s %s ran at %s, planned %s (%s off)", e.Action, e.Item, e.At.Format(time.StampMilli), doc.Events[i].At.Format(time.StampMilli), d)
 		}
+	}
+}
+
+// TestPlanServerAndStatusShowTheETAOfARunningSequence asks a running
+// daemon for a sequence's projection: `plan --server` lists what remains of
+// the run and when it ends, and `status NAME` adds that end.
+func TestPlanServerAndStatusShowTheETAOfARunningSequence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a daemon")
+	}
+	dir := t.TempDir()
+	specDir := filepath.Join(dir, "specs")
+	os.Mkdir(specDir, 0o755)
+	os.WriteFile(filepath.Join(specDir, "long.yaml"), []byte(`apiVersion: sequencer/v1
+kind: CampaignSequence
+metadata: {name: long}
+spec:
+  items:
+    - {name: first,  campaignDBID: 101, groupDBID: 732, dialMode: progressive, stopAt: {time: "+1h"}}
+    - {name: second, campaignDBID: 102, groupDBID: 732, dialMode: progressive, stopAt: {time: "+30m"}, sleepBeforeNextStart: 10m}
+`), 0o644)
+	url := startDaemon(t, "--specs", specDir, "--data", filepath.Join(dir, "data"))
+	var e reconcile.ETA
+	waitFor(t, "the first item to dial", func() bool {
+		code, out, _ := runCmd(t, "plan", "--server", url, "--format", "json", "long")
+		return code == 0 && json.Unmarshal([]byte(out), &e) == nil && e.Item == "first" && len(e.Events) == 4
+	})
+	if e.EndEstimate || e.End.Sub(e.At) < time.Hour+40*time.Minute || e.End.Sub(e.At) > time.Hour+41*time.Minute {
+		t.Errorf("the run ends %s after the projection (estimate %v), want 1h40m and the drains", e.End.Sub(e.At), e.EndEstimate)
+	}
+	code, out, errs := runCmd(t, "plan", "--server", url, "long")
+	if code != 0 || !strings.Contains(out, "run long@") || !regexp.MustCompile(`item-start +second`).MatchString(out) || !strings.Contains(out, "sequence-end") {
+		t.Errorf("plan --server: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := runCmd(t, "status", "long", "--server", url); code != 0 || !strings.Contains(out, "ETA: run long@") {
+		t.Errorf("status: %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runCmd(t, "plan", "--server", url, "nope"); code != 1 || !strings.Contains(errs, "sequence_not_found") {
+		t.Errorf("unknown sequence: exit %d %s", code, errs)
 	}
 }
