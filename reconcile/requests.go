@@ -453,15 +453,18 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 }
 
 // fresh reports whether m is newer than everything applied for group k.
-// An answer and the events OCS sent right behind it reach the loop by two
-// paths; applying a stale "Running" after an auto-completion's stop and
-// unload would restart a depleted item. Unstamped messages (Recv 0: a link
-// that does not stamp) are taken as they come.
+// An answer and the events OCS sent around it reach the loop by two paths,
+// and OCS may even send events computed after an answer before the answer
+// itself; applying a stale "Running" after an auto-completion's stop and
+// unload would restart a depleted item. So an answer is applied only if
+// nothing about its group was received while its request was in flight
+// (After), and an event only if nothing newer was applied. Unstamped
+// messages (Recv 0: a link that does not stamp) are taken as they come.
 func (r *Reconciler) fresh(k groupKey, m ocs.Message) bool {
 	if m.Recv == 0 {
 		return true
 	}
-	if m.Recv < r.linkFloor || m.Recv < r.recv[k] {
+	if m.Recv < r.linkFloor || m.Recv < r.recv[k] || (m.After != 0 && r.recv[k] >= m.After) {
 		r.log.Debug("stale observation dropped", "type", m.Type.String(), "group", k.String(), "stamp", m.Recv, "newest", r.recv[k])
 		return false
 	}

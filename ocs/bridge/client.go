@@ -197,6 +197,7 @@ func (c *Client) read(conn *Conn) error {
 
 // Request sends req and waits for its answer.
 func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
+	after := c.recv.Mark()
 	ref, w, err := c.send(req, false)
 	if err != nil {
 		return ocs.Message{}, err
@@ -208,6 +209,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		if !ok {
 			return ocs.Message{}, c.lost(req)
 		}
+		m.After = after
 		if err := m.AnswerError(req.Type); err != nil {
 			return m, err
 		}
