@@ -258,6 +258,9 @@ func (r *Reconciler) loadedOutside(s *seqState, now time.Time, k groupKey) {
 	r.release(s, k)
 	run.Segment++
 	run.ItemState = stSleeping
+	if run.OutsideSince.IsZero() {
+		run.OutsideSince = now
+	}
 	run.CampaignDBID, run.GroupDBID = 0, 0
 	r.setCond(s, CondConflict, true, "LoadedOutside",
 		fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", k.campaign, k.group), now)
@@ -316,6 +319,7 @@ func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
 	switch res.action {
 	case actLoad:
 		run.ItemState = stLoaded
+		run.OutsideSince = time.Time{} // ours now
 		// Counters are counted since the load (ocs.PropStatistics).
 		if o := r.obs[k]; o != nil {
 			o.stats, o.has, o.depleted = ocs.Stats{}, false, false

@@ -257,6 +257,12 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 	}
 	before := run.ItemState
 	switch {
+	case run.ItemState == stLoading && o.status.Loaded() && !run.OutsideSince.IsZero():
+		// The last Load was refused because someone else had the group
+		// loaded: a crash during the retry leaves no proof that this
+		// one took. Not ours until a Load of ours is answered.
+		r.loadedOutside(s, now, runGroup(run))
+		return
 	case run.ItemState == stLoading && o.status.Loaded():
 		run.ItemState = stLoaded
 		if o.status == ocs.StatusRunning {

@@ -276,6 +276,10 @@ type Run struct {
 	// ReloadedAt: when the item was last loaded again after OCS lost it,
 	// so that a second loss at once is not met with a reload loop.
 	ReloadedAt time.Time `json:"reloadedAt,omitzero"`
+	// OutsideSince: when a Load of this item was refused because someone
+	// else had the group loaded. A crash during the next Load must not
+	// take the group found loaded for ours.
+	OutsideSince time.Time `json:"outsideSince,omitzero"`
 }
 
 // Progress is everything durable about one sequence.
