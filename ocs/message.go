@@ -323,6 +323,9 @@ var (
 	// (an EvCampaignLoaded for a StartDialing). Nothing about the request's
 	// outcome can be concluded from it; it is not success.
 	ErrProtocol = errors.New("protocol error")
+	// ErrNotSent comes with ErrDisconnected when the request never left
+	// (no connection): OCS cannot have acted on it.
+	ErrNotSent = errors.New("request not sent")
 )
 
 // OCSError is a CM_EvError answer.

@@ -88,7 +88,7 @@ func (f *fakeOCS) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 	f.requests++
 	if f.down {
 		f.mu.Unlock()
-		return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrDisconnected)
+		return ocs.Message{}, fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent)
 	}
 	at := time.Since(f.start)
 	line := fmt.Sprintf("+%-8s %s %d/%d", at.Round(time.Second), req.Type, req.CampaignDBID, req.GroupDBID)

@@ -305,6 +305,9 @@ func (r *Reconciler) recover() error {
 	for _, in := range open {
 		if s, ok := r.seqs[in.Sequence]; ok {
 			s.openIntents = append(s.openIntents, in)
+			if in.Action == actLoad {
+				s.loadUnknown = true
+			}
 		}
 		r.log.Info("intent left open by a restart; settling from OCS status", "intent", in.ID, "sequence", in.Sequence, "action", in.Action)
 	}

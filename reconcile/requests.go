@@ -174,6 +174,11 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		r.fail(s, now, res.action, res.err)
 		return
 	}
+	if res.action == actLoad {
+		// Whether OCS may have loaded the group for us: only a Load that
+		// left and was never answered.
+		s.loadUnknown = res.err != nil && !isOCS && !errors.Is(res.err, ocs.ErrNotSent) && !errors.Is(res.err, ocs.ErrInvalidRequest)
+	}
 	ok := res.err == nil || (isOCS && oe.GoalReached())
 	if ok && isOCS && !res.retry && res.action == actLoad && oe.Code == ocs.ErrCampaignAlreadyLoaded && !r.engineOCS(s) {
 		// Loaded, but not by this step: the journal does not explain it.

@@ -257,10 +257,10 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 	}
 	before := run.ItemState
 	switch {
-	case run.ItemState == stLoading && o.status.Loaded() && !run.OutsideSince.IsZero():
-		// The last Load was refused because someone else had the group
-		// loaded: a crash during the retry leaves no proof that this
-		// one took. Not ours until a Load of ours is answered.
+	case run.ItemState == stLoading && o.status.Loaded() && (!s.loadUnknown || !run.OutsideSince.IsZero()):
+		// Loaded, but no Load of ours can have done it: none left with
+		// an unknown outcome, or the last one was refused because someone
+		// else had the group. Not ours until a Load of ours is answered.
 		r.loadedOutside(s, now, runGroup(run))
 		return
 	case run.ItemState == stLoading && o.status.Loaded():

@@ -295,7 +295,7 @@ func (c *Client) send(req ocs.Message, collect bool) (int32, *waiter, error) {
 	conn := c.conn
 	if conn == nil {
 		c.mu.Unlock()
-		return 0, nil, fmt.Errorf("%s: %w", req.Type, ocs.ErrDisconnected)
+		return 0, nil, fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent)
 	}
 	c.ref++
 	if c.ref <= 0 {
