@@ -154,6 +154,16 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 	if res.action == actStatus {
 		s.lastPoll = now
 		if res.err == nil {
+			// How old an answer's counters are by the time a stop sent
+			// now reaches OCS: one round trip.
+			rtt := now.Sub(res.sent)
+			if s.pollRTT == 0 {
+				s.pollRTT = rtt
+			} else {
+				s.pollRTT = (s.pollRTT + rtt) / 2
+			}
+		}
+		if res.err == nil {
 			s.ocsBounced = false
 			r.observe(res.ans, now, false)
 			if c := s.conds[CondStalled]; c != nil && c.Reason == "StatusUnavailable" {
