@@ -800,7 +800,7 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 // Check verifies bbolt's page structure and decodes every value; the
 // errors name the bucket and key.
 func (s *Store) Check() error {
-	return s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if err := checkLength(tx, s.path); err != nil {
 			return err
 		}
@@ -846,6 +846,10 @@ func (s *Store) Check() error {
 		}
 		return errors.Join(errs...)
 	})
+	if err != nil && !errors.Is(err, ErrDamaged) { // ErrDamaged names the file
+		return fmt.Errorf("check %s: %w", s.path, err)
+	}
+	return err
 }
 
 // Compact copies src into a new, compacted dst (offline: src must not be

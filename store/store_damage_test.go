@@ -1,0 +1,173 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validFile writes a database with enough progress, intents, history and
+// DNC outcomes to fill several pages, and returns its bytes.
+func validFile(t *testing.T) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(path, Options{NoSync: true, Link: &LinkIdentity{Kind: "sim", TargetAppDBID: 120}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 40 {
+		seq := fmt.Sprintf("sequence-%02d", i)
+		if err := s.PutProgress(Progress{Sequence: seq, SpecHash: strings.Repeat("h", 200), Run: &Run{ID: seq + "@x", ItemState: "dialing"}}); err != nil {
+			t.Fatal(err)
+		}
+		s.BeginIntent(Intent{ID: seq + "@x/0/0/load", Sequence: seq, Action: "load", Created: at})
+		s.Append(Event{Sequence: seq, At: at, Kind: "run-start", Message: strings.Repeat("m", 300)})
+		s.PutDNCEntries([]DNCEntry{{Key: seq, State: DNCProcessed}})
+	}
+	s.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// meta reads the current meta page's root and freelist page ids.
+func meta(b []byte, pageSize int) (root, freelist, pages uint64) {
+	var txid uint64
+	for _, off := range []int{0, pageSize} {
+		m := b[off+16:]
+		if id := binary.LittleEndian.Uint64(m[48:]); id >= txid {
+			txid = id
+			root = binary.LittleEndian.Uint64(m[16:])
+			freelist = binary.LittleEndian.Uint64(m[32:])
+			pages = binary.LittleEndian.Uint64(m[40:])
+		}
+	}
+	return root, freelist, pages
+}
+
+func garbage(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 17))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// useDamaged opens a damaged file as the daemon and as the db tools do and
+// reads everything; it returns the first error. A panic fails the test.
+func useDamaged(t *testing.T, path string) error {
+	t.Helper()
+	var first error
+	note := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if ro, err := Open(path, Options{ReadOnly: true}); err != nil {
+		note(err)
+	} else {
+		note(ro.Check())
+		ro.Close()
+	}
+	s, err := Open(path, Options{NoSync: true, Link: &LinkIdentity{Kind: "sim", TargetAppDBID: 120}})
+	if err != nil {
+		note(err)
+		return first
+	}
+	defer s.Close()
+	_, err = s.AllProgress()
+	note(err)
+	_, err = s.OpenIntents()
+	note(err)
+	_, err = s.DNCEntries()
+	note(err)
+	_, err = s.History("sequence-07", time.Time{}, time.Time{}, 0)
+	note(err)
+	_, err = s.GroupStatuses()
+	note(err)
+	note(s.PutProgress(Progress{Sequence: "sequence-07"}))
+	return first
+}
+
+func TestADamagedFileIsAnErrorNamingItNeverAPanic(t *testing.T) {
+	valid := validFile(t)
+	ps := os.Getpagesize()
+	root, freelist, pages := meta(valid, ps)
+	if pages < 8 {
+		t.Fatalf("the valid file has only %d pages: the damage would miss the data", pages)
+	}
+	overwrite := func(page uint64, seed uint64) func([]byte) []byte {
+		return func(b []byte) []byte {
+			copy(b[int(page)*ps:], garbage(seed, ps))
+			return b
+		}
+	}
+	shapes := map[string]func([]byte) []byte{
+		"truncated to half":     func(b []byte) []byte { return b[:len(b)/2] },
+		"truncated to one page": func(b []byte) []byte { return b[:ps] },
+		"all zeros":             func(b []byte) []byte { return make([]byte, len(b)) },
+		"both meta pages garbage": func(b []byte) []byte {
+			return overwrite(1, 2)(overwrite(0, 1)(b))
+		},
+		"freelist page garbage":    overwrite(freelist, 3),
+		"root bucket page garbage": overwrite(root, 4),
+		"every data page garbage": func(b []byte) []byte {
+			copy(b[2*ps:], garbage(5, len(b)-2*ps))
+			return b
+		},
+	}
+	for name, damage := range shapes {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), FileName)
+			if err := os.WriteFile(path, damage(append([]byte(nil), valid...)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := useDamaged(t, path)
+			if err == nil {
+				t.Fatal("no error from a damaged file")
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("the error does not name the file: %v", err)
+			}
+			if errors.Is(err, ErrDamaged) && !strings.Contains(err.Error(), "sequencer db check") {
+				t.Errorf("the error does not say what to do: %v", err)
+			}
+		})
+	}
+	// Every page in turn: damage to a free page may go unnoticed, but no
+	// page may make the store panic, and whatever is found names the file.
+	for page := uint64(2); page < pages; page++ {
+		path := filepath.Join(t.TempDir(), FileName)
+		os.WriteFile(path, overwrite(page, 100+page)(append([]byte(nil), valid...)), 0o600)
+		if err := useDamaged(t, path); err != nil && !strings.Contains(err.Error(), path) {
+			t.Errorf("page %d: the error does not name the file: %v", page, err)
+		}
+	}
+}
+
+func TestAnEmptyFileIsRefusedNotMadeIntoAFreshDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path, Options{})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("open of an empty file: %v", err)
+	}
+	if info, _ := os.Stat(path); info.Size() != 0 {
+		t.Errorf("the empty file was written to (%d bytes)", info.Size())
+	}
+	if err := Compact(path, path+".compact"); !errors.Is(err, ErrDamaged) {
+		t.Errorf("compact of an empty file: %v", err)
+	}
+}
