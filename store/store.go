@@ -174,9 +174,11 @@ func checkFile(path string) (fresh bool, err error) {
 // openBolt opens the file, turning bbolt's panics and its errors about
 // unreadable meta pages into ErrDamaged.
 func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
-	// bbolt loads the freelist inside Open and panics if that page is
-	// garbage; it then keeps the file descriptor and its lock, which only
-	// matters to a process that goes on to open the same file again.
+	if !o.ReadOnly {
+		if err := preflight(path); err != nil {
+			return nil, err
+		}
+	}
 	defer catch(path, &err)()
 	db, err = bolt.Open(path, 0o600, o)
 	switch {

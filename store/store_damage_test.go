@@ -142,6 +142,7 @@ func TestADamagedFileIsAnErrorNamingItNeverAPanic(t *testing.T) {
 			if errors.Is(err, ErrDamaged) && !strings.Contains(err.Error(), "sequencer db check") {
 				t.Errorf("the error does not say what to do: %v", err)
 			}
+			checkNotLocked(t, path)
 		})
 	}
 	// Every page in turn: damage to a free page may go unnoticed, but no
@@ -152,6 +153,20 @@ func TestADamagedFileIsAnErrorNamingItNeverAPanic(t *testing.T) {
 		if err := useDamaged(t, path); err != nil && !strings.Contains(err.Error(), path) {
 			t.Errorf("page %d: the error does not name the file: %v", page, err)
 		}
+		checkNotLocked(t, path)
+	}
+}
+
+// checkNotLocked: a failed open must not leave the file locked, or the db
+// tools run next in the same process would blame a running daemon.
+func checkNotLocked(t *testing.T, path string) {
+	t.Helper()
+	s, err := Open(path, Options{ReadOnly: true, LockTimeout: 50 * time.Millisecond})
+	if errors.Is(err, ErrLocked) {
+		t.Errorf("%s is still locked after the failed opens", path)
+	}
+	if err == nil {
+		s.Close()
 	}
 }
 
