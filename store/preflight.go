@@ -76,7 +76,7 @@ func preflight(path string) error {
 		return nil
 	}
 	if m.pgid > uint64(info.Size())/m.pageSize {
-		return damaged(path, fmt.Sprintf("the file is %d bytes long but its pages need %d: it was truncated", info.Size(), m.pgid*m.pageSize))
+		return damaged(path, fmt.Sprintf("the file is %d bytes long but holds %d pages of %d bytes: it was truncated", info.Size(), m.pgid, m.pageSize))
 	}
 	if m.freelist < 2 || m.freelist >= m.pgid {
 		return damaged(path, fmt.Sprintf("the freelist page %d is outside the file's %d pages", m.freelist, m.pgid))

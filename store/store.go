@@ -806,14 +806,14 @@ func (s *Store) Check() error {
 		if err := checkLength(tx, s.path); err != nil {
 			return err
 		}
+		if err := preflight(s.path); err != nil {
+			return err
+		}
 		var errs []error
-		for err := range tx.Check() {
+		if _, err := storedLink(tx); err != nil {
 			errs = append(errs, err)
 		}
 		if err := checkSchema(tx); err != nil {
-			errs = append(errs, err)
-		}
-		if _, err := storedLink(tx); err != nil {
 			errs = append(errs, err)
 		}
 		checks := map[string]func(k, v []byte) error{
@@ -838,6 +838,9 @@ func (s *Store) Check() error {
 				return nil
 			})
 		}
+		// The walk reads every page in use on this goroutine, where a bad
+		// one is caught; bbolt's own check runs on a goroutine of its own,
+		// where a page past the end of the mapping would crash the process.
 		for _, name := range []string{string(bucketProgress), string(bucketIntents), string(bucketHistory), string(bucketGroups), string(bucketDNC)} {
 			b := tx.Bucket([]byte(name))
 			if b == nil {
@@ -845,6 +848,9 @@ func (s *Store) Check() error {
 				continue
 			}
 			walk(b, checks[name])
+		}
+		for err := range tx.Check() {
+			errs = append(errs, err)
 		}
 		return errors.Join(errs...)
 	})

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -184,5 +185,46 @@ func TestAnEmptyFileIsRefusedNotMadeIntoAFreshDatabase(t *testing.T) {
 	}
 	if err := Compact(path, path+".compact"); !errors.Is(err, ErrDamaged) {
 		t.Errorf("compact of an empty file: %v", err)
+	}
+}
+
+// setMeta writes val into one field of both meta pages (at its offset in
+// the meta record) and re-signs them, as a bug or a bad copy might.
+func setMeta(b []byte, ps, field int, val uint64) []byte {
+	for _, off := range []int{0, ps} {
+		m := b[off+pageHeader:]
+		if field == 8 { // pageSize is 32 bits
+			binary.LittleEndian.PutUint32(m[8:], uint32(val))
+		} else {
+			binary.LittleEndian.PutUint64(m[field:], val)
+		}
+		h := fnv.New64a()
+		h.Write(m[:metaChecksumFrom])
+		binary.LittleEndian.PutUint64(m[metaChecksumFrom:], h.Sum64())
+	}
+	return b
+}
+
+// TestAMetaPageWithAValidChecksumButImpossibleValuesIsAnError: bbolt
+// trusts a meta page whose checksum holds; none of these values may make
+// it panic, fault or hang.
+func TestAMetaPageWithAValidChecksumButImpossibleValuesIsAnError(t *testing.T) {
+	valid := validFile(t)
+	ps := os.Getpagesize()
+	for name, field := range map[string]int{"page size": 8, "root page": 16, "freelist page": 32, "high water mark": 40} {
+		for _, v := range []uint64{0, 1, 3, 1 << 20, 1 << 40, ^uint64(0) - 1} {
+			path := filepath.Join(t.TempDir(), FileName)
+			os.WriteFile(path, setMeta(append([]byte(nil), valid...), ps, field, v), 0o600)
+			done := make(chan error, 1)
+			go func() { done <- useDamaged(t, path) }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), path) {
+					t.Errorf("%s %d: %v", name, v, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s %d: opening the file hung", name, v)
+			}
+		}
 	}
 }
