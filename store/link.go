@@ -91,16 +91,17 @@ func (s *Store) checkLink(tx *bolt.Tx, want LinkIdentity, adopt, fresh bool) (*l
 		return nil, fmt.Errorf("%w: database %s was made with OCS link %s; this run uses %s. If OCS really moved, run again with --adopt-link; a simulator run uses its own data directory by default",
 			ErrLinkMismatch, filepath.Dir(s.path), have, want)
 	}
+	s.link = &want
+	if !tx.Writable() {
+		return nil, nil // a read-only open records nothing
+	}
 	raw, err := encode(want)
 	if err != nil {
 		return nil, err
 	}
-	if tx.Writable() {
-		if err := tx.Bucket(bucketMeta).Put(keyLink, raw); err != nil {
-			return nil, err
-		}
+	if err := tx.Bucket(bucketMeta).Put(keyLink, raw); err != nil {
+		return nil, err
 	}
-	s.link = &want
 	ch := &linkChange{from: have, to: want, newlyMade: fresh}
 	if have == nil {
 		// Outcomes of an older build do not say which OCS processed them:
@@ -114,9 +115,6 @@ func (s *Store) checkLink(tx *bolt.Tx, want LinkIdentity, adopt, fresh bool) (*l
 				return nil
 			})
 		}
-		return ch, nil
-	}
-	if !tx.Writable() {
 		return ch, nil
 	}
 	// Each sequence's history says from when its progress stands for the

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -24,6 +25,7 @@ func TestHelperStoreWriter(t *testing.T) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(3)
 	}
+	fmt.Println("writing") // the parent's clock starts here, not at exec
 	p, _, _ := s.Progress("seq")
 	n := 0
 	if p.Run != nil {
@@ -57,8 +59,16 @@ func TestAStoreKilledAtRandomPointsReopensConsistent(t *testing.T) {
 	for i := 0; i < runs; i++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStoreWriter$")
 		cmd.Env = append(os.Environ(), "STORE_CRASH_CHILD="+path)
+		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		// On a loaded machine starting the child takes longer than the
+		// kill delay: wait until it writes, so the kills land mid-write.
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("run %d: the writer did not start: %v", i, err)
 		}
 		time.Sleep(time.Duration(20+rng.IntN(130)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
