@@ -202,7 +202,8 @@ func checkLength(tx *bolt.Tx, path string) error {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	if need := tx.Size(); info.Size() < need {
-		return damaged(path, fmt.Sprintf("the file is %d bytes long but its pages need %d: it was truncated", info.Size(), need))
+		ps := int64(tx.DB().Info().PageSize)
+		return damaged(path, fmt.Sprintf("the file is %d bytes long but holds %d pages of %d bytes: it was truncated", info.Size(), need/ps, ps))
 	}
 	return nil
 }
