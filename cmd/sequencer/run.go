@@ -208,6 +208,9 @@ func runDaemon(parent context.Context, f runFlags, log *slog.Logger) error {
 	g.Go(func(ctx context.Context) error { return rec.Run(ctx, snaps) })
 	log.Info("sequencer running", "specs", f.specsDir, "data", dbPath, "ocs", f.ocsURL, "link", id.String())
 	err = g.wait()
+	if errors.Is(err, store.ErrCorrupt) {
+		err = fmt.Errorf("%w; the database %s holds it: see `sequencer db check --data %s`, or restore the latest backup", err, dbPath, f.dataDir)
+	}
 	if err != nil {
 		log.Error("sequencer stopped", "err", err)
 	} else {

@@ -177,7 +177,7 @@ metadata: {name: complaints}
 spec: {targetAppDBID: 120, entries: [{phone: "+15550000003"}]}
 `), 0o644)
 	err := runFor(t, 10*time.Second, "run", "--specs", specDir, "--data", filepath.Dir(path), "--listen", freeAddr(t), "--log-format", "json")
-	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "recover progress") {
+	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "recover progress") || !strings.Contains(err.Error(), "sequencer db check --data "+filepath.Dir(path)) {
 		t.Errorf("run on a corrupt progress value: %v", err)
 	}
 	if code := exitCode(err, io.Discard); code == 0 {
