@@ -8,7 +8,10 @@
 // contract). Keys: progress and intents by name/id; history by
 // sequence + 0x00 + big-endian Unix nanoseconds + big-endian sequence
 // number, so a sequence's events scan in time order; group status by
-// big-endian campaign and group DBIDs.
+// big-endian campaign and group DBIDs. meta/link is the OCS link the file
+// was made with (LinkIdentity); Do-Not-Call outcomes live in a bucket per
+// link inside dnc, named kind|address|targetAppDBID, so that what one OCS
+// processed is still to do for another.
 package store
 
 import (
@@ -327,7 +330,9 @@ func printableKey(k []byte) string {
 // so a batch window would only add latency before each OCS request.
 func (s *Store) update(fn func(tx *bolt.Tx) error) (err error) {
 	// bbolt runs a batch's functions under its own recover and retries a
-	// panicking one alone on this goroutine, where catch sees it.
+	// panicking one alone on this goroutine, where catch sees it. A panic
+	// in the shared commit, on bbolt's timer goroutine, is beyond reach;
+	// Open has read the pages a commit starts from by then.
 	defer catch(s.path, &err)()
 	return s.db.Batch(fn)
 }
