@@ -331,8 +331,8 @@ func printableKey(k []byte) string {
 func (s *Store) update(fn func(tx *bolt.Tx) error) (err error) {
 	// bbolt runs a batch's functions under its own recover and retries a
 	// panicking one alone on this goroutine, where catch sees it. A panic
-	// in the shared commit, on bbolt's timer goroutine, is beyond reach;
-	// Open has read the pages a commit starts from by then.
+	// in the shared commit (rebalancing reads sibling pages), on bbolt's
+	// timer goroutine, is beyond reach.
 	defer catch(s.path, &err)()
 	return s.db.Batch(fn)
 }
