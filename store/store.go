@@ -177,10 +177,8 @@ func checkFile(path string) (fresh bool, err error) {
 // openBolt opens the file, turning bbolt's panics and its errors about
 // unreadable meta pages into ErrDamaged.
 func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
-	if !o.ReadOnly {
-		if err := preflight(path); err != nil {
-			return nil, err
-		}
+	if err := preflight(path); err != nil {
+		return nil, err
 	}
 	defer catch(path, &err)()
 	db, err = bolt.Open(path, 0o600, o)

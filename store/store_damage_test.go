@@ -122,6 +122,18 @@ func TestADamagedFileIsAnErrorNamingItNeverAPanic(t *testing.T) {
 		},
 		"freelist page garbage":    overwrite(freelist, 3),
 		"root bucket page garbage": overwrite(root, 4),
+		// A branch page whose first child is itself, and one whose first
+		// child is the root: bbolt's cursor would descend forever.
+		"a branch page pointing at itself": func(b []byte) []byte {
+			p := branchPage(t, b, ps)
+			binary.LittleEndian.PutUint64(b[p*ps+pageHeader+8:], uint64(p))
+			return b
+		},
+		"a branch page pointing at the root": func(b []byte) []byte {
+			p := branchPage(t, b, ps)
+			binary.LittleEndian.PutUint64(b[p*ps+pageHeader+8:], root)
+			return b
+		},
 		"every data page garbage": func(b []byte) []byte {
 			copy(b[2*ps:], garbage(5, len(b)-2*ps))
 			return b
@@ -133,7 +145,14 @@ func TestADamagedFileIsAnErrorNamingItNeverAPanic(t *testing.T) {
 			if err := os.WriteFile(path, damage(append([]byte(nil), valid...)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			err := useDamaged(t, path)
+			done := make(chan error, 1)
+			go func() { done <- useDamaged(t, path) }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the store hung on the damaged file")
+			}
 			if err == nil {
 				t.Fatal("no error from a damaged file")
 			}
@@ -156,6 +175,18 @@ func TestADamagedFileIsAnErrorNamingItNeverAPanic(t *testing.T) {
 		}
 		checkNotLocked(t, path)
 	}
+}
+
+// branchPage finds a branch page of a bucket in use.
+func branchPage(t *testing.T, b []byte, ps int) int {
+	_, _, pages := meta(b, ps)
+	for p := 2; p < int(pages); p++ {
+		if binary.LittleEndian.Uint64(b[p*ps:]) == uint64(p) && binary.LittleEndian.Uint16(b[p*ps+8:]) == branchFlag {
+			return p
+		}
+	}
+	t.Fatal("the valid file has no branch page: write more into it")
+	return 0
 }
 
 // checkNotLocked: a failed open must not leave the file locked, or the db
