@@ -87,6 +87,9 @@ type Store struct {
 	path string
 	link *LinkIdentity // scopes the Do-Not-Call outcomes; nil: none recorded
 	seq  atomic.Uint64 // history tiebreaker within one nanosecond
+	// broken is the first ErrDamaged a method met; from then on every
+	// method returns it without touching bbolt.
+	broken atomic.Pointer[error]
 }
 
 // upgrades[n] moves a schema from version n to n+1.
@@ -231,13 +234,34 @@ func catch(path string, err *error) func() {
 // view, updateNow and update are the only ways into bbolt, so that every
 // exported method reports a damaged file as an error.
 func (s *Store) view(fn func(tx *bolt.Tx) error) (err error) {
-	defer catch(s.path, &err)()
+	if err := s.broken.Load(); err != nil {
+		return *err
+	}
+	defer s.catch(&err)()
 	return s.db.View(fn)
 }
 
 func (s *Store) updateNow(fn func(tx *bolt.Tx) error) (err error) {
-	defer catch(s.path, &err)()
+	if err := s.broken.Load(); err != nil {
+		return *err
+	}
+	defer s.catch(&err)()
 	return s.db.Update(fn)
+}
+
+// catch is the package's catch, and after a panic the store refuses all
+// further work: a panic in a write can leave bbolt's writer lock held
+// (its rollback panics too), and the next write would wait forever.
+func (s *Store) catch(err *error) func() {
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil { // recover works only here, in the deferred call itself
+			*err = damaged(s.path, r)
+			first := *err
+			s.broken.CompareAndSwap(nil, &first)
+		}
+	}
 }
 
 func checkSchema(tx *bolt.Tx) error {
@@ -289,7 +313,22 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 }
 
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	broken := s.broken.Load()
+	if broken == nil {
+		return s.db.Close()
+	}
+	// bbolt's close waits for the writer lock, which a panicked write may
+	// hold for ever: give it a moment, then leave the file to the exit.
+	closed := make(chan error, 1)
+	go func() { closed <- s.db.Close() }()
+	select {
+	case err := <-closed:
+		return err
+	case <-time.After(time.Second):
+		return fmt.Errorf("close: %w", *broken)
+	}
+}
 
 // Path is the database file.
 func (s *Store) Path() string { return s.db.Path() }
@@ -327,11 +366,14 @@ func printableKey(k []byte) string {
 // intent writes do not use it: they come from one goroutine, one at a time,
 // so a batch window would only add latency before each OCS request.
 func (s *Store) update(fn func(tx *bolt.Tx) error) (err error) {
+	if err := s.broken.Load(); err != nil {
+		return *err
+	}
 	// bbolt runs a batch's functions under its own recover and retries a
 	// panicking one alone on this goroutine, where catch sees it. A panic
 	// in the shared commit (rebalancing reads sibling pages), on bbolt's
 	// timer goroutine, is beyond reach.
-	defer catch(s.path, &err)()
+	defer s.catch(&err)()
 	return s.db.Batch(fn)
 }
 

@@ -259,3 +259,55 @@ func TestAMetaPageWithAValidChecksumButImpossibleValuesIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesDamagedUnderAnOpenStoreAreErrorsNotPanics: preflight vouches
+// for the file at Open only; what goes bad later (a disk, another
+// program) reaches bbolt, whose panics every method turns into errors.
+func TestPagesDamagedUnderAnOpenStoreAreErrorsNotPanics(t *testing.T) {
+	valid := validFile(t)
+	ps := os.Getpagesize()
+	_, _, pages := meta(valid, ps)
+	path := filepath.Join(t.TempDir(), FileName)
+	os.WriteFile(path, valid, 0o600)
+	s, err := Open(path, Options{NoSync: true, Link: &LinkIdentity{Kind: "sim", TargetAppDBID: 120}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := uint64(2); p < pages+2; p++ { // Open's own commit wrote two more
+		f.WriteAt(garbage(p, ps), int64(p)*int64(ps))
+	}
+	f.Close()
+	calls := map[string]func() error{
+		"AllProgress": func() error { _, err := s.AllProgress(); return err },
+		"OpenIntents": func() error { _, err := s.OpenIntents(); return err },
+		"DNCEntries":  func() error { _, err := s.DNCEntries(); return err },
+		"History":     func() error { _, err := s.History("sequence-01", time.Time{}, time.Time{}, 0); return err },
+		"Append":      func() error { return s.Append(Event{Sequence: "sequence-01", At: time.Now(), Message: "m"}) },
+		"PutProgress": func() error { return s.PutProgress(Progress{Sequence: "sequence-01"}) },
+	}
+	for _, name := range []string{"PutProgress", "AllProgress", "OpenIntents", "DNCEntries", "History", "Append"} {
+		done := make(chan error, 1)
+		go func() { done <- calls[name]() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: %v", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s hung", name)
+		}
+	}
+	// A panicked write may hold bbolt's writer lock: Close must not wait
+	// for it for ever.
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Error("Close hung")
+	}
+}
