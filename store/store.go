@@ -330,6 +330,16 @@ func (s *Store) Close() error {
 	}
 }
 
+// Damaged is the ErrDamaged the store met since Open, or nil. From then on
+// every method fails: a daemon should stop rather than run without a
+// memory.
+func (s *Store) Damaged() error {
+	if err := s.broken.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
 // Path is the database file.
 func (s *Store) Path() string { return s.db.Path() }
 

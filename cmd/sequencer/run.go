@@ -148,7 +148,7 @@ func runDaemon(parent context.Context, f runFlags, log *slog.Logger) error {
 		ready := func() []api.Check {
 			var checks []api.Check
 			checks = append(checks, api.Check{Name: "specs", Err: errIf(!specsLoaded.Load(), "no specs snapshot loaded yet")})
-			checks = append(checks, api.Check{Name: "store", Err: nil})
+			checks = append(checks, api.Check{Name: "store", Err: st.Damaged()})
 			checks = append(checks, api.Check{Name: "ocs", Err: errIf(!linkUp(link), "link to OCS is down")})
 			checks = append(checks, api.Check{Name: "reconciler", Err: errIf(!rec.Running(), "loop not running")})
 			return checks
@@ -198,6 +198,7 @@ func runDaemon(parent context.Context, f runFlags, log *slog.Logger) error {
 		pruneHistory(ctx, st, log)
 		return nil
 	})
+	g.Go(func(ctx context.Context) error { return watchStore(ctx, st, time.Second) })
 	if lists != nil {
 		g.Go(func(ctx context.Context) error { return lists.Run(ctx, dncSnaps) })
 	}
@@ -217,6 +218,23 @@ func runDaemon(parent context.Context, f runFlags, log *slog.Logger) error {
 		log.Info("sequencer stopped")
 	}
 	return err
+}
+
+// watchStore ends the daemon once the database turns out damaged: every
+// write fails from then on, and a restart stops at Open with the reason.
+func watchStore(ctx context.Context, st *store.Store, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := st.Damaged(); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // serve runs the API until ctx ends, then lets the requests in flight

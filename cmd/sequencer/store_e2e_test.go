@@ -220,3 +220,54 @@ func TestADamagedDatabaseFileIsAnErrorForRunAndTheDBTools(t *testing.T) {
 		})
 	}
 }
+
+// TestADatabaseDamagedUnderARunningDaemonStopsIt: once a write meets a
+// damaged page every later one fails; the daemon must exit with the
+// reason rather than go on deciding without a memory.
+func TestADatabaseDamagedUnderARunningDaemonStopsIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a daemon")
+	}
+	dir := t.TempDir()
+	specDir, data := filepath.Join(dir, "specs"), filepath.Join(dir, "data")
+	os.Mkdir(specDir, 0o755)
+	os.WriteFile(filepath.Join(specDir, "long.yaml"), []byte(`apiVersion: sequencer/v1
+kind: CampaignSequence
+metadata: {name: long}
+spec:
+  items:
+    - {name: only, campaignDBID: 101, groupDBID: 732, dialMode: progressive, stopAt: {time: "+1h"}}
+`), 0o644)
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--specs", specDir, "--data", data, "--listen", addr, "--log-format", "json"}, io.Discard, io.Discard)
+	}()
+	waitFor(t, "the sequence to run", func() bool {
+		code, out, _ := runCmd(t, "status", "long", "--server", "http://"+addr, "--format", "json")
+		return code == 0 && strings.Contains(out, `"dialing"`)
+	})
+	path := filepath.Join(data, store.FileName)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := f.Stat()
+	ps := int64(os.Getpagesize())
+	for off := 2 * ps; off < info.Size(); off += ps {
+		f.WriteAt(bytes.Repeat([]byte{0xA5}, int(ps)), off)
+	}
+	f.Close()
+	// A suspend is a write the loop makes at once.
+	runCmd(t, "suspend", "long", "--server", "http://"+addr, "--reason", "test")
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), path) {
+			t.Errorf("run ended with %v, want the damaged file named", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the daemon went on running on a damaged database")
+	}
+}
