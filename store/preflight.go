@@ -9,7 +9,9 @@ import (
 
 // bbolt's file format (version 2), as far as preflight reads it: a page
 // starts with a 16-byte header (id uint64, flags uint16, count uint16,
-// overflow uint32); pages 0 and 1 hold a meta record after it.
+// overflow uint32); pages 0 and 1 hold a meta record after it. bbolt
+// writes in the host's byte order; on a big-endian host no meta record
+// validates here and preflight leaves everything to bbolt.
 const (
 	pageHeader       = 16
 	metaMagic        = 0xED0CDAED
