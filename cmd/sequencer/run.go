@@ -52,7 +52,16 @@ type runFlags struct {
 	ocsCounters bool
 
 	strictPerms bool // refuse, not just warn about, a token file others can read
+
+	allowedHosts stringList    // Host names the API answers to besides loopback and the listen IP
+	pollInterval time.Duration // cap of the status polls of count-bound items
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -74,6 +83,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&f.targetApp, "target-app", 120, "the OCS application DBID used when a spec says 0")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the API bearer token (required to listen beyond loopback)")
 	fs.BoolVar(&f.strictPerms, "strict-permissions", false, "refuse to start when the token file is readable by group or others (default: warn)")
+	fs.Var(&f.allowedHosts, "allowed-host", "a name (or name:port) clients may use in Host to reach the API, e.g. a DNS or Service name; repeatable. Loopback names and the listen IP are always allowed")
+	fs.DurationVar(&f.pollInterval, "poll-interval", 5*time.Second, "longest wait between status polls of an item with a count stop (polls come sooner as the count nears its limit)")
 	fs.BoolVar(&f.adoptLink, "adopt-link", false, "the OCS link changed (OCS moved): let the database made with the old one carry on with this one")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -171,6 +182,7 @@ func runDaemon(parent context.Context, f runFlags, log *slog.Logger, lf *logFile
 	rec := reconcile.New(reconcile.Config{
 		Link: link, Store: st, Logger: log, Metrics: metrics,
 		OriginAppDBID: int32(f.originApp), TargetAppDBID: int32(f.targetApp),
+		PollInterval: f.pollInterval,
 	})
 	var specsLoaded atomic.Bool
 	var srv *http.Server
@@ -179,14 +191,14 @@ func runDaemon(parent context.Context, f runFlags, log *slog.Logger, lf *logFile
 		ready := func() []api.Check {
 			var checks []api.Check
 			checks = append(checks, api.Check{Name: "specs", Err: errIf(!specsLoaded.Load(), "no specs snapshot loaded yet")})
-			checks = append(checks, api.Check{Name: "store", Err: st.Damaged()})
 			checks = append(checks, api.Check{Name: "ocs", Err: errIf(!linkUp(link), "link to OCS is down")})
 			checks = append(checks, api.Check{Name: "reconciler", Err: errIf(!rec.Running(), "loop not running")})
 			return checks
 		}
 		srv = api.NewHTTPServer(f.listen, api.NewServer(api.Config{
 			Reconciler: rec, History: st, Ready: ready, Token: token, Metrics: metrics, Logger: log,
-			Records: records, DNCLists: dncStatus(lists),
+			Records: records, DNCLists: dncStatus(lists), AllowedHosts: f.allowedHosts,
+			Store: storeHealth{st, rec},
 		}).Handler())
 		if ln, err = net.Listen("tcp", f.listen); err != nil {
 			g.fail(fmt.Errorf("listen %s: %w", f.listen, err))
@@ -310,6 +322,20 @@ func (l *logFile) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.f.Close()
+}
+
+// storeHealth is the store's readiness: the file is sound, and the last
+// write the loop made went through (a full disk shows here).
+type storeHealth struct {
+	st  *store.Store
+	rec *reconcile.Reconciler
+}
+
+func (h storeHealth) Healthy() error {
+	if err := h.st.Damaged(); err != nil {
+		return err
+	}
+	return h.rec.StoreError()
 }
 
 // watchStore ends the daemon once the database turns out damaged: every
