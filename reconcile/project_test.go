@@ -143,8 +143,8 @@ func TestConsecutivePlanWindowsAreHalfOpenAndAddUp(t *testing.T) {
 
 // A count-bound item is projected with the assumed rate: its stop and what
 // follows in the run are there, marked as estimates; the next run is not.
-// The stop comes at the first status poll that sees the count (the
-// daemon's poll pacing), here one second after the 600th dial.
+// The stop comes at the status poll that sees the count (the daemon's
+// poll pacing closes in on the projected crossing).
 func TestACountBoundItemIsProjectedAtTheAssumedRateAndMarkedAsAnEstimate(t *testing.T) {
 	s := seq("counted",
 		withStop(item("a", 101, ocs.DialModeProgress), specs.StopAt{Dials: 600}),
@@ -163,10 +163,10 @@ func TestACountBoundItemIsProjectedAtTheAssumedRateAndMarkedAsAnEstimate(t *test
 	want := strings.Join([]string{
 		"Nov 2 09:00:00 sequence-start ",
 		"Nov 2 09:00:00 item-start a",
-		"Nov 2 09:10:01 item-stop a estimate",
-		"Nov 2 09:10:01 item-start b estimate",
-		"Nov 2 10:10:01 item-stop b estimate",
-		"Nov 2 10:10:01 sequence-end  estimate",
+		"Nov 2 09:10:00 item-stop a estimate",
+		"Nov 2 09:10:00 item-start b estimate",
+		"Nov 2 10:10:00 item-stop b estimate",
+		"Nov 2 10:10:00 sequence-end  estimate",
 		"Nov 3 09:00:00 sequence-start ",
 		"Nov 3 09:00:00 item-start a",
 	}, "\n")

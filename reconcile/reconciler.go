@@ -93,13 +93,14 @@ type Reconciler struct {
 	poke    chan struct{} // buffer 1: coalesced "look again"
 
 	// Owned by the loop goroutine.
-	seqs   map[string]*seqState
-	due    dueHeap
-	dirty  map[string]struct{}
-	obs    map[groupKey]*observation
-	recv   map[groupKey]uint64 // receive stamp of the newest observation applied per group
-	named  map[groupKey]bool   // campaign groups some spec names: the only ones observed
-	claims map[groupKey]string // campaign group → sequence that loaded it
+	seqs     map[string]*seqState
+	due      dueHeap
+	dirty    map[string]struct{}
+	obs      map[groupKey]*observation
+	recv     map[groupKey]uint64 // receive stamp of the newest observation applied per group
+	selfStop map[groupKey]uint64 // receive stamp of the last stop/unload OCS made on its own
+	named    map[groupKey]bool   // campaign groups some spec names: the only ones observed
+	claims   map[groupKey]string // campaign group → sequence that loaded it
 	// groupWaiters: sequences that found their next group claimed by
 	// another (GroupInUse); release wakes them.
 	groupWaiters map[string]struct{}
@@ -145,6 +146,7 @@ func New(cfg Config) *Reconciler {
 		dirty:        map[string]struct{}{},
 		obs:          map[groupKey]*observation{},
 		recv:         map[groupKey]uint64{},
+		selfStop:     map[groupKey]uint64{},
 		named:        map[groupKey]bool{},
 		claims:       map[groupKey]string{},
 		groupWaiters: map[string]struct{}{},
@@ -314,6 +316,9 @@ func (r *Reconciler) recover() error {
 	for _, in := range open {
 		if s, ok := r.seqs[in.Sequence]; ok {
 			s.openIntents = append(s.openIntents, in)
+			if in.Action == actLoad {
+				s.loadUnknown = true
+			}
 		}
 		r.log.Info("intent left open by a restart; settling from OCS status", "intent", in.ID, "sequence", in.Sequence, "action", in.Action)
 	}
@@ -490,6 +495,7 @@ func (r *Reconciler) nameGroups(snap specs.Snapshot) {
 			r.pubMu.Unlock()
 			delete(r.obs, k)
 			delete(r.recv, k)
+			delete(r.selfStop, k)
 		}
 	}
 }

@@ -195,6 +195,16 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 	if res.action == actStatus {
 		s.lastPoll = now
 		if res.err == nil {
+			// How old an answer's counters are by the time a stop sent
+			// now reaches OCS: one round trip.
+			rtt := now.Sub(res.sent)
+			if s.pollRTT == 0 {
+				s.pollRTT = rtt
+			} else {
+				s.pollRTT = (s.pollRTT + rtt) / 2
+			}
+		}
+		if res.err == nil {
 			s.ocsBounced = false
 			r.observe(res.ans, now, false)
 			if c := s.conds[CondStalled]; c != nil && c.Reason == "StatusUnavailable" {
@@ -214,6 +224,11 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		}
 		r.fail(s, now, res.action, res.err)
 		return
+	}
+	if res.action == actLoad {
+		// Whether OCS may have loaded the group for us: only a Load that
+		// left and was never answered.
+		s.loadUnknown = res.err != nil && !isOCS && !errors.Is(res.err, ocs.ErrNotSent) && !errors.Is(res.err, ocs.ErrInvalidRequest)
 	}
 	ok := res.err == nil || (isOCS && oe.GoalReached())
 	if ok && isOCS && !res.retry && res.action == actLoad && oe.Code == ocs.ErrCampaignAlreadyLoaded && !r.engineOCS(s) {
@@ -299,6 +314,9 @@ func (r *Reconciler) loadedOutside(s *seqState, now time.Time, k groupKey) {
 	r.release(s, k)
 	run.Segment++
 	run.ItemState = stSleeping
+	if run.OutsideSince.IsZero() {
+		run.OutsideSince = now
+	}
 	run.CampaignDBID, run.GroupDBID = 0, 0
 	r.setCond(s, CondConflict, true, "LoadedOutside",
 		fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", k.campaign, k.group), now)
@@ -357,6 +375,7 @@ func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
 	switch res.action {
 	case actLoad:
 		run.ItemState = stLoaded
+		run.OutsideSince = time.Time{} // ours now
 		// Counters are counted since the load (ocs.PropStatistics).
 		if o := r.obs[k]; o != nil {
 			o.stats, o.has, o.depleted = ocs.Stats{}, false, false
@@ -455,6 +474,12 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	if !r.fresh(k, m) {
 		return
 	}
+	if unsolicited && (m.Type == ocs.EvCampaignUnloaded || m.Type == ocs.EvDialingStopped) {
+		r.selfStop[k] = m.Recv
+	} else if !unsolicited && r.overtaken(k, m, st) {
+		r.log.Debug("answer overtaken by an auto-completion; not applied", "type", m.Type.String(), "group", k.String())
+		return
+	}
 	o := r.obs[k]
 	if o == nil {
 		o = &observation{}
@@ -498,11 +523,12 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	}
 }
 
-// fresh reports whether m is newer than everything applied for group k.
-// An answer and the events OCS sent right behind it reach the loop by two
-// paths; applying a stale "Running" after an auto-completion's stop and
-// unload would restart a depleted item. Unstamped messages (Recv 0: a link
-// that does not stamp) are taken as they come.
+// fresh reports whether m is newer than everything applied for group k,
+// in the order the link received it: an answer and the events OCS sent
+// behind it reach the loop by two paths, and applying a stale "Running"
+// after an auto-completion's stop and unload would restart a depleted
+// item. Unstamped messages (Recv 0: a link that does not stamp) are taken
+// as they come.
 func (r *Reconciler) fresh(k groupKey, m ocs.Message) bool {
 	if m.Recv == 0 {
 		return true
@@ -513,6 +539,15 @@ func (r *Reconciler) fresh(k groupKey, m ocs.Message) bool {
 	}
 	r.recv[k] = m.Recv
 	return true
+}
+
+// overtaken reports whether answer m may be older than an auto-completion
+// received while its request was in flight. OCS may send the stop and
+// unload it decided on its own before an answer it computed earlier; such
+// an answer must not bring the group back to loaded or running, nor undo
+// the depletion. Anything else in an answer is applied in receive order.
+func (r *Reconciler) overtaken(k groupKey, m ocs.Message, st ocs.GroupCampStatus) bool {
+	return m.After != 0 && r.selfStop[k] >= m.After && st.Loaded()
 }
 
 func statusOf(m ocs.Message) (ocs.GroupCampStatus, bool) {
