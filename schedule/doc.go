@@ -1,13 +1,15 @@
 // Package schedule is the pure time maths of sequences: when runs start
 // (cron in the sequence's time zone, with explicit DST rules), which missed
-// starts run or are skipped, calling windows, item stop times, the desired
-// state of a sequence at an instant (Evaluate), and the projected timeline
-// that `sequencer plan` prints (Project). It never reads the clock and never
-// does I/O: every function takes the instants it needs, so the reconciler,
-// the tests and the plan command all get the same answers.
+// starts run or are skipped, calling windows, item stop times, and the
+// text and JSON form of a plan. It never reads the clock and never does
+// I/O: every function takes the instants it needs. It decides nothing: the
+// sequencing rules (sleeps, pauses, stop times, overlapping starts) live
+// once, in package reconcile, whose loop `sequencer plan` runs forward on a
+// virtual clock (reconcile.Project).
 //
-// The rules (docs/spec-reference.md, "spec.start"), each enforced here and
-// tested:
+// The rules (docs/spec-reference.md, "spec.start"), the time maths of each
+// computed here and tested, the ones about runs and items applied by
+// reconcile:
 //   - Cron fields are matched against local wall-clock slots in the
 //     sequence's time zone (tzdata is embedded). robfig/cron only parses
 //     (schedule/cron); its Next is never called, because it skips starts in
