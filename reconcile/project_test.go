@@ -217,3 +217,34 @@ func TestTheETAProjectsTheRunInProgressFromItsCurrentItem(t *testing.T) {
 		}
 	})
 }
+
+// A suspend --for ends on time: the item resumes at the override's end,
+// not at the next resync, and the resume is in the history like the pause.
+func TestASuspendForResumesAtItsEndAndTheHistorySaysSo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.apply(seq("s", withStop(item("a", 101, ocs.DialModeProgress), specs.StopAt{Time: after(time.Hour)})))
+		h.wait(time.Minute)
+		until := time.Now().Add(10*time.Minute + 7*time.Second)
+		if err := h.rec.Suspend(context.Background(), "s", "ana", "list audit", until); err != nil {
+			t.Fatal(err)
+		}
+		h.wait(20 * time.Minute)
+		evs, _ := h.st.History("s", time.Time{}, time.Now(), 1000)
+		var pause, resume time.Time
+		for _, e := range evs {
+			switch e.Kind {
+			case "item-pause":
+				pause = e.At
+			case "item-resume":
+				resume = e.At
+				if e.Fields["cause"] != "suspend" {
+					t.Errorf("resume cause %q, want suspend", e.Fields["cause"])
+				}
+			}
+		}
+		if pause.IsZero() || !resume.Equal(until) {
+			t.Fatalf("paused at %v, resumed at %v; want the resume at the suspend's end %v", pause, resume, until)
+		}
+	})
+}
