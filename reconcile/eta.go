@@ -46,8 +46,7 @@ func (r *Reconciler) ETA(ctx context.Context, name string, a Assumptions) (ETA, 
 	)
 	err := r.do(ctx, name, func(s *seqState, n time.Time) error {
 		spec, now = s.spec, n
-		prog = s.prog
-		prog.Override = nil // a suspend's end is not foreseen: project the run as if it went on
+		prog = s.prog // a suspend --for ends in the projection as it will in the run
 		if run := s.prog.Run; run != nil {
 			c := *run
 			c.Items = append([]store.ItemResult(nil), run.Items...)

@@ -96,7 +96,7 @@ func project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, 
 		answers = append(answers, res)
 	}
 	if err := r.recover(); err != nil {
-		return nil // a MemStore does not fail
+		return nil // a projectionStore does not fail
 	}
 	ideal.seed(r, from, seeds)
 	now := from
