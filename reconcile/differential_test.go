@@ -32,7 +32,7 @@ var diffAssume = func() Assumptions {
 	// Polls 7 µs off the whole second: a poll at the very instant OCS ends
 	// an item of its own sequence sees either state, in the daemon too, so
 	// the test keeps the two apart rather than guess the order.
-	a.Resync, a.PollInterval = time.Hour, 5*time.Minute+7*time.Microsecond
+	a.Resync, a.PollInterval = time.Hour, 15*time.Minute+7*time.Microsecond
 	return a
 }()
 
