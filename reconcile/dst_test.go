@@ -323,6 +323,7 @@ type dstRunner struct {
 	lastFault  time.Time
 	log        []string
 	actions    []dstAction // still to do, by time
+	spins      []string
 }
 
 func runDSTSeed(t *testing.T, seed int64, verbose bool) dstResult {
@@ -382,7 +383,7 @@ func runDSTSeed(t *testing.T, seed int64, verbose bool) dstResult {
 	r.st.mu.Unlock()
 	final := r.rec.Sequences()
 	tr := r.truth(final)
-	res := dstResult{violations: checkDST(tr)}
+	res := dstResult{violations: append(checkDST(tr), r.spins...)}
 	if verbose {
 		res.transcript = r.transcript()
 	}
@@ -489,7 +490,12 @@ func (r *dstRunner) startDaemon() {
 		default:
 		}
 	}}
-	r.rec = New(Config{Link: r.link, Store: r.st, OriginAppDBID: dstDaemon, TargetAppDBID: dstOCSApp})
+	l := &dstLink{Client: r.link, spun: func(at time.Time, n int) {
+		r.mu.Lock()
+		r.spins = append(r.spins, fmt.Sprintf("I4: busy loop: the daemon sent %d requests at %s without time passing (link up: %v)", n, dstT(at), link.Up()))
+		r.mu.Unlock()
+	}}
+	r.rec = New(Config{Link: l, Store: r.st, OriginAppDBID: dstDaemon, TargetAppDBID: dstOCSApp})
 	r.snaps = make(chan specs.Snapshot, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)

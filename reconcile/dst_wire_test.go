@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -58,17 +59,30 @@ func dstPipe(cfg dstWireConfig, seed uint64, serve func(net.Conn)) net.Conn {
 		w.mu.Unlock()
 		w.poke()
 	}
-	go func() { // requests, in order, perhaps late
-		defer closeAll()
+	// Requests keep their order but may be late. The reader never waits
+	// for them: a writer blocked on a pipe holds the bridge's write lock,
+	// and a goroutine waiting for a lock stops synctest's clock.
+	reqs := make(chan ocs.Message, 4096)
+	go func() {
+		defer close(reqs)
 		for {
 			m, err := up.Receive()
 			if err != nil {
 				return
 			}
+			reqs <- m
+		}
+	}()
+	go func() {
+		defer closeAll()
+		for m := range reqs {
 			if cfg.RequestDelay > 0 && reqRng.IntN(3) == 0 {
 				time.Sleep(time.Duration(reqRng.Int64N(int64(cfg.RequestDelay))))
 			}
 			if down.Send(m) != nil {
+				closeAll()
+				for range reqs {
+				}
 				return
 			}
 		}
@@ -165,6 +179,39 @@ func (w *dstWire) next() (dstFrame, bool) {
 		}
 		t.Stop()
 	}
+}
+
+// dstLink is the daemon's link with a watchdog: requests at one instant of
+// virtual time without end are a busy loop, which would hang the bubble
+// (time never passes); it reports the first and slows the rest.
+type dstLink struct {
+	*bridge.Client
+	spun func(at time.Time, n int)
+
+	mu sync.Mutex
+	at time.Time
+	n  int
+}
+
+const dstSpin = 500 // requests at one instant that make a busy loop
+
+func (l *dstLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
+	now := time.Now()
+	l.mu.Lock()
+	if now.Equal(l.at) {
+		l.n++
+	} else {
+		l.at, l.n = now, 0
+	}
+	n := l.n
+	l.mu.Unlock()
+	if n == dstSpin {
+		l.spun(now, n)
+	}
+	if n >= dstSpin {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return l.Client.Request(ctx, req)
 }
 
 // errDSTCrashed is what a store answers once the process "died".
