@@ -44,6 +44,9 @@ type dstState struct {
 type dstItem struct {
 	Seq  *specs.Sequence
 	Item specs.Item
+	// Orphaned is when the sequence was deleted with onDelete: orphan:
+	// from then on OCS is left as it is.
+	Orphaned time.Time
 }
 
 // dstGiven is the set of campaign groups the specs give the daemon from At
@@ -95,6 +98,8 @@ type dstGroup struct {
 	depletedAt map[int]time.Time // auto-completion ended the daemon's dialing
 	countAt    map[int]time.Time // the item's count stop was met
 	restarted  []time.Time       // OCS restarted while the daemon's item dialed
+	loads      []time.Time       // the daemon's Load requests
+	empty      bool              // the list had nothing left at the last change
 }
 
 // checkDST returns every invariant violation, each starting with I1..I5.
@@ -112,6 +117,12 @@ func checkDST(tr *dstTruth) []string {
 	}
 	setStatus := func(k groupKey, g *dstGroup, st ocs.GroupCampStatus, stats ocs.Stats, at time.Time, restart bool) {
 		was := g.status
+		if was == ocs.StatusNotLoaded && st == ocs.StatusRunning {
+			// No group goes from NotLoaded to Running: this is the
+			// broadcast of a start that lost the race with the
+			// broadcast of what followed it at the same instant.
+			return
+		}
 		it := tr.Items[k]
 		run := 0
 		if it != nil {
@@ -136,7 +147,11 @@ func checkDST(tr *dstTruth) []string {
 		if was == ocs.StatusRunning && st != ocs.StatusRunning && len(g.episodes) > 0 {
 			g.episodes[len(g.episodes)-1].To = at
 		}
-		if restart && was == ocs.StatusRunning && g.owner == tr.Daemon {
+		if !restart {
+			g.empty = stats.RecordsLeft == 0
+		}
+		// A group dialing an empty list has nothing to resume.
+		if restart && was == ocs.StatusRunning && g.owner == tr.Daemon && !g.empty {
 			g.restarted = append(g.restarted, at)
 		}
 		if it != nil && g.owner == tr.Daemon && !restart {
@@ -216,6 +231,9 @@ func checkDST(tr *dstTruth) []string {
 		}
 		if r.Origin != tr.Daemon {
 			continue
+		}
+		if r.Type == ocs.ReqLoadCampaign {
+			g.loads = append(g.loads, r.At)
 		}
 		now, ever := given(r.Key, r.At)
 		switch r.Type {
@@ -316,9 +334,11 @@ func dstCheckItem(tr *dstTruth, k groupKey, g *dstGroup, it *dstItem) []string {
 			if tr.outageNear(d, 2*time.Second) {
 				allowed = 1
 			}
+			// Counted by the daemon's Loads: a start on an empty list
+			// lasts no time at all.
 			again := 0
-			for _, e := range ri.episodes {
-				if e.From.After(d) {
+			for _, l := range g.loads {
+				if l.After(d) && dstRunAt(b, l) == n {
 					again++
 				}
 			}
@@ -327,7 +347,7 @@ func dstCheckItem(tr *dstTruth, k groupKey, g *dstGroup, it *dstItem) []string {
 			}
 		}
 		// I3 and I1 on the time stop.
-		if stop, ok := schedule.ItemStopTime(it.Seq, &it.Item, ri.first); ok {
+		if stop, ok := schedule.ItemStopTime(it.Seq, &it.Item, ri.first); ok && (it.Orphaned.IsZero() || it.Orphaned.After(stop)) {
 			limit := stop.Add(dstTimeTol + tr.Slack)
 			for _, o := range tr.Outages {
 				if !o.From.After(limit) && (o.To.IsZero() || !o.To.Before(stop)) {

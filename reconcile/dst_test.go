@@ -82,7 +82,7 @@ func TestDSTEverySeedKeepsTheInvariants(t *testing.T) {
 					if len(res.violations) == 0 {
 						continue
 					}
-					t.Errorf("seed %d: %s; replay: go test ./reconcile -run DST -dst.seed=%d -v", s, res.violations[0], s)
+					t.Errorf("seed %d: %s (counters %v); replay: go test ./reconcile -run DST -dst.seed=%d -v", s, res.violations[0], res.counters, s)
 					mu.Lock()
 					seen := map[string]bool{}
 					for _, v := range res.violations {
@@ -112,6 +112,7 @@ func TestDSTEverySeedKeepsTheInvariants(t *testing.T) {
 func dstFirstN(s []int64, n int) []int64 { return s[:min(len(s), n)] }
 
 type dstResult struct {
+	counters   bool
 	violations []string
 	transcript string
 }
@@ -231,7 +232,7 @@ func dstGenerate(seed int64) *dstScenario {
 			case 0: // HH:MM: only the first item of an immediate run knows when it starts
 				at := dstT0.Add(applyAt + dur(2*time.Minute, 12*time.Minute))
 				it.StopAt.Time = specs.StopTime{Kind: specs.StopTimeOfDay, TimeOfDay: specs.TimeOfDay{Hour: at.Hour(), Minute: at.Minute()}}
-				if j > 0 || !s.Start.Immediate() {
+				if j > 0 || !s.Start.Immediate() || s.Window != nil {
 					it.AutoCompletion = true
 				}
 			case 1:
@@ -387,7 +388,7 @@ func runDSTSeed(t *testing.T, seed int64, verbose bool) dstResult {
 	r.st.mu.Unlock()
 	final := r.rec.Sequences()
 	tr := r.truth(final)
-	res := dstResult{violations: append(checkDST(tr), r.spins...)}
+	res := dstResult{counters: sc.counters, violations: append(checkDST(tr), r.spins...)}
 	if verbose {
 		res.transcript = r.transcript()
 	}
@@ -659,6 +660,11 @@ func (r *dstRunner) do(a dstAction) {
 		r.edit(a)
 	case "delete":
 		r.lastFault = time.Now()
+		if s := r.cur[a.seq]; s != nil && s.OnDelete == specs.OnDeleteOrphan {
+			for _, it := range s.Items {
+				r.items[groupKey{it.CampaignDBID, it.GroupDBID}].Orphaned = time.Now()
+			}
+		}
 		delete(r.cur, a.seq)
 		r.noteSpec(a.seq)
 		r.apply()

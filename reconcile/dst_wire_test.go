@@ -188,9 +188,10 @@ type dstLink struct {
 	*bridge.Client
 	spun func(at time.Time, n int)
 
-	mu sync.Mutex
-	at time.Time
-	n  int
+	mu       sync.Mutex
+	at       time.Time
+	n        int
+	reported bool
 }
 
 const dstSpin = 500 // requests at one instant that make a busy loop
@@ -204,8 +205,12 @@ func (l *dstLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 		l.at, l.n = now, 0
 	}
 	n := l.n
+	report := n == dstSpin && !l.reported
+	if report {
+		l.reported = true
+	}
 	l.mu.Unlock()
-	if n == dstSpin {
+	if report {
 		l.spun(now, n)
 	}
 	if n >= dstSpin {
