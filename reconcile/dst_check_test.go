@@ -151,7 +151,7 @@ func checkDST(tr *dstTruth) []string {
 			g.empty = stats.RecordsLeft == 0
 		}
 		// A group dialing an empty list has nothing to resume.
-		if restart && was == ocs.StatusRunning && g.owner == tr.Daemon && !g.empty {
+		if restart && was == ocs.StatusRunning && tr.drives(it, g.owner) && !g.empty {
 			g.restarted = append(g.restarted, at)
 		}
 		if it != nil && g.owner == tr.Daemon && !restart {
@@ -386,7 +386,7 @@ func dstCheckItem(tr *dstTruth, k groupKey, g *dstGroup, it *dstItem) []string {
 			}
 		}
 		for _, e := range ri.episodes {
-			if e.From.After(c.Add(tr.Slack + time.Second)) {
+			if tr.Counters && e.From.After(c.Add(tr.Slack+time.Second)) {
 				add("I1: the item's count stop was met at %s, yet it started dialing again at %s", dstT(c), dstT(e.From))
 			}
 		}
@@ -423,7 +423,7 @@ func dstCheckRestarts(tr *dstTruth, groups map[groupKey]*dstGroup) []string {
 			var first time.Time
 			var again bool
 			for _, e := range g.episodes {
-				if e.Owner == tr.Daemon && dstRunAt(tr.Boundaries[it.Seq.Name], e.From) == dstRunAt(tr.Boundaries[it.Seq.Name], s.At) && first.IsZero() {
+				if tr.drives(it, e.Owner) && dstRunAt(tr.Boundaries[it.Seq.Name], e.From) == dstRunAt(tr.Boundaries[it.Seq.Name], s.At) && first.IsZero() {
 					first = e.From
 				}
 				if e.From.After(s.At) && !e.From.After(deadline) {
@@ -451,6 +451,12 @@ func dstCheckRestarts(tr *dstTruth, groups map[groupKey]*dstGroup) []string {
 		}
 	}
 	return out
+}
+
+// drives reports whether the daemon is answerable for a group loaded by
+// origin: it loaded it, or it runs the OCS-side sequence that did.
+func (tr *dstTruth) drives(it *dstItem, origin int32) bool {
+	return origin == tr.Daemon || (it != nil && it.Seq.Engine == specs.EngineOCS && origin == dstOCS)
 }
 
 // spans reports whether another fault falls in (from, to].

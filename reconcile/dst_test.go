@@ -78,7 +78,11 @@ func TestDSTEverySeedKeepsTheInvariants(t *testing.T) {
 				t.Parallel()
 				for s := *dstFirst + int64(w); s < *dstFirst+int64(*dstSeeds); s += int64(workers) {
 					var res dstResult
+					t0 := time.Now()
 					synctest.Test(t, func(t *testing.T) { res = runDSTSeed(t, s, false) })
+					if d := time.Since(t0); d > time.Second {
+						t.Logf("seed %d took %s", s, d.Round(time.Millisecond))
+					}
 					if len(res.violations) == 0 {
 						continue
 					}
