@@ -501,11 +501,12 @@ func (r *dstRunner) startDaemon() {
 		default:
 		}
 	}}
-	l := &dstLink{Client: r.link, spun: func(at time.Time, n int) {
+	l := &dstLink{Client: r.link, spun: func(at time.Time, n int, req ocs.Message, err error) {
 		r.mu.Lock()
-		r.spins = append(r.spins, fmt.Sprintf("I4: busy loop: the daemon sent %d requests at %s without time passing (link up: %v)", n, dstT(at), link.Up()))
+		r.spins = append(r.spins, fmt.Sprintf("I4: busy loop: the daemon sent %d requests at %s without time passing, the last %s for %d/%d: %v",
+			n, dstT(at), req.Type, req.CampaignDBID, req.GroupDBID, err))
 		r.mu.Unlock()
-	}}
+	}, dead: r.st.isDead}
 	r.rec = New(Config{Link: l, Store: r.st, OriginAppDBID: dstDaemon, TargetAppDBID: dstOCSApp})
 	r.snaps = make(chan specs.Snapshot, 1)
 	ctx, cancel := context.WithCancel(context.Background())

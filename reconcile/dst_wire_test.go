@@ -186,7 +186,8 @@ func (w *dstWire) next() (dstFrame, bool) {
 // (time never passes); it reports the first and slows the rest.
 type dstLink struct {
 	*bridge.Client
-	spun func(at time.Time, n int)
+	spun func(at time.Time, n int, req ocs.Message, err error)
+	dead func() bool // the process crashed: it sends nothing more
 
 	mu       sync.Mutex
 	at       time.Time
@@ -197,6 +198,12 @@ type dstLink struct {
 const dstSpin = 500 // requests at one instant that make a busy loop
 
 func (l *dstLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
+	if l.dead() {
+		// Between the crash and the harness ending the loop, a dead
+		// process must not look like a spinning one.
+		<-ctx.Done()
+		return ocs.Message{}, errDSTCrashed
+	}
 	now := time.Now()
 	l.mu.Lock()
 	if now.Equal(l.at) {
@@ -210,13 +217,14 @@ func (l *dstLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 		l.reported = true
 	}
 	l.mu.Unlock()
-	if report {
-		l.spun(now, n)
-	}
 	if n >= dstSpin {
 		time.Sleep(100 * time.Millisecond)
 	}
-	return l.Client.Request(ctx, req)
+	ans, err := l.Client.Request(ctx, req)
+	if report {
+		l.spun(now, n, req, err)
+	}
+	return ans, err
 }
 
 // errDSTCrashed is what a store answers once the process "died".
