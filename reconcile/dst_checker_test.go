@@ -189,3 +189,24 @@ func TestTheDSTCheckerReportsAGroupNotDialingAgainAfterAnOCSRestart(t *testing.T
 	tr.state(time.Hour, k, ocs.StatusInActive, 15000, 82000)
 	wantNone(t, checkDST(tr))
 }
+
+func TestTheDSTCheckerHoldsTheDaemonToTheOCSSequenceItRunsAfterARestart(t *testing.T) {
+	it := specs.Item{Name: "last", DialMode: ocs.DialModeProgress, AutoCompletion: true}
+	it.StopAt.Time = after(time.Hour)
+	tr, k := dstCase(it)
+	tr.Items[k].Seq.Engine = specs.EngineOCS
+	tr.Given = []dstGiven{{At: dstT0, Groups: map[groupKey]bool{{0, k.group}: true}}}
+	tr.req(0, 310, ocs.ReqLoadCampaign, groupKey{0, k.group})
+	tr.req(0, 310, ocs.ReqStartDialing, groupKey{0, k.group})
+	tr.state(0, k, ocs.StatusInActive, 0, 100000) // OCS loads the item itself
+	tr.state(0, k, ocs.StatusRunning, 0, 100000)
+	tr.States = append(tr.States, dstState{At: at(10 * time.Minute), Restart: true})
+	tr.Outages = []dstSpan{{From: at(10 * time.Minute), To: at(10*time.Minute + time.Second)}}
+	got := checkDST(tr)
+	wantViolation(t, got, "I5:", "s/last (campaign group 1001/2001) was not dialing again")
+	for _, v := range got {
+		if strings.HasPrefix(v, "I2:") || strings.HasPrefix(v, "I3:") {
+			t.Errorf("an OCS-side sequence's own dialing was judged as the daemon's: %s", v)
+		}
+	}
+}
