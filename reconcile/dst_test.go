@@ -41,7 +41,7 @@ import (
 //
 // Budget (2 cores): a seed costs about 50 ms of CPU without the race
 // detector and 0.4 s with it, so `go test ./reconcile/` runs 2,000 seeds
-// (about 50 s on an idle machine) and `go test -race ./reconcile/` runs 60
+// (about 50 s on an idle machine) and `go test -race ./reconcile/` runs 40
 // (dst_race_test.go). Run more with -dst.seeds and -dst.first.
 
 var (
