@@ -193,6 +193,7 @@ type dstLink struct {
 	at       time.Time
 	n        int
 	reported bool
+	last     error // of the last request answered
 }
 
 const dstSpin = 500 // requests at one instant that make a busy loop
@@ -216,14 +217,20 @@ func (l *dstLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 	if report {
 		l.reported = true
 	}
+	last := l.last
 	l.mu.Unlock()
+	if report {
+		// What the spinning requests got, not what this one gets
+		// once slowed down.
+		l.spun(now, n, req, last)
+	}
 	if n >= dstSpin {
 		time.Sleep(100 * time.Millisecond)
 	}
 	ans, err := l.Client.Request(ctx, req)
-	if report {
-		l.spun(now, n, req, err)
-	}
+	l.mu.Lock()
+	l.last = err
+	l.mu.Unlock()
 	return ans, err
 }
 
