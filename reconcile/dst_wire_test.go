@@ -48,7 +48,7 @@ func dstPipe(cfg dstWireConfig, seed uint64, serve func(net.Conn)) net.Conn {
 	daemon, mine := net.Pipe()
 	toSim, simEnd := net.Pipe()
 	go serve(simEnd)
-	w := &dstWire{cfg: cfg, rng: rand.New(rand.NewPCG(seed, 0x5eed)), wake: make(chan struct{}, 1)}
+	w := &dstWire{cfg: cfg, rng: newDSTRand(seed), wake: make(chan struct{}, 1)}
 	up, down := bridge.NewConn(mine), bridge.NewConn(toSim)
 	reqRng := rand.New(rand.NewPCG(seed, 0xa11))
 	closeAll := func() {
@@ -117,6 +117,8 @@ func dstPipe(cfg dstWireConfig, seed uint64, serve func(net.Conn)) net.Conn {
 	}()
 	return daemon
 }
+
+func newDSTRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5eed)) }
 
 func (w *dstWire) poke() {
 	select {
