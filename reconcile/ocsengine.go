@@ -223,8 +223,15 @@ func (r *Reconciler) observeSequence(m ocs.Message, now time.Time) {
 		engSet(p, engSeen, int64(active))
 		changed = true
 	}
-	if allIdle && seen == len(s.spec.Items)-1 && run.ItemState == stDialing {
-		r.recordOCSItem(s, now, seen, "ended in OCS")
+	// Done: the last item was seen and is idle, or OCS says the sequence
+	// itself no longer runs while every item is idle (its last items ran
+	// between two polls). Before its first item OCS reports the sequence
+	// running, so a sleep before the first item is not taken for the end.
+	over := m.Has&ocs.AttrGroupCampStatus != 0 && m.GroupCampStatus != ocs.StatusRunning
+	if allIdle && run.ItemState == stDialing && (seen == len(s.spec.Items)-1 || over) {
+		for i := max(run.Item, 0); i < len(s.spec.Items); i++ {
+			r.recordOCSItem(s, now, i, "ended in OCS")
+		}
 		run.StopGoal = goalEnd
 		run.ItemState = stUnloading
 		changed = true
