@@ -56,6 +56,20 @@ func intentID(run *store.Run, action string, req ocs.Message) string {
 	return id
 }
 
+// noteLinkDown takes a failed request for the link being down when the
+// link says so itself: such a link announces its return with LinkUp (it
+// sets Up before it sends the notice, so a notice cannot be missed). A
+// link that cannot tell is not trusted to come back on its own: the
+// sequence's own backoff paces it instead.
+func (r *Reconciler) noteLinkDown() {
+	u, ok := r.cfg.Link.(interface{ Up() bool })
+	if !ok || u.Up() || r.linkDown {
+		return
+	}
+	r.linkDown = true
+	r.log.Warn("OCS link down; sending nothing until it is back")
+}
+
 // deposed stops all sending for good: the store refused a write because
 // another daemon leads now. The loop returns the error so that the caller
 // steps down; nothing is sent in between, a stop included.
@@ -218,8 +232,13 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		}
 		if ocs.IsTransient(res.err) {
 			// Polls are spaced already; backing off here would hold up
-			// a stop that is due by time.
+			// a stop that is due by time. A link that is down is another
+			// matter: polling it again at once would spin.
 			r.setCond(s, CondStalled, true, "StatusUnavailable", "status poll: "+res.err.Error(), now)
+			if errors.Is(res.err, ocs.ErrDisconnected) {
+				r.noteLinkDown()
+				s.retryAt = now.Add(r.cfg.BackoffMin)
+			}
 			return
 		}
 		r.fail(s, now, res.action, res.err)
@@ -295,6 +314,9 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 // only this sequence reads its group again before acting, and a late
 // answer, delivered as an event, fills that in.
 func (r *Reconciler) unsure(s *seqState, err error) {
+	if errors.Is(err, ocs.ErrDisconnected) {
+		r.noteLinkDown()
+	}
 	if (errors.Is(err, ocs.ErrTimeout) || errors.Is(err, ocs.ErrProtocol)) && s.prog.Run != nil {
 		if o := r.obs[runGroup(s.prog.Run)]; o != nil {
 			o.stale = true
@@ -499,8 +521,7 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	}
 	if stats, has := m.Stats(); has && st != ocs.StatusNotLoaded {
 		if dt := now.Sub(prevAt).Seconds(); o.has && dt > 0 && stats.Dials >= o.stats.Dials && stats.Contacts >= o.stats.Contacts {
-			o.dialRate = float64(stats.Dials-o.stats.Dials) / dt
-			o.contactRate = float64(stats.Contacts-o.stats.Contacts) / dt
+			o.rates(float64(stats.Dials-o.stats.Dials)/dt, float64(stats.Contacts-o.stats.Contacts)/dt, stats)
 		}
 		o.stats, o.has = stats, true
 		if stats.RecordsLeft == 0 {
@@ -548,6 +569,23 @@ func (r *Reconciler) fresh(k groupKey, m ocs.Message) bool {
 // the depletion. Anything else in an answer is applied in receive order.
 func (r *Reconciler) overtaken(k groupKey, m ocs.Message, st ocs.GroupCampStatus) bool {
 	return m.After != 0 && r.selfStop[k] >= m.After && st.Loaded()
+}
+
+// rates smooths the dial and contact rates over samples. Contacts are few
+// and uneven (a poll may see none), so the contact rate is never taken
+// lower than the dial rate times the share of dials that became contacts:
+// a zero sample must not stop the polls from closing in on the limit.
+func (o *observation) rates(dials, contacts float64, st ocs.Stats) {
+	const a = 0.5
+	if o.dialRate <= 0 {
+		o.dialRate, o.contactRate = dials, contacts
+	} else {
+		o.dialRate = a*dials + (1-a)*o.dialRate
+		o.contactRate = a*contacts + (1-a)*o.contactRate
+	}
+	if st.Dials > 0 {
+		o.contactRate = max(o.contactRate, o.dialRate*float64(st.Contacts)/float64(st.Dials))
+	}
 }
 
 func statusOf(m ocs.Message) (ocs.GroupCampStatus, bool) {
