@@ -458,6 +458,11 @@ func (r *Reconciler) stopReason(spec *specs.Sequence, item *specs.Item, run *sto
 	if item.StopAt.Dials > 0 && ahead(dials, o.dialRate) >= float64(item.StopAt.Dials) {
 		return fmt.Sprintf("%d dials reached", item.StopAt.Dials)
 	}
+	if !item.AutoCompletion && !o.stale && o.status == ocs.StatusRunning && o.stats.RecordsLeft == 0 {
+		// Without auto-completion OCS keeps an empty list running for
+		// ever; the item is over (with it, OCS ends it by itself).
+		return "calling list depleted"
+	}
 	return ""
 }
 
