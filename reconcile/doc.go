@@ -4,10 +4,17 @@
 //
 // The loop is level-triggered. Spec snapshots, OCS events, request results,
 // API calls and timers only mark a sequence dirty; a pass over a dirty
-// sequence reads the clock once, decides from scratch, writes the intent to
-// the store, and sends at most one mutating request for it. One goroutine
-// owns all state; requests run in their own goroutines and report back as
-// messages, so a slow OCS answer for one sequence never holds up another.
+// sequence reads the clock once, decides from scratch, and records at most
+// one request for it in the outbox; once every dirty sequence has had its
+// pass, the loop writes each request's progress and intent to the store
+// and sends it (flush). One goroutine owns all state; requests run in their
+// own goroutines and report back as messages, so a slow OCS answer for one
+// sequence never holds up another.
+//
+// Deciding apart from sending is what makes plans exact: Project runs this
+// same loop forward on a virtual clock against an idealised OCS that
+// answers at once (Assumptions), and the history it writes is the plan.
+// There is no second copy of the sequencing rules to drift.
 //
 // Restart safety comes from two rules: progress and the intent are durable
 // before a request leaves, and every action is keyed by sequence, run, item,
