@@ -36,8 +36,12 @@ func DefaultAssumptions() Assumptions {
 	return Assumptions{UnloadTime: time.Duration(sim.DrainTime), ContactRate: sim.ContactRate}
 }
 
-// maxProjectionSteps bounds one projection's turns of the loop.
-const maxProjectionSteps = 50_000_000
+// maxProjectionSteps bounds one projection's turns of the loop, and
+// maxTurnsPerInstant the request rounds at one virtual instant.
+const (
+	maxProjectionSteps = 50_000_000
+	maxTurnsPerInstant = 10_000
+)
 
 // Project runs the daemon's own loop — the same passes, answers and
 // observations — forward from from for span against an idealised OCS
@@ -108,7 +112,10 @@ func project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, 
 		}
 		r.processDue(now)
 		r.processDirty(now)
-		for len(answers) > 0 {
+		// Answers at one instant lead to more requests at that instant
+		// (stop, then unload), but never for ever: the bound keeps a
+		// decision bug from hanging `plan`.
+		for turns := 0; len(answers) > 0 && turns < maxTurnsPerInstant; turns++ {
 			batch := answers
 			answers = spare[:0]
 			for _, res := range batch {
