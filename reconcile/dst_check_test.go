@@ -552,6 +552,13 @@ func dstCheckFinal(tr *dstTruth) []string {
 				continue
 			}
 		}
+		fresh := false
+		for _, b := range tr.Boundaries[st.Name] {
+			fresh = fresh || (!b.After(tr.End) && tr.End.Sub(b) < 10*time.Minute)
+		}
+		if fresh {
+			continue
+		}
 		var conds []string
 		for _, c := range st.Conditions {
 			if c.Status && c.Type != CondReady && c.Type != CondReconciling {
