@@ -343,12 +343,12 @@ function overviewView() {
       const g = groupOf(s);
       return h('tr', {'data-name': s.name},
         h('th', {scope: 'row'}, h('a', {href: '#/seq/' + encodeURIComponent(s.name)}, s.name)),
-        h('td', {}, phaseBadge(s.phase)),
-        h('td', {}, s.item ? [s.item, s.itemState ? h('span', {class: 'muted'}, ' (' + s.itemState + ')') : ''] : '—'),
-        h('td', {class: 'num'}, g ? `${g.dials} / ${g.contacts}` : '—'),
-        h('td', {}, s.nextAction ? [s.nextAction, ' ', s.nextActionAt ? timeEl(s.nextActionAt) : ''] : '—'),
+        h('td', {'data-label': 'Phase'}, phaseBadge(s.phase)),
+        h('td', {'data-label': 'Item'}, s.item ? [s.item, s.itemState ? h('span', {class: 'muted'}, ' (' + s.itemState + ')') : ''] : '—'),
+        h('td', {class: 'num', 'data-label': 'Dials / contacts'}, g ? `${g.dials} / ${g.contacts}` : '—'),
+        h('td', {'data-label': 'Next'}, s.nextAction ? [s.nextAction, ' ', s.nextActionAt ? timeEl(s.nextActionAt) : ''] : '—'),
         h('td', {}, conditionList(s)),
-        h('td', {}, s.suspended ? 'by ' + (s.suspendedBy || 'spec') : ''));
+        h('td', {}, s.suspended ? 'suspended by ' + (s.suspendedBy || 'the spec') : ''));
     });
     body.replaceChildren(...rows);
     table.dataset.rows = rows.length;
