@@ -107,6 +107,7 @@ type Reconciler struct {
 	linkDown  bool
 	linkFloor uint64
 	storeErr  error // the last durable write's failure, nil once one succeeds
+	fenced    error // set once a write is fenced (HA): send nothing, return
 	// halt: the operator's stop switch (API/CLI, durable) and the halts
 	// declared by spec files; either stops every sequence's dialing.
 	halt      *store.Halt
@@ -217,6 +218,10 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 		r.processDue(now)
 		r.processDirty(now)
 		r.publish(now)
+		if r.fenced != nil {
+			r.drain()
+			return fmt.Errorf("reconcile: %w", r.fenced)
+		}
 		wait := r.cfg.MaxSleep
 		if r.due.Len() > 0 {
 			if d := r.due[0].due.Sub(now); d < wait {
@@ -300,6 +305,9 @@ func (r *Reconciler) recover() error {
 	for _, in := range open {
 		if s, ok := r.seqs[in.Sequence]; ok {
 			s.openIntents = append(s.openIntents, in)
+			if in.Action == actLoad {
+				s.loadUnknown = true
+			}
 		}
 		r.log.Info("intent left open by a restart; settling from OCS status", "intent", in.ID, "sequence", in.Sequence, "action", in.Action)
 	}

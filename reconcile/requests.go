@@ -56,6 +56,16 @@ func intentID(run *store.Run, action string, req ocs.Message) string {
 	return id
 }
 
+// deposed stops all sending for good: the store refused a write because
+// another daemon leads now. The loop returns the error so that the caller
+// steps down; nothing is sent in between, a stop included.
+func (r *Reconciler) deposed(err error) {
+	if r.fenced == nil {
+		r.fenced = err
+		r.log.Error("no longer the leader: sending nothing more", "err", err)
+	}
+}
+
 // reducesDialing reports whether an action can only lower what OCS
 // dials. Such a request is safe to repeat, so it goes out even when the
 // journal cannot be written (a full disk must never keep OCS dialing); the
@@ -71,6 +81,9 @@ func reducesDialing(action string) bool {
 // send persists progress and the intent, then sends req in its own
 // goroutine; the answer comes back to the loop as a result.
 func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Message, journal bool) time.Time {
+	if r.fenced != nil {
+		return time.Time{} // deposed: the new leader owns OCS now
+	}
 	if r.linkDown {
 		// The link announces its return (LinkUp), which wakes every
 		// running sequence; the resync is only the net.
@@ -93,6 +106,10 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 				err = fmt.Errorf("journal %s: %w", action, err)
 			}
 			r.noteStore(err)
+		}
+		if errors.Is(err, store.ErrFenced) {
+			r.deposed(err)
+			return time.Time{}
 		}
 		if err != nil {
 			if !reducesDialing(action) {
@@ -137,6 +154,16 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 	if res.action == actStatus {
 		s.lastPoll = now
 		if res.err == nil {
+			// How old an answer's counters are by the time a stop sent
+			// now reaches OCS: one round trip.
+			rtt := now.Sub(res.sent)
+			if s.pollRTT == 0 {
+				s.pollRTT = rtt
+			} else {
+				s.pollRTT = (s.pollRTT + rtt) / 2
+			}
+		}
+		if res.err == nil {
 			s.ocsBounced = false
 			r.observe(res.ans, now, false)
 			if c := s.conds[CondStalled]; c != nil && c.Reason == "StatusUnavailable" {
@@ -156,6 +183,11 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		}
 		r.fail(s, now, res.action, res.err)
 		return
+	}
+	if res.action == actLoad {
+		// Whether OCS may have loaded the group for us: only a Load that
+		// left and was never answered.
+		s.loadUnknown = res.err != nil && !isOCS && !errors.Is(res.err, ocs.ErrNotSent) && !errors.Is(res.err, ocs.ErrInvalidRequest)
 	}
 	ok := res.err == nil || (isOCS && oe.GoalReached())
 	if ok && isOCS && !res.retry && res.action == actLoad && oe.Code == ocs.ErrCampaignAlreadyLoaded && !r.engineOCS(s) {
@@ -241,6 +273,9 @@ func (r *Reconciler) loadedOutside(s *seqState, now time.Time, k groupKey) {
 	r.release(s, k)
 	run.Segment++
 	run.ItemState = stSleeping
+	if run.OutsideSince.IsZero() {
+		run.OutsideSince = now
+	}
 	run.CampaignDBID, run.GroupDBID = 0, 0
 	r.setCond(s, CondConflict, true, "LoadedOutside",
 		fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", k.campaign, k.group), now)
@@ -299,6 +334,7 @@ func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
 	switch res.action {
 	case actLoad:
 		run.ItemState = stLoaded
+		run.OutsideSince = time.Time{} // ours now
 		// Counters are counted since the load (ocs.PropStatistics).
 		if o := r.obs[k]; o != nil {
 			o.stats, o.has, o.depleted = ocs.Stats{}, false, false
@@ -436,15 +472,18 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 }
 
 // fresh reports whether m is newer than everything applied for group k.
-// An answer and the events OCS sent right behind it reach the loop by two
-// paths; applying a stale "Running" after an auto-completion's stop and
-// unload would restart a depleted item. Unstamped messages (Recv 0: a link
-// that does not stamp) are taken as they come.
+// An answer and the events OCS sent around it reach the loop by two paths,
+// and OCS may even send events computed after an answer before the answer
+// itself; applying a stale "Running" after an auto-completion's stop and
+// unload would restart a depleted item. So an answer is applied only if
+// nothing about its group was received while its request was in flight
+// (After), and an event only if nothing newer was applied. Unstamped
+// messages (Recv 0: a link that does not stamp) are taken as they come.
 func (r *Reconciler) fresh(k groupKey, m ocs.Message) bool {
 	if m.Recv == 0 {
 		return true
 	}
-	if m.Recv < r.linkFloor || m.Recv < r.recv[k] {
+	if m.Recv < r.linkFloor || m.Recv < r.recv[k] || (m.After != 0 && r.recv[k] >= m.After) {
 		r.log.Debug("stale observation dropped", "type", m.Type.String(), "group", k.String(), "stamp", m.Recv, "newest", r.recv[k])
 		return false
 	}
@@ -481,6 +520,9 @@ func (r *Reconciler) saveProgress(s *seqState, now time.Time) error {
 	s.prog.Sequence = s.name
 	s.prog.UpdatedAt = now
 	if err := r.cfg.Store.PutProgress(s.prog); err != nil {
+		if errors.Is(err, store.ErrFenced) {
+			r.deposed(err)
+		}
 		s.unsaved = true
 		err = fmt.Errorf("save progress: %w", err)
 		r.noteStore(err)

@@ -41,6 +41,10 @@ var (
 	ErrSchemaTooNew  = errors.New("database schema is newer than this build")
 	ErrClosed        = errors.New("store is closed")
 	ErrUnknownIntent = errors.New("unknown intent")
+	// ErrFenced: the write was refused because this daemon is no longer
+	// the leader (HA). Unlike a full disk, nothing may be sent after it,
+	// not even a stop: it would stop the new leader's item.
+	ErrFenced = errors.New("not the leader: write fenced")
 )
 
 var (
@@ -272,6 +276,10 @@ type Run struct {
 	// ReloadedAt: when the item was last loaded again after OCS lost it,
 	// so that a second loss at once is not met with a reload loop.
 	ReloadedAt time.Time `json:"reloadedAt,omitzero"`
+	// OutsideSince: when a Load of this item was refused because someone
+	// else had the group loaded. A crash during the next Load must not
+	// take the group found loaded for ours.
+	OutsideSince time.Time `json:"outsideSince,omitzero"`
 }
 
 // Progress is everything durable about one sequence.

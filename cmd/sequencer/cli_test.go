@@ -220,7 +220,7 @@ func TestTheBashCompletionOffersCommandsSubcommandsAndEachCommandsFlags(t *testi
 		line string
 		want string
 	}{
-		{"sequencer ", "cancel-record completion db dnc history ocs-sim plan reconcile resume run status suspend validate version"},
+		{"sequencer ", "cancel-record completion db dnc halt history ocs-sim plan reconcile resume run status suspend unhalt validate version"},
 		{"sequencer st", "status"},
 		{"sequencer db ", "backup check compact"},
 		{"sequencer db backup --", "--data"},

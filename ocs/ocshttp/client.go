@@ -171,6 +171,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		return ocs.Message{}, fmt.Errorf("%s: campaign %d group %d: no campaign group DBID in the campaign-groups file: %w",
 			req.Type, req.CampaignDBID, req.GroupDBID, ocs.ErrInvalidRequest)
 	}
+	after := c.recv.Mark()
 	body, _ := json.Marshal(BodyOf(req))
 	u := c.base.JoinPath(Path(cg.DBID))
 	u.RawQuery = url.Values{"req": {action}}.Encode()
@@ -212,7 +213,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		return ocs.Message{}, fmt.Errorf("%s: HTTP %d with an unreadable body %s: %w", req.Type, resp.StatusCode, snippet(raw), ocs.ErrInvalidRequest)
 	case st.Error != nil && *st.Error != 0:
 		ans := ocs.NewError(req, ocs.ErrorCode(*st.Error), st.ErrorMessage)
-		ans.Recv = stamp
+		ans.Recv, ans.After = stamp, after
 		return ans, ans.AsError(req.Type)
 	case resp.StatusCode >= 300:
 		return ocs.Message{}, fmt.Errorf("%s: HTTP %d %s: %w", req.Type, resp.StatusCode, snippet(raw), ocs.ErrInvalidRequest)
@@ -222,7 +223,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 	if req.Has&ocs.AttrReferenceID != 0 {
 		ans = ans.WithReference(req.ReferenceID)
 	}
-	ans.Recv = stamp
+	ans.Recv, ans.After = stamp, after
 	return ans, nil
 }
 
