@@ -129,6 +129,8 @@ func TestTheDashboardListsTheExamplesAndDrawsTheDemosItemWhereItStarted(t *testi
 	if strings.Join(names, " ") != "demo nightly-collections weekly-sales-follow-up" {
 		t.Errorf("overview lists %q", names)
 	}
+	until(t, ctx, "the demo dialing, with its counters", `(r => r && r.textContent.includes('dialing') && /\d+ \/ \d+/.test(r.textContent))(document.querySelector('#seq-table tr[data-name="demo"]'))`)
+	screenshot(t, ctx, "dashboard.png")
 	// The demo runs at once: wait for its first item to have started and
 	// ended, so that the timeline has a whole bar to draw.
 	var hist struct {
@@ -153,7 +155,6 @@ func TestTheDashboardListsTheExamplesAndDrawsTheDemosItemWhereItStarted(t *testi
 	until(t, ctx, "the overview to show the demo past its first item",
 		`document.querySelector('#seq-table tr[data-name="demo"]')?.textContent.includes('drain') ||
 		 document.querySelector('#seq-table tr[data-name="demo"]')?.textContent.includes('Completed')`)
-	screenshot(t, ctx, "dashboard.png")
 
 	do(t, ctx, "open the timeline", chromedp.Navigate(url+"/#/timeline"))
 	until(t, ctx, "the demo's warm-up bar", `document.querySelector('#gantt rect.bar[data-item="warm-up"]')`)
@@ -169,6 +170,43 @@ func TestTheDashboardListsTheExamplesAndDrawsTheDemosItemWhereItStarted(t *testi
 		t.Errorf("warm-up bar is %.1f px from the now line; it started seconds ago", gap)
 	}
 	screenshot(t, ctx, "dashboard-timeline.png")
+	// Future items come from the daemon's projection and nowhere else.
+	resp, err := http.Get(url + "/api/v1/sequences/nightly-collections/plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		until(t, ctx, "the page to say it has no projection", `document.querySelector('main').textContent.includes('No projection')`)
+		if n := eval[int](t, ctx, `document.querySelectorAll('#gantt rect.bar.planned, #gantt rect.bar.estimate').length`); n != 0 {
+			t.Errorf("with no projection the timeline drew %d future bars", n)
+		}
+	} else {
+		until(t, ctx, "nightly-collections' projected item", `document.querySelector('#gantt rect.bar[data-item="fresh-leads"]')`)
+	}
+	// The shape of `sequencer plan --format json`, estimates marked: an
+	// estimate is drawn as one, an item with no projected end runs off the
+	// chart, and time outside the calling window is shaded.
+	got := eval[[]string](t, ctx, `bars([], [
+		{at: '2030-01-01T10:00:00Z', sequence: 's', action: 'item-start', item: 'a', bound: 'until 20:30'},
+		{at: '2030-01-01T11:00:00Z', sequence: 's', action: 'window-pause'},
+		{at: '2030-01-01T12:00:00Z', sequence: 's', action: 'window-resume'},
+		{at: '2030-01-01T13:00:00Z', sequence: 's', action: 'item-stop', item: 'a', estimate: true},
+		{at: '2030-01-01T14:00:00Z', sequence: 's', action: 'item-start', item: 'b', reason: 'ends on a count'}
+	], Date.now()).map(b => [b.item || '-', b.cls, new Date(b.from).toISOString(), b.to === null ? 'open' : new Date(b.to).toISOString()].join(' '))`)
+	want := []string{
+		"- closed 2030-01-01T11:00:00.000Z 2030-01-01T12:00:00.000Z",
+		"a estimate 2030-01-01T10:00:00.000Z 2030-01-01T13:00:00.000Z",
+		"b estimate 2030-01-01T14:00:00.000Z open",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("bars from a plan:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	do(t, ctx, "open the campaign groups", chromedp.Navigate(url+"/#/groups"))
+	until(t, ctx, "the demo's campaign group", `[...document.querySelectorAll('#groups tbody tr')].some(r => r.cells[0].textContent === '104' && r.cells[1].textContent === '733')`)
+	do(t, ctx, "open the DNC lists", chromedp.Navigate(url+"/#/dnc"))
+	until(t, ctx, "the complaints list", `document.querySelector('#dnc tbody tr th')?.textContent === 'complaints'`)
 
 	// A phone: the overview turns into cards, with nothing wider than the
 	// screen.
@@ -229,6 +267,16 @@ spec:
 		t.Error("the page reloaded to show the change")
 	}
 
+	// The halt switch shows across the page while dialing is halted.
+	if code, out, errs := runCmd(t, "halt", "--reason", "regulator call", "--server", url, "--token-file", tokenFile); code != 0 {
+		t.Fatalf("halt: %d %s %s", code, out, errs)
+	}
+	until(t, ctx, "the halt banner", `!document.querySelector('#halt').hidden && document.querySelector('#halt').textContent.includes('DIALING HALTED') && document.querySelector('#halt').textContent.includes('regulator call')`)
+	if code, out, errs := runCmd(t, "unhalt", "--server", url, "--token-file", tokenFile); code != 0 {
+		t.Fatalf("unhalt: %d %s %s", code, out, errs)
+	}
+	until(t, ctx, "the halt banner to go", `document.querySelector('#halt').hidden`)
+
 	// Suspend from the sequence's page, confirmed in the dialog.
 	do(t, ctx, "suspend from the page",
 		chromedp.Click(`#seq-table tr[data-name="long"] a`),
@@ -260,6 +308,16 @@ spec:
 		t.Errorf("history lacks the page's suspension: %+v", hist.Events)
 	}
 	until(t, ctx, "the page's history to show it", `document.querySelector('#history')?.textContent.includes('suspended by ana: list audit')`)
+
+	// Cancelling asks nothing of the daemon; confirming resumes.
+	do(t, ctx, "resume, then cancel", chromedp.Click("#resume"), chromedp.WaitVisible("#confirm-cancel"), chromedp.Click("#confirm-cancel"))
+	time.Sleep(300 * time.Millisecond)
+	if st := status(); !st.Suspended {
+		t.Fatalf("a cancelled resume resumed: %+v", st)
+	}
+	do(t, ctx, "resume, confirmed", chromedp.Click("#resume"), chromedp.WaitVisible("#confirm-ok"), chromedp.Click("#confirm-ok"))
+	waitFor(t, "the API to show the resume", func() bool { return !status().Suspended })
+	until(t, ctx, "the page's history to show the resume", `document.querySelector('#history')?.textContent.includes('resumed by ana')`)
 }
 
 // benchSpecs writes n sequences that wait for a start next year, so the

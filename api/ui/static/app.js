@@ -68,7 +68,8 @@ function fmtTime(t, zone) {
 function fmtRelative(t) {
   const d = new Date(t) - Date.now();
   const m = Math.round(Math.abs(d) / 60e3);
-  const s = m < 1 ? 'less than a minute' : m < 90 ? m + ' min' : Math.round(m / 60) + ' h';
+  if (m < 1) return 'now';
+  const s = m < 90 ? m + ' min' : Math.round(m / 60) + ' h';
   return d >= 0 ? 'in ' + s : s + ' ago';
 }
 
@@ -307,9 +308,26 @@ function filterControls(onChange) {
     h('label', {for: 'filter-phase'}, 'Phase'), phase);
 }
 
+// The status does not say which campaign group the current item uses:
+// the group the sequence claims that OCS reported last is it, while the
+// item holds one. Before the load and after the unload there is none.
+const HOLDING = new Set(['loaded', 'starting', 'dialing', 'stopping', 'paused', 'unloading', 'draining']);
+
+function groupsBySequence() {
+  const out = new Map();
+  for (const g of state.groups.values()) {
+    const prev = out.get(g.sequence);
+    if (g.sequence && (!prev || g.at > prev.at)) out.set(g.sequence, g);
+  }
+  for (const [name] of out) {
+    const s = state.seqs.get(name);
+    if (!s || !HOLDING.has(s.itemState)) out.delete(name);
+  }
+  return out;
+}
+
 function groupOf(s) {
-  for (const g of state.groups.values()) if (g.sequence === s.name) return g;
-  return null;
+  return groupsBySequence().get(s.name) || null;
 }
 
 function conditionList(s) {
@@ -339,6 +357,21 @@ function overviewView() {
   const empty = h('p', {class: 'empty'});
   const el = h('section', {'aria-labelledby': 'overview-h'},
     h('h2', {id: 'overview-h'}, 'Sequences'), counts, filterControls(() => update()), empty, table);
+  // Rows are rebuilt only when their sequence changes, and the body only
+  // when the list does, so that a live update does not take the keyboard
+  // focus away from the row the operator is on.
+  const rowCache = new Map();
+  let shown = '';
+  function row(s, g) {
+    return h('tr', {'data-name': s.name},
+      h('th', {scope: 'row'}, h('a', {href: '#/seq/' + encodeURIComponent(s.name)}, s.name)),
+      h('td', {'data-label': 'Phase'}, phaseBadge(s.phase)),
+      h('td', {'data-label': 'Item'}, s.item ? [s.item, s.itemState ? h('span', {class: 'muted'}, ' (' + s.itemState + ')') : ''] : '—'),
+      h('td', {class: 'num', 'data-label': 'Dials / contacts'}, g ? `${g.dials} / ${g.contacts}` : '—'),
+      h('td', {'data-label': 'Next'}, s.nextAction ? [s.nextAction, ' ', s.nextActionAt ? timeEl(s.nextActionAt) : ''] : '—'),
+      h('td', {}, conditionList(s)),
+      h('td', {}, s.suspended ? 'suspended by ' + (s.suspendedBy || 'the spec') : ''));
+  }
   function update() {
     const by = {};
     for (const s of state.seqs.values()) by[s.phase] = (by[s.phase] || 0) + 1;
@@ -346,22 +379,29 @@ function overviewView() {
       h('button', {type: 'button', class: 'count phase-' + p.toLowerCase(), 'aria-pressed': String(state.filter.phase === p),
         onclick: () => { state.filter.phase = state.filter.phase === p ? '' : p; $('#filter-phase').value = state.filter.phase; update(); }},
       `${p} ${by[p]}`)));
-    const rows = visibleSeqs().map((s) => {
-      const g = groupOf(s);
-      return h('tr', {'data-name': s.name},
-        h('th', {scope: 'row'}, h('a', {href: '#/seq/' + encodeURIComponent(s.name)}, s.name)),
-        h('td', {'data-label': 'Phase'}, phaseBadge(s.phase)),
-        h('td', {'data-label': 'Item'}, s.item ? [s.item, s.itemState ? h('span', {class: 'muted'}, ' (' + s.itemState + ')') : ''] : '—'),
-        h('td', {class: 'num', 'data-label': 'Dials / contacts'}, g ? `${g.dials} / ${g.contacts}` : '—'),
-        h('td', {'data-label': 'Next'}, s.nextAction ? [s.nextAction, ' ', s.nextActionAt ? timeEl(s.nextActionAt) : ''] : '—'),
-        h('td', {}, conditionList(s)),
-        h('td', {}, s.suspended ? 'suspended by ' + (s.suspendedBy || 'the spec') : ''));
+    const groups = groupsBySequence();
+    const list = visibleSeqs();
+    const rows = list.map((s) => {
+      const g = groups.get(s.name);
+      const key = JSON.stringify([s, g]);
+      let c = rowCache.get(s.name);
+      if (!c || c.key !== key) {
+        const tr = row(s, g);
+        if (c && c.tr.isConnected) c.tr.replaceWith(tr);
+        c = {key, tr};
+        rowCache.set(s.name, c);
+      }
+      return c.tr;
     });
-    body.replaceChildren(...rows);
+    const names = list.map((s) => s.name).join('\n');
+    if (names !== shown || body.children.length !== rows.length) {
+      body.replaceChildren(...rows);
+      shown = names;
+    }
     table.dataset.rows = rows.length;
+    empty.textContent = !state.synced ? 'Loading…' : rows.length ? '' : 'No sequence matches.';
     // For the benchmark and the browser's performance panel.
     if (state.synced) performance.mark('sequences-rendered', {detail: rows.length});
-    empty.textContent = !state.synced ? 'Loading…' : rows.length ? '' : 'No sequence matches.';
   }
   return {el, name: 'overview', update};
 }
@@ -493,6 +533,7 @@ function sequenceView(name) {
   const dur = h('input', {id: 'suspend-for', type: 'text', placeholder: '2h (empty: until resumed)', pattern: '^$|^[0-9]+(\\.[0-9]+)?(ms|s|m|h)([0-9]+(ms|s|m|h))*$'});
   let events = [];
   let lastStatus = '';
+  let lastLoad = 0;
 
   async function act(what, path, body, text) {
     if (!(await confirmAction(text))) return;
@@ -500,7 +541,7 @@ function sequenceView(name) {
       await api('POST', `/api/v1/sequences/${encodeURIComponent(name)}/${path}`, Object.assign(by() ? {by: by()} : {}, body));
       message.textContent = what + ': done.';
       state.cache.delete('history:' + name);
-      loadHistory();
+      reloadSoon();
     } catch (e) {
       message.textContent = what + ' failed: ' + e.message;
     }
@@ -528,7 +569,16 @@ function sequenceView(name) {
     h('div', {class: 'filters'}, h('label', {for: 'history-search'}, 'Search'), search),
     h('table', {class: 'history', id: 'history'}, h('thead', {}, h('tr', {}, ['When', 'Kind', 'Item', 'What'].map((t) => h('th', {scope: 'col'}, t)))), histBody));
 
+  // At most one history fetch every 2 s, however often the status moves;
+  // history is written a moment after the status, so a change always gets
+  // one fetch after it.
+  let reloadTimer = null;
+  function reloadSoon() {
+    if (reloadTimer) return;
+    reloadTimer = setTimeout(() => { reloadTimer = null; loadHistory(); }, Math.max(500, 2e3 - (Date.now() - lastLoad)));
+  }
   async function loadHistory() {
+    lastLoad = Date.now();
     try {
       events = await history(name, '720h', 2000);
     } catch (e) {
@@ -600,10 +650,7 @@ function sequenceView(name) {
       row('Conditions', conditionList(s)),
     ].flat());
     const now = JSON.stringify(s);
-    if (lastStatus && now !== lastStatus) {
-      state.cache.delete('history:' + name);
-      loadHistory();
-    }
+    if (lastStatus && now !== lastStatus) reloadSoon();
     lastStatus = now;
     drawItems();
   }
@@ -656,4 +703,8 @@ setupToken();
 window.addEventListener('hashchange', route);
 route();
 stream();
-setInterval(scheduleRender, 30e3); // relative times and "now" move on
+// Relative times move on without a redraw; the timeline's "now" with one.
+setInterval(() => {
+  for (const t of document.querySelectorAll('main time[datetime]')) t.textContent = fmtRelative(t.getAttribute('datetime'));
+  if (view.name === 'timeline') scheduleRender();
+}, 30e3);
