@@ -259,10 +259,12 @@ spec:
 		t.Fatalf("suspend from the CLI: %d %s %s", code, out, errs)
 	}
 	until(t, ctx, "the live update to Suspended", `document.querySelector('#seq-table tr[data-name="long"] .phase')?.textContent === 'Suspended'`)
+	waitFor(t, "the item to pause", func() bool { return status().ItemState == "paused" })
 	if code, out, errs := runCmd(t, "resume", "long", "--server", url, "--token-file", tokenFile); code != 0 {
 		t.Fatalf("resume from the CLI: %d %s %s", code, out, errs)
 	}
 	until(t, ctx, "the live update back to Running", `document.querySelector('#seq-table tr[data-name="long"] .phase')?.textContent === 'Running'`)
+	waitFor(t, "the item to dial again", func() bool { return status().ItemState == "dialing" })
 	if !eval[bool](t, ctx, `window.stillThisPage === true`) {
 		t.Error("the page reloaded to show the change")
 	}
@@ -271,11 +273,13 @@ spec:
 	if code, out, errs := runCmd(t, "halt", "--reason", "regulator call", "--server", url, "--token-file", tokenFile); code != 0 {
 		t.Fatalf("halt: %d %s %s", code, out, errs)
 	}
+	waitFor(t, "the halt to pause the item", func() bool { return status().ItemState == "paused" })
 	until(t, ctx, "the halt banner", `!document.querySelector('#halt').hidden && document.querySelector('#halt').textContent.includes('DIALING HALTED') && document.querySelector('#halt').textContent.includes('regulator call')`)
 	if code, out, errs := runCmd(t, "unhalt", "--server", url, "--token-file", tokenFile); code != 0 {
 		t.Fatalf("unhalt: %d %s %s", code, out, errs)
 	}
 	until(t, ctx, "the halt banner to go", `document.querySelector('#halt').hidden`)
+	waitFor(t, "the item to dial after the halt", func() bool { return status().ItemState == "dialing" })
 
 	// Suspend from the sequence's page, confirmed in the dialog.
 	do(t, ctx, "suspend from the page",
@@ -291,6 +295,11 @@ spec:
 	if st := status(); st.Suspended {
 		t.Fatalf("suspended before the confirmation: %+v", st)
 	}
+	// The page lists the requests this spec version caused: the Load and
+	// Start, then a Stop and a Start for each suspension and the halt.
+	hash := status().SpecHash
+	until(t, ctx, "the requests of this spec version", fmt.Sprintf(
+		`[...document.querySelectorAll('details summary')].some(s => s.textContent === 'spec %s: 6 requests')`, hash[:min(12, len(hash))]))
 	do(t, ctx, "confirm", chromedp.Click("#confirm-ok"))
 	waitFor(t, "the API to show the suspension", func() bool { return status().Phase == reconcile.PhaseSuspended })
 	if st := status(); st.SuspendedBy != "api:ana" {

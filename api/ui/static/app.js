@@ -206,7 +206,9 @@ function setLive(text, cls) {
 
 function askToken(why) {
   $('#token-why').textContent = why || 'API token for this daemon.';
-  $('#token-form').hidden = false;
+  const form = $('#token-form');
+  if (!form.hidden) return; // already asking: leave the cursor where it is
+  form.hidden = false;
   $('#by-input').value = by();
   $('#token-input').focus();
 }
@@ -373,12 +375,12 @@ function overviewView() {
       h('td', {}, s.suspended ? 'suspended by ' + (s.suspendedBy || 'the spec') : ''));
   }
   function update() {
-    const by = {};
-    for (const s of state.seqs.values()) by[s.phase] = (by[s.phase] || 0) + 1;
-    counts.replaceChildren(...PHASES.filter((p) => by[p]).map((p) =>
+    const perPhase = {};
+    for (const s of state.seqs.values()) perPhase[s.phase] = (perPhase[s.phase] || 0) + 1;
+    counts.replaceChildren(...PHASES.filter((p) => perPhase[p]).map((p) =>
       h('button', {type: 'button', class: 'count phase-' + p.toLowerCase(), 'aria-pressed': String(state.filter.phase === p),
         onclick: () => { state.filter.phase = state.filter.phase === p ? '' : p; $('#filter-phase').value = state.filter.phase; update(); }},
-      `${p} ${by[p]}`)));
+      `${p} ${perPhase[p]}`)));
     const groups = groupsBySequence();
     const list = visibleSeqs();
     const rows = list.map((s) => {
@@ -470,7 +472,7 @@ function timelineView() {
       h('button', {type: 'button', disabled: state.timeline.page >= pages - 1, onclick: () => { state.timeline.page++; draw(); }}, 'Next →'));
     const data = await Promise.all(rows.map(async (s) => {
       const [evs, pl] = await Promise.all([
-        cached('history:' + s.name, 15e3, () => history(s.name, '24h', 2000)).catch(() => []),
+        cached('history:' + s.name, 15e3, () => history(s.name, '48h', 2000)).catch(() => []),
         cached('plan:' + s.name, 60e3, () => plan(s.name)).catch(() => null)]);
       return {s, evs, pl};
     }));
@@ -618,14 +620,20 @@ function sequenceView(name) {
       h('td', {class: 'num'}, d), h('td', {class: 'num'}, c), h('td', {}, res || ''))));
   }
   function drawRequests() {
-    const by = new Map();
+    const perHash = new Map();
+    // A request that carries no hash was caused by the spec version the
+    // history last named (a run's start, a spec change) before it.
+    let current = '';
     for (const e of events) {
-      if (e.kind !== 'request') continue;
-      const k = e.specHash || 'unknown';
-      if (!by.has(k)) by.set(k, []);
-      by.get(k).push(e);
+      if (e.kind !== 'request') {
+        current = e.specHash || current;
+        continue;
+      }
+      const k = e.specHash || current || 'unknown';
+      if (!perHash.has(k)) perHash.set(k, []);
+      perHash.get(k).push(e);
     }
-    requests.replaceChildren(...(by.size ? [...by].map(([hash, evs]) => h('details', {},
+    requests.replaceChildren(...(perHash.size ? [...perHash].map(([hash, evs]) => h('details', {},
       h('summary', {}, `spec ${hash.slice(0, 12)}: ${evs.length} request${evs.length === 1 ? '' : 's'}`),
       h('ul', {}, evs.map((e) => h('li', {}, timeEl(e.at), ' ', e.item ? e.item + ': ' : '', e.message))))) : [h('p', {class: 'muted'}, 'No OCS request in the last 30 days.')]));
   }
