@@ -131,6 +131,13 @@ func TestTheDashboardListsTheExamplesAndDrawsTheDemosItemWhereItStarted(t *testi
 	}
 	until(t, ctx, "the demo dialing, with its counters", `(r => r && r.textContent.includes('dialing') && /\d+ \/ \d+/.test(r.textContent))(document.querySelector('#seq-table tr[data-name="demo"]'))`)
 	screenshot(t, ctx, "dashboard.png")
+	// Live updates to one row leave the keyboard focus on another alone.
+	eval[bool](t, ctx, `document.querySelector('#seq-table tr[data-name="nightly-collections"] a').focus(),
+		window.demoBefore = document.querySelector('#seq-table tr[data-name="demo"]'), true`)
+	until(t, ctx, "the demo's row to change", `document.querySelector('#seq-table tr[data-name="demo"]') !== window.demoBefore`)
+	if got := eval[string](t, ctx, `document.activeElement.tagName + ' ' + document.activeElement.textContent.trim().slice(0, 40)`); got != "A nightly-collections" {
+		t.Errorf("after a live update the focus is on %q, want the nightly-collections link", got)
+	}
 	// The demo runs at once: wait for its first item to have started and
 	// ended, so that the timeline has a whole bar to draw.
 	var hist struct {
