@@ -244,6 +244,16 @@ spec:
 		apiGet(t, url+"/api/v1/sequences/long", token, &st)
 		return st
 	}
+	waitFor(t, "the sequence to be published", func() bool {
+		req, _ := http.NewRequest("GET", url+"/api/v1/sequences/long", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 	waitFor(t, "the item to dial", func() bool { return status().ItemState == "dialing" })
 
 	ctx := browser(t)
