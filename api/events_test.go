@@ -213,3 +213,34 @@ func TestTheDashboardIsServedAtTheRootWithoutATokenButItsDataIsNot(t *testing.T)
 		t.Errorf("GET /ui/nope.js: %d", w.code)
 	}
 }
+
+// The daemon's server has read and write timeouts of 30 s, which would cut
+// every stream (and cancel its request) after 30 s; the stream lifts them
+// for itself. Here the same, with timeouts of 200 ms.
+func TestAStreamOutlivesTheServersReadAndWriteTimeouts(t *testing.T) {
+	rec := &lockedRec{fakeRec: fakeRec{seqs: map[string]reconcile.SequenceStatus{"a": {Name: "a"}}}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := NewServer(Config{Reconciler: rec, History: &fakeHistory{}, Heartbeat: 100 * time.Millisecond})
+	hs := &http.Server{Handler: api.Handler(), ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}
+	go hs.Serve(ln)
+	defer hs.Close()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/api/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	start := time.Now()
+	beats := 0
+	for lines.Scan() && time.Since(start) < time.Second {
+		if lines.Text() == ": keep-alive" {
+			beats++
+		}
+	}
+	if time.Since(start) < time.Second {
+		t.Fatalf("the stream ended after %s (%d heartbeats): %v", time.Since(start), beats, lines.Err())
+	}
+}
