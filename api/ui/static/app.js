@@ -378,8 +378,13 @@ function overviewView() {
     const perPhase = {};
     for (const s of state.seqs.values()) perPhase[s.phase] = (perPhase[s.phase] || 0) + 1;
     counts.replaceChildren(...PHASES.filter((p) => perPhase[p]).map((p) =>
-      h('button', {type: 'button', class: 'count phase-' + p.toLowerCase(), 'aria-pressed': String(state.filter.phase === p),
-        onclick: () => { state.filter.phase = state.filter.phase === p ? '' : p; $('#filter-phase').value = state.filter.phase; update(); }},
+      h('button', {type: 'button', class: 'count phase-' + p.toLowerCase(), 'aria-pressed': String(state.filter.phase === p), 'data-phase': p,
+        onclick: () => {
+          state.filter.phase = state.filter.phase === p ? '' : p;
+          $('#filter-phase').value = state.filter.phase;
+          update();
+          counts.querySelector(`[data-phase="${p}"]`)?.focus(); // the buttons were redrawn
+        }},
       `${p} ${perPhase[p]}`)));
     const groups = groupsBySequence();
     const list = visibleSeqs();
@@ -401,7 +406,9 @@ function overviewView() {
       shown = names;
     }
     table.dataset.rows = rows.length;
-    empty.textContent = !state.synced ? 'Loading…' : rows.length ? '' : 'No sequence matches.';
+    const noLabels = state.filter.text.includes('=') && ![...state.seqs.values()].some((s) => s.labels);
+    empty.textContent = !state.synced ? 'Loading…' : rows.length ? '' :
+      noLabels ? 'No sequence matches: this daemon does not publish labels, so label=value matches nothing.' : 'No sequence matches.';
     // For the benchmark and the browser's performance panel.
     if (state.synced) performance.mark('sequences-rendered', {detail: rows.length});
   }
@@ -708,11 +715,13 @@ function dncView() {
 // ---- start ----
 
 setupToken();
-window.addEventListener('hashchange', route);
+// A new view takes the focus, so that a keyboard or screen reader user
+// lands on it rather than on the link they left.
+window.addEventListener('hashchange', () => { route(); $('#main').focus(); });
 route();
 stream();
 // Relative times move on without a redraw; the timeline's "now" with one.
 setInterval(() => {
-  for (const t of document.querySelectorAll('main time[datetime]')) t.textContent = fmtRelative(t.getAttribute('datetime'));
+  for (const t of document.querySelectorAll('time[datetime]')) t.textContent = fmtRelative(t.getAttribute('datetime'));
   if (view.name === 'timeline') scheduleRender();
 }, 30e3);
