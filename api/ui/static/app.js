@@ -77,6 +77,12 @@ function timeEl(t) {
   return h('time', {datetime: t, title: fmtTime(t)}, fmtRelative(t));
 }
 
+// History needs the order of events seconds apart: local time to the second.
+const stampFormat = new Intl.DateTimeFormat(undefined, {month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit'});
+function stampEl(t) {
+  return h('time', {title: fmtTime(t)}, stampFormat.format(new Date(t)));
+}
+
 function phaseBadge(p) {
   return h('span', {class: 'phase phase-' + String(p).toLowerCase()}, p);
 }
@@ -601,7 +607,7 @@ function sequenceView(name) {
   function drawHistory() {
     const q = search.value.trim().toLowerCase();
     const rows = events.filter((e) => !q || [e.kind, e.item, e.message, e.action].join(' ').toLowerCase().includes(q))
-      .slice().reverse().map((e) => h('tr', {}, h('td', {}, timeEl(e.at)), h('td', {}, e.kind), h('td', {}, e.item || ''), h('td', {}, e.message)));
+      .slice().reverse().map((e) => h('tr', {}, h('td', {}, stampEl(e.at)), h('td', {}, e.kind), h('td', {}, e.item || ''), h('td', {}, e.message)));
     histBody.replaceChildren(...rows);
   }
   function drawItems() {
