@@ -93,13 +93,14 @@ type Reconciler struct {
 	poke    chan struct{} // buffer 1: coalesced "look again"
 
 	// Owned by the loop goroutine.
-	seqs   map[string]*seqState
-	due    dueHeap
-	dirty  map[string]struct{}
-	obs    map[groupKey]*observation
-	recv   map[groupKey]uint64 // receive stamp of the newest observation applied per group
-	named  map[groupKey]bool   // campaign groups some spec names: the only ones observed
-	claims map[groupKey]string // campaign group → sequence that loaded it
+	seqs     map[string]*seqState
+	due      dueHeap
+	dirty    map[string]struct{}
+	obs      map[groupKey]*observation
+	recv     map[groupKey]uint64 // receive stamp of the newest observation applied per group
+	selfStop map[groupKey]uint64 // receive stamp of the last stop/unload OCS made on its own
+	named    map[groupKey]bool   // campaign groups some spec names: the only ones observed
+	claims   map[groupKey]string // campaign group → sequence that loaded it
 	// The link's state, from its LinkDown/LinkUp notices. While it is down
 	// nothing is sent: a request would fail at once and the pass would
 	// spin. linkFloor is the stamp of the last LinkUp: anything received
@@ -138,6 +139,7 @@ func New(cfg Config) *Reconciler {
 		dirty:     map[string]struct{}{},
 		obs:       map[groupKey]*observation{},
 		recv:      map[groupKey]uint64{},
+		selfStop:  map[groupKey]uint64{},
 		named:     map[groupKey]bool{},
 		claims:    map[groupKey]string{},
 		published: map[string]SequenceStatus{},
@@ -476,6 +478,7 @@ func (r *Reconciler) nameGroups(snap specs.Snapshot) {
 			r.pubMu.Unlock()
 			delete(r.obs, k)
 			delete(r.recv, k)
+			delete(r.selfStop, k)
 		}
 	}
 }

@@ -428,6 +428,12 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	if !r.fresh(k, m) {
 		return
 	}
+	if unsolicited && (m.Type == ocs.EvCampaignUnloaded || m.Type == ocs.EvDialingStopped) {
+		r.selfStop[k] = m.Recv
+	} else if !unsolicited && r.overtaken(k, m, st) {
+		r.log.Debug("answer overtaken by an auto-completion; not applied", "type", m.Type.String(), "group", k.String())
+		return
+	}
 	o := r.obs[k]
 	if o == nil {
 		o = &observation{}
@@ -471,24 +477,31 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	}
 }
 
-// fresh reports whether m is newer than everything applied for group k.
-// An answer and the events OCS sent around it reach the loop by two paths,
-// and OCS may even send events computed after an answer before the answer
-// itself; applying a stale "Running" after an auto-completion's stop and
-// unload would restart a depleted item. So an answer is applied only if
-// nothing about its group was received while its request was in flight
-// (After), and an event only if nothing newer was applied. Unstamped
-// messages (Recv 0: a link that does not stamp) are taken as they come.
+// fresh reports whether m is newer than everything applied for group k,
+// in the order the link received it: an answer and the events OCS sent
+// behind it reach the loop by two paths, and applying a stale "Running"
+// after an auto-completion's stop and unload would restart a depleted
+// item. Unstamped messages (Recv 0: a link that does not stamp) are taken
+// as they come.
 func (r *Reconciler) fresh(k groupKey, m ocs.Message) bool {
 	if m.Recv == 0 {
 		return true
 	}
-	if m.Recv < r.linkFloor || m.Recv < r.recv[k] || (m.After != 0 && r.recv[k] >= m.After) {
+	if m.Recv < r.linkFloor || m.Recv < r.recv[k] {
 		r.log.Debug("stale observation dropped", "type", m.Type.String(), "group", k.String(), "stamp", m.Recv, "newest", r.recv[k])
 		return false
 	}
 	r.recv[k] = m.Recv
 	return true
+}
+
+// overtaken reports whether answer m may be older than an auto-completion
+// received while its request was in flight. OCS may send the stop and
+// unload it decided on its own before an answer it computed earlier; such
+// an answer must not bring the group back to loaded or running, nor undo
+// the depletion. Anything else in an answer is applied in receive order.
+func (r *Reconciler) overtaken(k groupKey, m ocs.Message, st ocs.GroupCampStatus) bool {
+	return m.After != 0 && r.selfStop[k] >= m.After && st.Loaded()
 }
 
 func statusOf(m ocs.Message) (ocs.GroupCampStatus, bool) {
