@@ -27,12 +27,9 @@ import (
 // a tab's context.
 func browser(tb testing.TB) context.Context {
 	tb.Helper()
-	path, err := exec.LookPath("chromium")
+	path, err := chromiumPath(exec.LookPath, "/usr/bin/chromium")
 	if err != nil {
-		if _, serr := os.Stat("/usr/bin/chromium"); serr != nil {
-			tb.Fatalf("chromium not found (%v): the dashboard tests need it; install it with `apt-get install chromium`", err)
-		}
-		path = "/usr/bin/chromium"
+		tb.Fatal(err)
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
@@ -54,6 +51,28 @@ func browser(tb testing.TB) context.Context {
 		tb.Fatalf("start chromium %s: %v", path, err)
 	}
 	return ctx
+}
+
+// chromiumPath finds chromium on PATH, else at the first of fallbacks that
+// exists, else says how to install it.
+func chromiumPath(look func(string) (string, error), fallbacks ...string) (string, error) {
+	path, err := look("chromium")
+	if err == nil {
+		return path, nil
+	}
+	for _, f := range fallbacks {
+		if _, serr := os.Stat(f); serr == nil {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("chromium not found (%v): the dashboard's browser tests need it; install it with `apt-get install chromium` (Debian)", err)
+}
+
+func TestWithoutChromiumTheBrowserTestsSayHowToInstallIt(t *testing.T) {
+	_, err := chromiumPath(func(string) (string, error) { return "", exec.ErrNotFound }, filepath.Join(t.TempDir(), "chromium"))
+	if err == nil || !strings.Contains(err.Error(), "apt-get install chromium") {
+		t.Errorf("without chromium: %v", err)
+	}
 }
 
 // do runs browser steps with a deadline, failing the test with what was
@@ -349,6 +368,13 @@ spec:
 	do(t, ctx, "resume, confirmed", chromedp.Click("#resume"), chromedp.WaitVisible("#confirm-ok"), chromedp.Click("#confirm-ok"))
 	waitFor(t, "the API to show the resume", func() bool { return !status().Suspended })
 	until(t, ctx, "the page's history to show the resume", `document.querySelector('#history')?.textContent.includes('resumed by ana')`)
+
+	// A condition in plain words, coloured: the file breaks, the
+	// sequence keeps its last valid version.
+	if err := os.WriteFile(filepath.Join(specDir, "long.yaml"), []byte("apiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata: {name: long}\nspec: {itemz: []}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "the SpecInvalid condition", `document.querySelector('main .cond-warn')?.textContent.startsWith('Spec file is invalid: the last valid version keeps running')`)
 }
 
 // benchSpecs writes n sequences that wait for a start next year, so the
