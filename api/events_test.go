@@ -209,8 +209,10 @@ func TestTheDashboardIsServedAtTheRootWithoutATokenButItsDataIsNot(t *testing.T)
 	if w, _ := get(localRequest("POST", "/", "{}")); w.code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /: %d, want 405", w.code)
 	}
-	if w, _ := get(localRequest("GET", "/ui/nope.js", "")); w.code != http.StatusNotFound {
-		t.Errorf("GET /ui/nope.js: %d", w.code)
+	for _, path := range []string{"/ui/nope.js", "/ui/"} {
+		if w, _ := get(localRequest("GET", path, "")); w.code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, w.code)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed static
@@ -38,6 +39,11 @@ func Handler() http.Handler {
 		if r.URL.Path == "/" {
 			h.Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write(index)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/") {
+			// The page's files are its own business, not a listing.
+			http.NotFound(w, r)
 			return
 		}
 		assets.ServeHTTP(w, r)
