@@ -423,27 +423,62 @@ func BenchmarkDashboardRenders10Sequences(b *testing.B) { benchDashboard(b, 10) 
 
 // startDaemonB is startDaemon for a benchmark.
 func startDaemonB(b *testing.B, args ...string) string {
-	addr := freeAddrTB(b)
+	url, stop := startDaemonAt(b, freeAddrTB(b), args...)
+	b.Cleanup(stop)
+	return url
+}
+
+// startDaemonAt runs the daemon on addr until stop, which waits for it
+// to end, and waits until it is ready.
+func startDaemonAt(tb testing.TB, addr string, args ...string) (url string, stop func()) {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"run", "--listen", addr, "--log-format", "json"}, args...), io.Discard, io.Discard)
 	}()
-	b.Cleanup(func() {
+	stop = func() {
 		cancel()
-		<-done
-	})
-	url := "http://" + addr
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("daemon: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			tb.Errorf("the daemon did not stop within 10 s")
+		}
+	}
+	url = "http://" + addr
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get(url + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return url
+				return url, stop
 			}
 		}
 		if time.Now().After(deadline) {
-			b.Fatal("the daemon was not ready within 60 s")
+			stop()
+			tb.Fatal("the daemon was not ready within 60 s")
 		}
+	}
+}
+
+func TestTheDashboardReconnectsByItselfWhenTheDaemonRestarts(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddrTB(t)
+	args := []string{"--specs", "../../examples", "--data", filepath.Join(dir, "data")}
+	url, stop := startDaemonAt(t, addr, args...)
+	ctx := browser(t)
+	do(t, ctx, "open the overview", chromedp.Navigate(url+"/"))
+	until(t, ctx, "the live stream", `document.querySelector('#live').textContent === 'live' && document.querySelector('#seq-table').dataset.rows === '3'`)
+	eval[bool](t, ctx, `window.stillThisPage = true`)
+	stop()
+	until(t, ctx, "the page to notice", `document.querySelector('#live').textContent.startsWith('reconnecting')`)
+	_, stop = startDaemonAt(t, addr, args...)
+	defer stop()
+	until(t, ctx, "the stream to be back", `document.querySelector('#live').textContent === 'live' && document.querySelector('#seq-table').dataset.rows === '3'`)
+	if !eval[bool](t, ctx, `window.stillThisPage === true`) {
+		t.Error("the page reloaded to reconnect")
 	}
 }
 
