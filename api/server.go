@@ -162,9 +162,9 @@ type rootHandler struct {
 
 func (h rootHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeHTTP(w, r) }
 
-// CloseStreams ends every open event stream and refuses none later: new
-// ones end at once. http.Server.Shutdown waits for handlers to return,
-// and a stream never would by itself.
+// CloseStreams ends every open event stream; one opened later ends after
+// its first burst. http.Server.Shutdown waits for handlers to return, and
+// a stream never would by itself.
 func (s *Server) CloseStreams() {
 	s.closeOnce.Do(func() { close(s.closing) })
 }
