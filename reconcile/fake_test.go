@@ -59,6 +59,13 @@ func newFakeOCS() *fakeOCS {
 func (f *fakeOCS) Events() <-chan ocs.Message     { return f.events }
 func (f *fakeOCS) Capabilities() ocs.Capabilities { return ocs.Capabilities{Counters: f.counters} }
 func (f *fakeOCS) Close() error                   { return nil }
+
+// Up says whether the link is connected, as the bridge client does.
+func (f *fakeOCS) Up() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.down
+}
 func (f *fakeOCS) group(k groupKey) *fakeGroup {
 	g := f.groups[k]
 	if g == nil {

@@ -56,6 +56,20 @@ func intentID(run *store.Run, action string, req ocs.Message) string {
 	return id
 }
 
+// noteLinkDown takes a failed request for the link being down when the
+// link says so itself: such a link announces its return with LinkUp (it
+// sets Up before it sends the notice, so a notice cannot be missed). A
+// link that cannot tell is not trusted to come back on its own: the
+// sequence's own backoff paces it instead.
+func (r *Reconciler) noteLinkDown() {
+	u, ok := r.cfg.Link.(interface{ Up() bool })
+	if !ok || u.Up() || r.linkDown {
+		return
+	}
+	r.linkDown = true
+	r.log.Warn("OCS link down; sending nothing until it is back")
+}
+
 // deposed stops all sending for good: the store refused a write because
 // another daemon leads now. The loop returns the error so that the caller
 // steps down; nothing is sent in between, a stop included.
@@ -177,8 +191,13 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		}
 		if ocs.IsTransient(res.err) {
 			// Polls are spaced already; backing off here would hold up
-			// a stop that is due by time.
+			// a stop that is due by time. A link that is down is another
+			// matter: polling it again at once would spin.
 			r.setCond(s, CondStalled, true, "StatusUnavailable", "status poll: "+res.err.Error(), now)
+			if errors.Is(res.err, ocs.ErrDisconnected) {
+				r.noteLinkDown()
+				s.retryAt = now.Add(r.cfg.BackoffMin)
+			}
 			return
 		}
 		r.fail(s, now, res.action, res.err)
@@ -254,6 +273,9 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 // only this sequence reads its group again before acting, and a late
 // answer, delivered as an event, fills that in.
 func (r *Reconciler) unsure(s *seqState, err error) {
+	if errors.Is(err, ocs.ErrDisconnected) {
+		r.noteLinkDown()
+	}
 	if (errors.Is(err, ocs.ErrTimeout) || errors.Is(err, ocs.ErrProtocol)) && s.prog.Run != nil {
 		if o := r.obs[runGroup(s.prog.Run)]; o != nil {
 			o.stale = true

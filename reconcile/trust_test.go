@@ -501,3 +501,30 @@ func TestALoadThatNeverLeftDoesNotMakeAGroupFoundRunningOurs(t *testing.T) {
 		}
 	})
 }
+
+// Found by the DST harness (seeds 8, 26, 38, 44): a daemon restarted while
+// OCS is unreachable gets no LinkDown notice (its link was never up), and
+// every poll failing at once made it spin.
+func TestALinkThatWasNeverUpDoesNotMakeTheLoopSpin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		a := item("fresh-leads", 101, ocs.DialModeProgress)
+		a.StopAt.Time = after(time.Hour)
+		h.apply(seq("nightly", a))
+		h.wait(time.Minute)
+		h.restart()
+		h.ocs.mu.Lock()
+		h.ocs.down = true // the new daemon's link never connects; no notice
+		h.ocs.mu.Unlock()
+		before := h.ocs.requestCount()
+		h.wait(10 * time.Minute)
+		if n := h.ocs.requestCount() - before; n > 5 {
+			t.Errorf("%d requests in 10 minutes against a link that is down, want a handful", n)
+		}
+		h.ocs.setDown(false)
+		h.wait(time.Second)
+		if h.status("nightly").ItemState != "dialing" {
+			t.Errorf("item state %s once the link came up", h.status("nightly").ItemState)
+		}
+	})
+}

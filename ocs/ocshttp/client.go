@@ -238,6 +238,37 @@ func (c *Client) setUp(up bool) {
 		t = ocs.LinkUp
 	}
 	c.emit(ocs.Message{Type: t}, true)
+	if !up {
+		go c.probe()
+	}
+}
+
+// probe finds out when OCS answers again. The loop sends nothing while the
+// link is down, so without it an HTTP link, which has no connection to
+// re-establish, would never learn that OCS is back. Any HTTP answer will
+// do: it proves that OCS's HTTP port is listening.
+func (c *Client) probe() {
+	wait := time.Second
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-time.After(wait):
+		}
+		if c.up.Load() {
+			return // a request got through meanwhile
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String(), nil)
+		resp, err := c.opts.HTTPClient.Do(req)
+		cancel()
+		if err == nil {
+			resp.Body.Close()
+			c.setUp(true)
+			return
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }
 
 // emit stamps m and puts it on Events, under one lock so that stamps and
