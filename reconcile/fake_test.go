@@ -184,7 +184,7 @@ func (f *fakeOCS) applyLocked(req ocs.Message) (ocs.Message, error) {
 		}
 		g.status, g.mode, g.stats, g.auto = ocs.StatusInActive, req.DialMode, ocs.Stats{RecordsLeft: g.stats.RecordsLeft}, req.AutoCompletion
 		if g.stats.RecordsLeft == 0 && !g.empty {
-			g.stats.RecordsLeft = 1000
+			g.stats.RecordsLeft = 100000
 		}
 		return f.status(req, g, ocs.EvCampaignLoaded), nil
 	case ocs.ReqStartDialing:

@@ -458,6 +458,11 @@ func (r *Reconciler) stopReason(spec *specs.Sequence, item *specs.Item, run *sto
 	if item.StopAt.Dials > 0 && ahead(dials, o.dialRate) >= float64(item.StopAt.Dials) {
 		return fmt.Sprintf("%d dials reached", item.StopAt.Dials)
 	}
+	if !item.AutoCompletion && !o.stale && o.status == ocs.StatusRunning && o.stats.RecordsLeft == 0 {
+		// Without auto-completion OCS keeps an empty list running for
+		// ever; the item is over (with it, OCS ends it by itself).
+		return "calling list depleted"
+	}
 	return ""
 }
 
@@ -495,8 +500,12 @@ func (r *Reconciler) countersUsable(s *seqState, item *specs.Item, now time.Time
 	return true
 }
 
-// minPoll bounds how often one sequence polls, whatever the dial rate.
-const minPoll = 100 * time.Millisecond
+// minPoll bounds how often one sequence polls, whatever the dial rate;
+// learnPoll is the pace until two counter samples give a rate.
+const (
+	minPoll   = 100 * time.Millisecond
+	learnPoll = 250 * time.Millisecond
+)
 
 // pollEvery is how long a dialing item waits between status polls. For a
 // count stop it follows the observed rate: half the time until the count
@@ -512,11 +521,17 @@ func (r *Reconciler) pollEvery(item *specs.Item, run *store.Run, o *observation,
 		return every
 	}
 	if o == nil || !o.has || (o.dialRate <= 0 && o.contactRate <= 0) {
-		return min(every, time.Second) // learn the rate first
+		return min(every, learnPoll) // learn the rate first
 	}
 	dials, contacts := itemCounters(run, o)
 	bound := func(limit int32, done int64, rate float64) {
-		if limit <= 0 || rate <= 0 {
+		if limit <= 0 {
+			return
+		}
+		if rate <= 0 {
+			// Dials flow but no contact has come yet: no rate to plan
+			// with, so keep learning.
+			every = min(every, learnPoll)
 			return
 		}
 		left := float64(int64(limit)-done)/rate - lead.Seconds()
