@@ -534,7 +534,8 @@ func TestALinkThatWasNeverUpDoesNotMakeTheLoopSpin(t *testing.T) {
 // Load's answer, so someone else started it.
 func TestAGroupFoundDialingAfterACrashDuringItsFirstLoadIsNotAdopted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t)
+		fs := &failingStore{}
+		h := newHarness(t, func(c *Config) { fs.Store = c.Store; c.Store = fs })
 		h.ocs.mu.Lock()
 		op := h.ocs.group(groupKey{611, 912})
 		op.status, op.mode = ocs.StatusRunning, ocs.DialModePredict
@@ -544,7 +545,12 @@ func TestAGroupFoundDialingAfterACrashDuringItsFirstLoadIsNotAdopted(t *testing.
 		a.StopAt.Dials = 10
 		h.apply(seq("nightly", a))
 		h.wait(time.Second)
-		h.restart() // dies with the Load's intent open
+		// The daemon dies with the Load's intent open: nothing it would
+		// still write reaches the disk.
+		fs.full.Store(true)
+		h.stop()
+		fs.full.Store(false)
+		h.start()
 		h.ocs.dial(611, 912, 500, 100)
 		h.wait(time.Hour)
 		tr := h.ocs.text()
