@@ -538,10 +538,26 @@ func dstCheckFinal(tr *dstTruth) []string {
 		switch st.Phase {
 		case PhaseCompleted, PhaseWaiting, PhaseSuspended:
 			continue
-		case PhasePaused, PhaseSleeping:
+		case PhasePaused, PhaseSleeping, PhaseRunning:
+			// Waiting for a known instant after the end (a window, a
+			// sleep, a time stop that has not come yet) is progress.
 			if st.NextActionAt.After(tr.End) {
 				continue
 			}
+		}
+		// A run that began moments before the end is not stuck: the
+		// run id carries its scheduled start.
+		if i := strings.LastIndexByte(st.Run, '@'); i >= 0 {
+			if at, err := time.Parse(time.RFC3339, st.Run[i+1:]); err == nil && tr.End.Sub(at) < 10*time.Minute {
+				continue
+			}
+		}
+		fresh := false
+		for _, b := range tr.Boundaries[st.Name] {
+			fresh = fresh || (!b.After(tr.End) && tr.End.Sub(b) < 10*time.Minute)
+		}
+		if fresh {
+			continue
 		}
 		var conds []string
 		for _, c := range st.Conditions {

@@ -264,7 +264,10 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 	}
 	before := run.ItemState
 	switch {
-	case run.ItemState == stLoading && o.status.Loaded() && (!s.loadUnknown || !run.OutsideSince.IsZero()):
+	case run.ItemState == stLoading && o.status.Loaded() && (!s.loadUnknown || !run.OutsideSince.IsZero() || o.status == ocs.StatusRunning):
+		// A Start is only ever sent after a Load's answer, so a group
+		// found dialing while this item was still loading was started
+		// by someone else, whoever loaded it.
 		// Loaded, but no Load of ours can have done it: none left with
 		// an unknown outcome, or the last one was refused because someone
 		// else had the group. Not ours until a Load of ours is answered.
@@ -272,9 +275,6 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 		return
 	case run.ItemState == stLoading && o.status.Loaded():
 		run.ItemState = stLoaded
-		if o.status == ocs.StatusRunning {
-			run.ItemState = stStarting // loaded and dialing: settle the start too
-		}
 	case run.ItemState == stStopping && o.status == ocs.StatusInActive:
 		r.advance(s, result{action: actStop}, now)
 	case run.ItemState == stUnloading && o.status == ocs.StatusNotLoaded:
