@@ -135,9 +135,21 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 			s.phase = PhaseWaiting
 			return now.Add(r.cfg.Resync)
 		}
-		if no := r.obs[nk]; no != nil && !no.stale && no.status != ocs.StatusNotLoaded {
-			r.setCond(s, CondConflict, true, "GroupBusyInOCS",
-				fmt.Sprintf("campaign group %s is %s in OCS but the sequencer did not load it (loaded by hand in OCM/GA?); waiting for it to be unloaded", nk, no.status), now)
+		r.claims[nk] = s.name // ours to look at; given back if someone else has it
+		run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
+		if no := r.obs[nk]; no == nil || no.stale || now.Sub(no.at) >= r.cfg.PollInterval {
+			// Look before loading: a group found loaded now is someone
+			// else's, and after a crash between this Load's intent and
+			// its sending, a group found loaded was then at least free a
+			// moment before.
+			s.phase = PhaseStarting
+			return r.sendStatus(s, now, r.target(spec, nk))
+		}
+		if no := r.obs[nk]; no.status != ocs.StatusNotLoaded {
+			// The same words as a Load refused with AlreadyLoaded.
+			r.release(s, nk)
+			r.setCond(s, CondConflict, true, "LoadedOutside",
+				fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", nk.campaign, nk.group), now)
 			s.phase = PhaseWaiting
 			return now.Add(r.cfg.Resync)
 		}
