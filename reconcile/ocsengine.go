@@ -298,6 +298,52 @@ func (r *Reconciler) observeSequence(m ocs.Message, now time.Time) {
 	}
 }
 
+// observeOCSItem follows an OCS-side sequence through the events of its
+// items' own campaign groups, which OCS sends as it starts and ends them:
+// between two polls OCS may finish an item and start the next, and a
+// restart then must resubmit from the item OCS was really on, never
+// repeat one that ended.
+func (r *Reconciler) observeOCSItem(s *seqState, k groupKey, st ocs.GroupCampStatus, ended bool, now time.Time) {
+	run := s.prog.Run
+	if run == nil || run.ItemState != stDialing || k.group != run.GroupDBID {
+		return
+	}
+	p := &s.prog
+	base := int(engInt(p, engBase, 0))
+	i := -1
+	for j := base; j < len(s.spec.Items); j++ {
+		if s.spec.Items[j].CampaignDBID == k.campaign {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		return
+	}
+	seen := int(engInt(p, engSeen, int64(base)-1))
+	changed := false
+	if st == ocs.StatusRunning && i > seen {
+		for j := max(run.Item, 0); j < i; j++ {
+			r.recordOCSItem(s, now, j, "ended in OCS")
+		}
+		run.Item, run.ItemName, run.ItemStarted = i, s.spec.Items[i].Name, now
+		engSet(p, engSeen, int64(i))
+		engSet(p, engItemStart, now.Unix())
+		changed = true
+	}
+	if ended && i >= run.Item {
+		r.recordOCSItem(s, now, i, "ended in OCS")
+		if i > seen {
+			engSet(p, engSeen, int64(i))
+		}
+		changed = true
+	}
+	if changed {
+		r.markDirty(s.name)
+		r.persist(s, now)
+	}
+}
+
 func (r *Reconciler) recordOCSItem(s *seqState, now time.Time, i int, reason string) {
 	run := s.prog.Run
 	for _, done := range run.Items {

@@ -403,7 +403,15 @@ func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
 	case actStart:
 		run.ItemState = stDialing
 		if run.ItemStarted.IsZero() {
+			// OCS began dialing somewhere between the request and its
+			// answer, which may come late: stop times count from the
+			// request, so a late answer never pushes a stop back (a
+			// 00:11 stop after an answer at 00:11:00.2 would otherwise
+			// mean tomorrow).
 			run.ItemStarted = now
+			if !res.sent.IsZero() && res.sent.Before(now) {
+				run.ItemStarted = res.sent
+			}
 			r.history(s, now, store.Event{Kind: "item-start", Run: run.ID, Item: run.ItemName,
 				Message: fmt.Sprintf("item %s dialing in %s", run.ItemName, res.req.DialMode.Short())})
 		}
@@ -538,6 +546,9 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 		o.depleted = true
 	}
 	owner := r.claims[k]
+	if os := r.seqs[owner]; os != nil && r.engineOCS(os) {
+		r.observeOCSItem(os, k, st, unsolicited && (m.Type == ocs.EvDialingStopped || m.Type == ocs.EvCampaignUnloaded), now)
+	}
 	r.rec.group(store.GroupStatus{CampaignDBID: k.campaign, GroupDBID: k.group, Status: int32(st), DialMode: int32(o.mode),
 		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now})
 	r.pubMu.Lock()

@@ -136,9 +136,21 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 			s.phase = PhaseWaiting
 			return now.Add(r.cfg.Resync)
 		}
-		if no := r.obs[nk]; no != nil && !no.stale && no.status != ocs.StatusNotLoaded {
-			r.setCond(s, CondConflict, true, "GroupBusyInOCS",
-				fmt.Sprintf("campaign group %s is %s in OCS but the sequencer did not load it (loaded by hand in OCM/GA?); waiting for it to be unloaded", nk, no.status), now)
+		r.claims[nk] = s.name // ours to look at; given back if someone else has it
+		run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
+		if no := r.obs[nk]; no == nil || no.stale || now.Sub(no.at) >= r.cfg.PollInterval {
+			// Look before loading: a group found loaded now is someone
+			// else's, and after a crash between this Load's intent and
+			// its sending, a group found loaded was then at least free a
+			// moment before.
+			s.phase = PhaseStarting
+			return r.sendStatus(s, now, r.target(spec, nk))
+		}
+		if no := r.obs[nk]; no.status != ocs.StatusNotLoaded {
+			// The same words as a Load refused with AlreadyLoaded.
+			r.release(s, nk)
+			r.setCond(s, CondConflict, true, "LoadedOutside",
+				fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", nk.campaign, nk.group), now)
 			s.phase = PhaseWaiting
 			return now.Add(r.cfg.Resync)
 		}
@@ -569,10 +581,13 @@ func (r *Reconciler) lostGroup(s *seqState, now time.Time, item *specs.Item, o *
 	// is ambiguous: an OCS restart, or an auto-completion whose events were
 	// lost with the link. Reload once; if OCS lets it go again at once with
 	// nothing dialed, the list is empty: never a reload loop.
-	if item.AutoCompletion && !run.ReloadedAt.IsZero() && now.Sub(run.ReloadedAt) < ambiguousReload && !(o.has && o.stats.Dials > 0) {
+	if item.AutoCompletion && !run.ReloadedAt.IsZero() && now.Sub(run.ReloadedAt) < ambiguousReload && !(o.has && o.stats.Dials > 0) &&
+		s.reloadEpoch == r.linkUps {
+		// (A reconnect since the reload explains the loss: an OCS restart.)
 		return r.finishItem(s, now, "calling list depleted: OCS unloaded the campaign group again right after a reload, without dialing (no auto-completion events seen)")
 	}
 	run.ReloadedAt = now
+	s.reloadEpoch = r.linkUps
 	r.history(s, now, store.Event{Kind: "decision", Run: run.ID, Item: item.Name,
 		Message: "OCS no longer has the campaign group loaded (OCS restart?); loading it again"})
 	run.Carried.Dials += int64(o.stats.Dials) - run.CountersAtStart.Dials
