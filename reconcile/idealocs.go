@@ -497,9 +497,13 @@ func (o *idealOCS) seqEndItem(q *idealSeq, gen int, now time.Time) []ocs.Message
 	}
 	g := o.seqGroup(q)
 	o.pause(g, now)
+	// OCS stops and unloads the item's group and says so, as it does for
+	// auto-completion.
+	o.setStatus(g, ocs.StatusInActive)
+	evs := []ocs.Message{o.notice(g, ocs.EvDialingStopped, now), o.statusEvent(g, now)}
 	o.setStatus(g, ocs.StatusNotLoaded)
+	evs = append(evs, o.notice(g, ocs.EvCampaignUnloaded, now), o.statusEvent(g, now))
 	q.status[q.item] = ocs.StatusNotLoaded
-	evs := []ocs.Message{o.statusEvent(g, now)}
 	q.item++
 	o.seqNext(q, now, false)
 	return evs

@@ -222,6 +222,16 @@ func (r *Reconciler) advanceOCS(s *seqState, res result, now time.Time) {
 		}
 		r.history(s, now, store.Event{Kind: "decision", Run: run.ID,
 			Message: fmt.Sprintf("OCS runs the sequence from item %s", run.ItemName)})
+		// OCS may start the first item (no sleep) and say so before it
+		// answers the start: an item group already seen running counts
+		// now, as it would had the answer come first.
+		for i := int(engInt(&s.prog, engBase, 0)); i < len(s.spec.Items); i++ {
+			k := groupKey{s.spec.Items[i].CampaignDBID, run.GroupDBID}
+			if o := r.obs[k]; o != nil && !o.stale && o.status == ocs.StatusRunning {
+				r.observeOCSItem(s, k, o.status, false, now)
+				break
+			}
+		}
 	case actStop:
 		run.ItemState = stUnloading
 	case actUnload:
@@ -329,6 +339,10 @@ func (r *Reconciler) observeOCSItem(s *seqState, k groupKey, st ocs.GroupCampSta
 		run.Item, run.ItemName, run.ItemStarted = i, s.spec.Items[i].Name, now
 		engSet(p, engSeen, int64(i))
 		engSet(p, engItemStart, now.Unix())
+		// The same entry a poll that sees the item first writes: history,
+		// and the plan made from it, do not depend on which came first.
+		r.history(s, now, store.Event{Kind: "item-start", Run: run.ID, Item: run.ItemName,
+			Message: fmt.Sprintf("item %s dialing in OCS", run.ItemName)})
 		changed = true
 	}
 	if ended && i >= run.Item {
