@@ -819,7 +819,15 @@ var dstKnownSeeds = []struct {
 	{"D5-count-stop-overshoots", "I3:", []int64{33}},
 	{"D6-auto-completion-without-counters-reloads", "I1:", []int64{965}},
 	{"busy-loop-while-the-link-is-down", "I4: busy loop", []int64{65}},
-	{"ocs-engine-run-whose-items-end-between-polls-never-ends", "I4:", []int64{29}},
+	{"ocs-engine-run-whose-items-end-between-polls-never-ends", "I4:", []int64{29, 22}},
+	// Found by the harness after the first fixes, each fixed and kept here.
+	{"load-that-never-left-adopts-a-running-group", "I2:", []int64{42}},
+	{"crash-between-load-intent-and-send-adopts-a-group", "I2:", []int64{114, 529}},
+	{"crash-during-retried-load-adopts-a-group", "I2:", []int64{260}},
+	{"empty-list-without-auto-completion-never-ends", "I4:", []int64{144}},
+	{"late-start-answer-pushes-a-time-stop-to-tomorrow", "I3:", []int64{34}},
+	{"restart-after-reload-taken-for-depletion", "I5:", []int64{3512}},
+	{"ocs-engine-restart-after-an-item-change-repeats-an-item", "I5:", []int64{4591}},
 }
 
 func TestDSTKnownSeedsKeepTheInvariants(t *testing.T) {
