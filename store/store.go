@@ -41,6 +41,11 @@ var (
 	ErrSchemaTooNew  = errors.New("database schema is newer than this build")
 	ErrClosed        = errors.New("store is closed")
 	ErrUnknownIntent = errors.New("unknown intent")
+	// ErrFenced: a replicated store refused a write because this process
+	// no longer holds the leadership the write was conditioned on. Nothing
+	// may be sent to OCS after it, not even a stop: the new leader owns
+	// every campaign group now.
+	ErrFenced = errors.New("write fenced: this process is no longer the leader")
 )
 
 var (
