@@ -139,6 +139,7 @@ type Store struct {
 	cli   *clientv3.Client
 	opts  Options
 	fence *Fence
+	lost  func(error) // told of every fenced write
 	tie   uint64 // high half of history tiebreakers: this process
 	seq   *atomic.Uint64
 }
@@ -184,6 +185,15 @@ func Open(ctx context.Context, cli *clientv3.Client, opts Options) (*Store, erro
 func (s *Store) Fenced(f Fence) *Store {
 	c := *s
 	c.fence = &f
+	return &c
+}
+
+// OnFenced returns a view that calls fn with each write refused by its
+// fence, so that the term ends at the first one rather than at the next
+// keep-alive.
+func (s *Store) OnFenced(fn func(error)) *Store {
+	c := *s
+	c.lost = fn
 	return &c
 }
 
@@ -268,7 +278,11 @@ func (s *Store) guard() []clientv3.Cmp {
 }
 
 func (s *Store) fenced(what string) error {
-	return fmt.Errorf("%s: %w (leader key %s of revision %d is gone)", what, store.ErrFenced, s.fence.Key, s.fence.Rev)
+	err := fmt.Errorf("%s: %w (leader key %s of revision %d is gone)", what, store.ErrFenced, s.fence.Key, s.fence.Rev)
+	if s.lost != nil {
+		s.lost(err)
+	}
+	return err
 }
 
 func (s *Store) get(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {

@@ -113,6 +113,9 @@ func (t *Term) Check() error {
 	return nil
 }
 
+// End ends the term (a fenced write proved it over).
+func (t *Term) End(cause error) { t.cancel(cause) }
+
 // Status is this member's view of the election.
 type Status struct {
 	Leading bool
