@@ -140,7 +140,7 @@ type Store struct {
 	opts  Options
 	fence *Fence
 	lost  func(error) // told of every fenced write
-	tie   uint64 // high half of history tiebreakers: this process
+	tie   uint64      // high half of history tiebreakers: this process
 	seq   *atomic.Uint64
 }
 
