@@ -240,11 +240,13 @@ func (e *Elector) term(ctx context.Context, ttl int, self string, lead func(*Ter
 	case <-done:
 		end(errors.New("the leader's work ended"))
 	case <-tctx.Done():
-		<-done
 	}
+	// Say so before the work winds down: its last store writes can wait
+	// for a cluster without quorum for a while.
 	cause := context.Cause(tctx)
 	e.set(false, "stepped down: "+cause.Error())
 	e.log.Warn("stepped down", "member", e.cfg.Self.Name, "reason", cause)
+	<-done
 	return fmt.Errorf("stepped down: %w", cause)
 }
 
@@ -262,31 +264,48 @@ func (e *Elector) renew(t *Term, lease clientv3.LeaseID) error {
 	return nil
 }
 
-// keepAlive renews every third of the TTL and ends the term when the lease
-// is gone or its deadline passes without a renewal.
+// keepAlive renews every quarter of the TTL and ends the term when the
+// lease is gone, or when its deadline comes without a renewal: a renewal
+// stuck in a cluster without quorum must not keep the term alive.
 func (e *Elector) keepAlive(t *Term, sess *concurrency.Session) {
-	tick := time.NewTicker(e.cfg.TTL / 4)
-	defer tick.Stop()
+	renewed := make(chan error, 1)
+	renewing := false
+	var last error
 	for {
+		wait := e.cfg.TTL / 4
+		if left := time.Until(time.Unix(0, t.deadline.Load())) - t.margin; left < wait {
+			wait = max(left, 0)
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-t.ctx.Done():
+			timer.Stop()
 			return
 		case <-sess.Done():
+			timer.Stop()
 			t.cancel(errors.New("etcd session ended (lease expired or etcd unreachable)"))
 			return
-		case <-tick.C:
+		case err := <-renewed:
+			timer.Stop()
+			renewing = false
+			if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+				t.cancel(errors.New("the lease expired: another member may lead"))
+				return
+			}
+			if err != nil {
+				last = err
+				e.log.Warn("lease keep-alive failed", "err", err)
+			}
+			continue
+		case <-timer.C:
 		}
-		err := e.renew(t, sess.Lease())
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			t.cancel(errors.New("the lease expired: another member may lead"))
+		if err := t.Check(); err != nil {
+			t.cancel(fmt.Errorf("could not renew the lease in time (etcd unreachable or without quorum?): %v", cmp.Or(last, err)))
 			return
 		}
-		if err != nil {
-			e.log.Warn("lease keep-alive failed", "err", err)
-		}
-		if cerr := t.Check(); cerr != nil {
-			t.cancel(fmt.Errorf("could not renew the lease in time (etcd unreachable or without quorum?): %v", err))
-			return
+		if !renewing {
+			renewing = true
+			go func() { renewed <- e.renew(t, sess.Lease()) }()
 		}
 	}
 }

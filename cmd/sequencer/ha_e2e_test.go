@@ -229,3 +229,73 @@ func TestAStandbyTakesOverWithinTheLeaseWhenTheLeaderIsKilledAndNoItemStartsTwic
 	e.waitFor(30*time.Second, "the sequence finishes", func() bool { return e.sent("CM_ReqUnloadCampaign", 102) > 0 })
 	e.everyItemOnce(101, 102)
 }
+
+func (d *haDaemon) logHas(s string) bool {
+	b, _ := os.ReadFile(d.log)
+	return bytes.Contains(b, []byte(s))
+}
+
+func TestALeaderStoppedPastItsLeaseSendsNothingWhenItResumesAndStepsDown(t *testing.T) {
+	e := newHAEnv(t, fmt.Sprintf(twoItems, "4s"))
+	a, b := e.daemon("a"), e.daemon("b")
+	old := e.leader(a, b)
+	other := map[*haDaemon]*haDaemon{a: b, b: a}[old]
+	e.waitFor(20*time.Second, "item one dials", func() bool { return e.sent("CM_ReqStartDialing", 101) > 0 })
+	time.Sleep(500 * time.Millisecond)
+	// A GC pause or a SIGSTOP: the process believes it leads throughout.
+	old.cmd.Process.Signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	took := e.waitFor(haLease+2*time.Second, "the standby leads while the leader is stopped", other.leading)
+	t.Logf("%s led %s after %s was stopped", other.name, took.Round(10*time.Millisecond), old.name)
+	// Item one's stop time passes while the old leader is stopped: on
+	// SIGCONT its loop wants to stop the item that the new leader owns.
+	e.waitFor(10*time.Second, "the new leader stops item one", func() bool { return e.sent("CM_ReqStopDialing", 101) > 0 })
+	time.Sleep(time.Until(stopped.Add(2 * haLease)))
+	old.cmd.Process.Signal(syscall.SIGCONT)
+	e.waitFor(5*time.Second, "the resumed leader steps down", func() bool {
+		code, role, _ := old.readyz()
+		return code == 503 && role == "standby" && old.logHas("stepped down")
+	})
+	e.waitFor(30*time.Second, "the sequence finishes", func() bool { return e.sent("CM_ReqUnloadCampaign", 102) > 0 })
+	time.Sleep(500 * time.Millisecond) // anything late from the old leader would land now
+	e.everyItemOnce(101, 102)
+	if !old.logHas("not sent") && !old.logHas("stepped down") {
+		t.Errorf("the resumed leader's log says nothing of stepping down")
+	}
+}
+
+func TestLosingTheEtcdQuorumStopsTheLeaderSendingAndItsReturnResumesWithoutDoubling(t *testing.T) {
+	e := newHAEnv(t, fmt.Sprintf(twoItems, "6s"))
+	a, b := e.daemon("a"), e.daemon("b")
+	l := e.leader(a, b)
+	e.waitFor(20*time.Second, "item one dials", func() bool { return e.sent("CM_ReqStartDialing", 101) > 0 })
+	e.etcd.Members[2].Stop()
+	time.Sleep(haLease + time.Second)
+	if !l.leading() || l.logHas("stepped down") {
+		_, _, body := l.readyz()
+		t.Fatalf("one etcd member of three stopped and the leader stepped down: %s", body)
+	}
+	t0 := time.Now()
+	e.etcd.Members[1].Stop()
+	lost := time.Now()
+	t.Logf("the second etcd member took %s to stop", lost.Sub(t0).Round(10*time.Millisecond))
+	e.waitFor(haLease+4*time.Second, "the leader says in /readyz that it stepped down for etcd", func() bool {
+		code, role, body := l.readyz()
+		return code == 503 && role == "standby" && strings.Contains(body, "etcd")
+	})
+	_, _, body := l.readyz()
+	t.Logf("%s after losing the quorum (%s): %s", l.name, time.Since(lost).Round(10*time.Millisecond), body)
+	if !l.logHas("stepped down") {
+		t.Error("the log does not say the leader stepped down")
+	}
+	quiet := len(e.transcript())
+	time.Sleep(3 * time.Second)
+	if n := len(e.transcript()); n != quiet {
+		t.Errorf("%d requests reached OCS while etcd had no quorum", n-quiet)
+	}
+	e.etcd.Members[1].Restart(t)
+	e.etcd.Members[2].Restart(t)
+	e.leader(a, b)
+	e.waitFor(40*time.Second, "the sequence finishes", func() bool { return e.sent("CM_ReqUnloadCampaign", 102) > 0 })
+	e.everyItemOnce(101, 102)
+}
