@@ -29,18 +29,25 @@ type Member struct {
 	dir       string
 	peer      string
 	initial   string
+	fsync     bool
 	mu        sync.Mutex
 	e         *embed.Etcd
 }
 
 // Start runs an n-member cluster until the test ends and waits until it
-// has a leader.
-func Start(t testing.TB, n int) *Cluster {
+// has a leader. Members do not fsync: tests need speed, not durability.
+func Start(t testing.TB, n int) *Cluster { return start(t, n, false) }
+
+// StartDurable is Start with fsync on every commit, as in production: for
+// benchmarks of durable writes.
+func StartDurable(t testing.TB, n int) *Cluster { return start(t, n, true) }
+
+func start(t testing.TB, n int, fsync bool) *Cluster {
 	t.Helper()
 	c := &Cluster{}
 	var initial []string
 	for i := range n {
-		m := &Member{Name: fmt.Sprintf("m%d", i), dir: filepath.Join(t.TempDir(), "etcd"),
+		m := &Member{Name: fmt.Sprintf("m%d", i), dir: filepath.Join(t.TempDir(), "etcd"), fsync: fsync,
 			ClientURL: "http://" + freePort(t), peer: "http://" + freePort(t)}
 		initial = append(initial, m.Name+"="+m.peer)
 		c.Members = append(c.Members, m)
@@ -98,7 +105,7 @@ func (m *Member) start() error {
 	// Short heartbeats: a lost member is noticed, and a new etcd leader
 	// elected, well within the daemons' lease TTLs.
 	cfg.TickMs, cfg.ElectionMs = 50, 500
-	cfg.UnsafeNoFsync = true
+	cfg.UnsafeNoFsync = !m.fsync
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
