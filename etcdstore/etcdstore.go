@@ -661,3 +661,49 @@ func (s *Store) PutDNCEntries(es []store.DNCEntry) error {
 	}
 	return s.write("put dnc entries", ops)
 }
+
+// AllIntents returns every journaled intent, settled ones included, by id:
+// what `sequencer db migrate` copies.
+func (s *Store) AllIntents() ([]store.Intent, error) {
+	all, _, err := s.intents()
+	return all, err
+}
+
+// AllHistory returns every history event, by sequence and then in time
+// order.
+func (s *Store) AllHistory() ([]store.Event, error) {
+	resp, err := s.get(s.key("history/"), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	out := make([]store.Event, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		e, err := decode[store.Event](string(kv.Key), kv.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Leader names the member whose key leads the election under the prefix,
+// "" when none does: migration refuses to run under a live daemon.
+func (s *Store) Leader(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	resp, err := s.cli.Get(ctx, s.key("leader/"), append(clientv3.WithFirstCreate(), clientv3.WithPrefix())...)
+	if err != nil {
+		return "", fmt.Errorf("read the election: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", nil
+	}
+	var m struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(resp.Kvs[0].Value, &m) != nil || m.Name == "" {
+		return string(resp.Kvs[0].Value), nil
+	}
+	return m.Name, nil
+}
