@@ -290,3 +290,49 @@ func TestAnOCSThatFallsSilentIsReportedByNameAndTheEntryRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestEntriesProcessedByOneOCSArePendingForAnotherAdoptedOnTheSameDatabase:
+// what the simulator processed has not reached a real OCS; after
+// --adopt-link every entry goes to the new one.
+func TestEntriesProcessedByOneOCSArePendingForAnotherAdoptedOnTheSameDatabase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "db")
+		open := func(link store.LinkIdentity) *store.Store {
+			st, err := store.Open(path, store.Options{NoSync: true, Link: &link, AdoptLink: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		spec := snapshot(list("complaints", 120, ocssim.Phone(1), "C0000042"))
+
+		sim := newDN(t, 1)
+		st := open(store.LinkIdentity{Kind: "sim", TargetAppDBID: 120})
+		r := start(t, sim, st)
+		r.feed(spec)
+		if got := statusOf(t, r.l, "complaints"); got.Processed != 2 {
+			t.Fatalf("on the simulator: %+v", got)
+		}
+		r.stop()
+		st.Close()
+
+		real := newDN(t, 1)
+		st = open(store.LinkIdentity{Kind: "bridge", Address: "ocs-sidecar:7410", TargetAppDBID: 120})
+		defer st.Close()
+		if entries, _ := st.DNCEntries(); len(entries) != 0 {
+			t.Errorf("the real OCS's outcomes already hold the simulator's: %+v", entries)
+		}
+		r = start(t, real, st)
+		defer r.stop()
+		r.feed(spec)
+		if n := real.requests(0); n != 2 {
+			t.Errorf("the real OCS got %d requests, want both entries", n)
+		}
+		if !real.sims[0].OnDNC(ocssim.Phone(1), "") || !real.sims[0].OnDNC("", "C0000042") {
+			t.Error("the real OCS lacks the entries")
+		}
+		if got := statusOf(t, r.l, "complaints"); got.Processed != 2 {
+			t.Errorf("on the real OCS: %+v", got)
+		}
+	})
+}

@@ -18,8 +18,8 @@
 //	intents/<id>
 //	history/<sequence>/<unix nanos, 16 hex><tiebreak, 16 hex>
 //	groups/<campaign DBID, 8 hex>-<group DBID, 8 hex>
-//	dnc/<entry key>
-//	meta/schema, meta/halt
+//	dnc/<link kind>|<address>|<OCS application DBID>/<entry key>
+//	meta/schema, meta/halt, meta/link (the OCS link, as in the bbolt store)
 //	leader/<lease, hex>   (the election, package ha)
 package etcdstore
 
@@ -124,6 +124,11 @@ type Options struct {
 	Timeout               time.Duration // of each request [5s]
 	HistoryMaxAge         time.Duration // [30 days]
 	HistoryMaxPerSequence int           // [10000]
+	// Link is the OCS the daemons talk to. A prefix made with another is
+	// refused (store.ErrLinkMismatch) unless AdoptLink; one that has none
+	// yet records it. Nil (tools): the recorded one is used.
+	Link      *store.LinkIdentity
+	AdoptLink bool
 }
 
 // Fence is a leadership term: the election key and the revision that
@@ -140,6 +145,7 @@ type Store struct {
 	opts  Options
 	fence *Fence
 	lost  func(error) // told of every fenced write
+	link  *store.LinkIdentity
 	tie   uint64      // high half of history tiebreakers: this process
 	seq   *atomic.Uint64
 }
@@ -177,7 +183,92 @@ func Open(ctx context.Context, cli *clientv3.Client, opts Options) (*Store, erro
 			}
 		}
 	}
+	if err := s.checkLink(ctx, opts.Link, opts.AdoptLink); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkLink compares the recorded OCS link with want, as the bbolt store
+// does: Do-Not-Call outcomes and progress stand for one OCS.
+func (s *Store) checkLink(ctx context.Context, want *store.LinkIdentity, adopt bool) error {
+	k := s.key("meta/link")
+	for range 3 {
+		resp, err := s.cli.Get(ctx, k)
+		if err != nil {
+			return fmt.Errorf("open etcd store: %s: %w", k, err)
+		}
+		var have *store.LinkIdentity
+		var rev int64
+		if len(resp.Kvs) == 1 {
+			l, err := decode[store.LinkIdentity](k, resp.Kvs[0].Value)
+			if err != nil {
+				return fmt.Errorf("open etcd store: %w", err)
+			}
+			have, rev = &l, resp.Kvs[0].ModRevision
+		}
+		switch {
+		case want == nil:
+			s.link = have
+			return nil
+		case have != nil && *have == *want:
+			s.link = have
+			return nil
+		case have != nil && !adopt:
+			return fmt.Errorf("%w: etcd prefix %s was made with OCS link %s; this run uses %s. If OCS really moved, run again with --adopt-link",
+				store.ErrLinkMismatch, s.opts.Prefix, have, want)
+		}
+		raw, err := encode(*want)
+		if err != nil {
+			return err
+		}
+		ops := []clientv3.Op{clientv3.OpPut(k, raw)}
+		if have != nil {
+			// Each sequence's history says from when its progress stands
+			// for the new OCS.
+			all, err := s.AllProgress()
+			if err != nil {
+				return fmt.Errorf("open etcd store: %w", err)
+			}
+			now := time.Now()
+			for _, p := range all {
+				ev, err := encode(store.Event{Sequence: p.Sequence, At: now, Kind: "link-adopted",
+					Message: fmt.Sprintf("OCS link changed from %s to %s (--adopt-link): this progress now stands for %s", have, want, want)})
+				if err != nil {
+					return err
+				}
+				ops = append(ops, clientv3.OpPut(s.historyKey(p.Sequence, now, s.tie|s.seq.Add(1)), ev))
+			}
+		}
+		// Another member may record it at the same moment: write only if
+		// nothing changed since the read, else compare again.
+		r, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(k), "=", rev)).Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("open etcd store: record the OCS link: %w", err)
+		}
+		if r.Succeeded {
+			s.link = want
+			return nil
+		}
+	}
+	return errors.New("open etcd store: the OCS link record kept changing under us")
+}
+
+// Identity is the OCS link the prefix was made with (false: none recorded).
+func (s *Store) Identity() (store.LinkIdentity, bool) {
+	if s.link == nil {
+		return store.LinkIdentity{}, false
+	}
+	return *s.link, true
+}
+
+// dncPrefix holds the Do-Not-Call outcomes of the store's OCS link: what
+// one OCS processed is still to do for another.
+func (s *Store) dncPrefix() string {
+	if s.link == nil {
+		return s.key("dnc/")
+	}
+	return s.key("dnc/", fmt.Sprintf("%s|%s|%d", s.link.Kind, s.link.Address, s.link.TargetAppDBID), "/")
 }
 
 // Fenced returns a view of the store whose writes succeed only while f
@@ -629,7 +720,7 @@ func (s *Store) PutHalt(h *store.Halt) error {
 
 // DNCEntries returns every stored Do-Not-Call outcome by key.
 func (s *Store) DNCEntries() (map[string]store.DNCEntry, error) {
-	p := s.key("dnc/")
+	p := s.dncPrefix()
 	resp, err := s.get(p, clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("dnc entries: %w", err)
@@ -640,7 +731,11 @@ func (s *Store) DNCEntries() (map[string]store.DNCEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[strings.TrimPrefix(string(kv.Key), p)] = e
+		k := strings.TrimPrefix(string(kv.Key), p)
+		if s.link == nil && strings.Contains(k, "/") {
+			continue // a link's outcomes, and this store has none
+		}
+		out[k] = e
 	}
 	return out, nil
 }
@@ -657,7 +752,7 @@ func (s *Store) PutDNCEntries(es []store.DNCEntry) error {
 		if err != nil {
 			return fmt.Errorf("put dnc entries: %w", err)
 		}
-		ops = append(ops, clientv3.OpPut(s.key("dnc/", e.Key), raw))
+		ops = append(ops, clientv3.OpPut(s.dncPrefix()+e.Key, raw))
 	}
 	return s.write("put dnc entries", ops)
 }

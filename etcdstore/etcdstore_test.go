@@ -157,3 +157,43 @@ func TestAnEndpointWithoutSchemeIsRefusedByName(t *testing.T) {
 		t.Errorf("endpoint without scheme: %v", err)
 	}
 }
+
+func TestAPrefixMadeWithAnotherOCSLinkIsRefusedUnlessAdoptedAndKeepsDNCOutcomesPerLink(t *testing.T) {
+	cli := client(t, etcdtest.Start(t, 1))
+	ctx := context.Background()
+	sim := store.LinkIdentity{Kind: "sim", TargetAppDBID: 120}
+	real := store.LinkIdentity{Kind: "bridge", Address: "ocs-sidecar:7410", TargetAppDBID: 120}
+	s, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: "/l/", Link: &sim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.PutProgress(store.Progress{Sequence: "nightly"})
+	s.PutDNCEntries([]store.DNCEntry{{Key: "0|+1415|", State: store.DNCProcessed}})
+	if _, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: "/l/", Link: &real}); !errors.Is(err, store.ErrLinkMismatch) ||
+		!strings.Contains(err.Error(), "--adopt-link") || !strings.Contains(err.Error(), "ocs-sidecar:7410") {
+		t.Fatalf("open with another link: %v", err)
+	}
+	if again, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: "/l/", Link: &sim}); err != nil {
+		t.Fatalf("open with the same link: %v", err)
+	} else if id, ok := again.Identity(); !ok || id != sim {
+		t.Errorf("identity: %+v %v", id, ok)
+	}
+	moved, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: "/l/", Link: &real, AdoptLink: true})
+	if err != nil {
+		t.Fatalf("adopt: %v", err)
+	}
+	if es, _ := moved.DNCEntries(); len(es) != 0 {
+		t.Errorf("what the simulator processed is taken as done on the real OCS: %+v", es)
+	}
+	evs, _ := moved.History("nightly", time.Time{}, time.Time{}, 0)
+	if len(evs) != 1 || evs[0].Kind != "link-adopted" {
+		t.Errorf("history after adopting: %+v", evs)
+	}
+	tool, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: "/l/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := tool.Identity(); id != real {
+		t.Errorf("a tool's open sees link %+v, want the adopted one", id)
+	}
+}

@@ -91,6 +91,11 @@ type Message struct {
 	// the events that followed it, so the loop compares stamps to drop an
 	// observation older than one it already applied. 0: not received.
 	Recv uint64
+	// After is set on an answer: 1 + the stamp the link had reached when
+	// the request left. Anything stamped from After on was received while
+	// the request was in flight, so OCS may have sent it after computing
+	// this answer: the answer is no newer than it. 0: not an answer.
+	After uint64
 }
 
 // Target addresses one campaign group (or, with CampaignDBID 0 and a
@@ -318,6 +323,9 @@ var (
 	// (an EvCampaignLoaded for a StartDialing). Nothing about the request's
 	// outcome can be concluded from it; it is not success.
 	ErrProtocol = errors.New("protocol error")
+	// ErrNotSent comes with ErrDisconnected when the request never left
+	// (no connection): OCS cannot have acted on it.
+	ErrNotSent = errors.New("request not sent")
 )
 
 // OCSError is a CM_EvError answer.

@@ -26,5 +26,9 @@ func (r *Receipts) Stamp(m Message) Message {
 	return m
 }
 
+// Mark is what a request's answer carries as After: one more than the last
+// stamp given before the request left.
+func (r *Receipts) Mark() uint64 { return r.n.Load() + 1 }
+
 // Notice returns a stamped LinkUp or LinkDown notice.
 func (r *Receipts) Notice(t MessageType) Message { return r.Stamp(Message{Type: t}) }

@@ -59,6 +59,13 @@ func newFakeOCS() *fakeOCS {
 func (f *fakeOCS) Events() <-chan ocs.Message     { return f.events }
 func (f *fakeOCS) Capabilities() ocs.Capabilities { return ocs.Capabilities{Counters: f.counters} }
 func (f *fakeOCS) Close() error                   { return nil }
+
+// Up says whether the link is connected, as the bridge client does.
+func (f *fakeOCS) Up() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.down
+}
 func (f *fakeOCS) group(k groupKey) *fakeGroup {
 	g := f.groups[k]
 	if g == nil {
@@ -88,7 +95,7 @@ func (f *fakeOCS) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 	f.requests++
 	if f.down {
 		f.mu.Unlock()
-		return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrDisconnected)
+		return ocs.Message{}, fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent)
 	}
 	at := time.Since(f.start)
 	line := fmt.Sprintf("+%-8s %s %d/%d", at.Round(time.Second), req.Type, req.CampaignDBID, req.GroupDBID)
@@ -116,18 +123,21 @@ func (f *fakeOCS) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 	k := groupKey{req.CampaignDBID, req.GroupDBID}
 	stale := req.Type == ocs.ReqGetCampaignStatus && f.staleOnPoll[k]
 	delete(f.staleOnPoll, k)
+	after := f.recv.Mark()
 	ans, err := f.applyLocked(req)
-	ans = f.recv.Stamp(ans)
 	f.mu.Unlock()
 	if stale {
-		// OCS answered "Running", then its list ran dry: the stop and
-		// unload events overtake the answer on its way to the loop.
+		// OCS computed "Running", then its list ran dry, and it sent the
+		// stop and unload events before the answer: the answer is stale
+		// although it is received last.
 		f.deplete(req.CampaignDBID, req.GroupDBID)
 		for len(f.events) > 0 {
 			time.Sleep(time.Millisecond)
 		}
 		time.Sleep(time.Millisecond)
 	}
+	ans = f.recv.Stamp(ans)
+	ans.After = after
 	return ans, err
 }
 
@@ -174,7 +184,7 @@ func (f *fakeOCS) applyLocked(req ocs.Message) (ocs.Message, error) {
 		}
 		g.status, g.mode, g.stats, g.auto = ocs.StatusInActive, req.DialMode, ocs.Stats{RecordsLeft: g.stats.RecordsLeft}, req.AutoCompletion
 		if g.stats.RecordsLeft == 0 && !g.empty {
-			g.stats.RecordsLeft = 1000
+			g.stats.RecordsLeft = 100000
 		}
 		return f.status(req, g, ocs.EvCampaignLoaded), nil
 	case ocs.ReqStartDialing:

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
@@ -23,7 +24,31 @@ const (
 	engBase      = "base"
 	engStartTime = "startTime"
 	engSeen      = "seen"
+	// engItemStart: when OCS was first seen running the current item.
+	// engResume: "run|item|unix": the item OCS lost while running it, to be
+	// submitted again without its sleep and with its stop time counted
+	// from when it really started.
+	engItemStart = "itemStart"
+	engResume    = "resume"
 )
+
+// resumeOf returns when the item at base started, if the submission
+// resumes an item OCS lost while running it.
+func resumeOf(p *store.Progress, base int) (time.Time, bool) {
+	v := p.Engine[engResume]
+	if v == "" || p.Run == nil {
+		return time.Time{}, false
+	}
+	parts := strings.Split(v, "|")
+	if len(parts) != 3 || parts[0] != p.Run.ID || parts[1] != strconv.Itoa(base) {
+		return time.Time{}, false
+	}
+	sec, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(sec, 0).UTC(), true
+}
 
 func engInt(p *store.Progress, k string, def int64) int64 {
 	if v, err := strconv.ParseInt(p.Engine[k], 10, 64); err == nil {
@@ -52,12 +77,19 @@ func (r *Reconciler) buildSchedule(s *seqState) ocs.Schedule {
 		sch.Description = spec.Name
 	}
 	t := start
+	resumed, resuming := resumeOf(p, base)
 	for i := base; i < len(spec.Items); i++ {
 		it := &spec.Items[i]
-		t = t.Add(it.SleepBeforeNextStart)
+		if i == base && resuming {
+			// OCS lost this item while it dialed: no second sleep, and
+			// its stop time counts from its real start.
+			t = resumed
+		} else {
+			t = t.Add(it.SleepBeforeNextStart)
+		}
 		si := ocs.ScheduleItem{
 			StopAtContacts: it.StopAt.Contacts, StopAtDials: it.StopAt.Dials,
-			SleepBeforeNextStart: int32(it.SleepBeforeNextStart / time.Minute),
+			SleepBeforeNextStart: sleepMinutes(it, i == base && resuming),
 			CampaignDBID:         it.CampaignDBID, DialMode: it.DialMode,
 			OptMethod: it.Optimize.By, OptMethodValue: it.Optimize.Goal,
 		}
@@ -68,6 +100,13 @@ func (r *Reconciler) buildSchedule(s *seqState) ocs.Schedule {
 		sch.Items = append(sch.Items, si)
 	}
 	return sch
+}
+
+func sleepMinutes(it *specs.Item, resumed bool) int32 {
+	if resumed {
+		return 0
+	}
+	return int32(it.SleepBeforeNextStart / time.Minute)
 }
 
 func (r *Reconciler) seqTarget(s *seqState) ocs.Target {
@@ -176,6 +215,11 @@ func (r *Reconciler) advanceOCS(s *seqState, res result, now time.Time) {
 		if run.ItemStarted.IsZero() {
 			run.ItemStarted = now
 		}
+		if base := int(engInt(&s.prog, engBase, 0)); base < len(s.spec.Items) {
+			if _, resuming := resumeOf(&s.prog, base); !resuming {
+				engSet(&s.prog, engItemStart, now.Add(s.spec.Items[base].SleepBeforeNextStart).Unix())
+			}
+		}
 		r.history(s, now, store.Event{Kind: "decision", Run: run.ID,
 			Message: fmt.Sprintf("OCS runs the sequence from item %s", run.ItemName)})
 	case actStop:
@@ -219,12 +263,30 @@ func (r *Reconciler) observeSequence(m ocs.Message, now time.Time) {
 		for i := max(run.Item, 0); i < active && i < len(s.spec.Items); i++ {
 			r.recordOCSItem(s, now, i, "ended in OCS")
 		}
-		run.Item, run.ItemName, run.ItemStarted = active, s.spec.Items[active].Name, now
+		switch t, ok := resumeOf(p, active); {
+		case ok:
+			run.ItemStarted = t
+		case active == base && p.Engine[engItemStart] != "":
+			// The first item of a submission starts at Start plus its
+			// sleep, as the schedule OCS was given counts it.
+			run.ItemStarted = time.Unix(engInt(p, engItemStart, now.Unix()), 0).UTC()
+		default:
+			run.ItemStarted = now
+			engSet(p, engItemStart, now.Unix())
+		}
+		run.Item, run.ItemName = active, s.spec.Items[active].Name
 		engSet(p, engSeen, int64(active))
 		changed = true
 	}
-	if allIdle && seen == len(s.spec.Items)-1 && run.ItemState == stDialing {
-		r.recordOCSItem(s, now, seen, "ended in OCS")
+	// Done: the last item was seen and is idle, or OCS says the sequence
+	// itself no longer runs while every item is idle (its last items ran
+	// between two polls). Before its first item OCS reports the sequence
+	// running, so a sleep before the first item is not taken for the end.
+	over := m.Has&ocs.AttrGroupCampStatus != 0 && m.GroupCampStatus != ocs.StatusRunning
+	if allIdle && run.ItemState == stDialing && (seen == len(s.spec.Items)-1 || over) {
+		for i := max(run.Item, 0); i < len(s.spec.Items); i++ {
+			r.recordOCSItem(s, now, i, "ended in OCS")
+		}
 		run.StopGoal = goalEnd
 		run.ItemState = stUnloading
 		changed = true
@@ -271,6 +333,11 @@ func (r *Reconciler) onSequenceLost(s *seqState, now time.Time) {
 	run.Item = first
 	if first < len(s.spec.Items) {
 		run.ItemName = s.spec.Items[first].Name
+	}
+	if seen >= first && first < len(s.spec.Items) {
+		// OCS was running this item: resume it rather than start it over.
+		started := engInt(&s.prog, engItemStart, now.Unix())
+		s.prog.Engine[engResume] = fmt.Sprintf("%s|%d|%d", run.ID, first, started)
 	}
 	run.Segment++
 	run.ItemState = stSleeping

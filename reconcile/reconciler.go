@@ -93,13 +93,14 @@ type Reconciler struct {
 	poke    chan struct{} // buffer 1: coalesced "look again"
 
 	// Owned by the loop goroutine.
-	seqs   map[string]*seqState
-	due    dueHeap
-	dirty  map[string]struct{}
-	obs    map[groupKey]*observation
-	recv   map[groupKey]uint64 // receive stamp of the newest observation applied per group
-	named  map[groupKey]bool   // campaign groups some spec names: the only ones observed
-	claims map[groupKey]string // campaign group → sequence that loaded it
+	seqs     map[string]*seqState
+	due      dueHeap
+	dirty    map[string]struct{}
+	obs      map[groupKey]*observation
+	recv     map[groupKey]uint64 // receive stamp of the newest observation applied per group
+	selfStop map[groupKey]uint64 // receive stamp of the last stop/unload OCS made on its own
+	named    map[groupKey]bool   // campaign groups some spec names: the only ones observed
+	claims   map[groupKey]string // campaign group → sequence that loaded it
 	// The link's state, from its LinkDown/LinkUp notices. While it is down
 	// nothing is sent: a request would fail at once and the pass would
 	// spin. linkFloor is the stamp of the last LinkUp: anything received
@@ -107,6 +108,7 @@ type Reconciler struct {
 	linkDown  bool
 	linkFloor uint64
 	storeErr  error // the last durable write's failure, nil once one succeeds
+	fenced    error // set once a write is fenced (HA): send nothing, return
 	// halt: the operator's stop switch (API/CLI, durable) and the halts
 	// declared by spec files; either stops every sequence's dialing.
 	halt      *store.Halt
@@ -137,6 +139,7 @@ func New(cfg Config) *Reconciler {
 		dirty:     map[string]struct{}{},
 		obs:       map[groupKey]*observation{},
 		recv:      map[groupKey]uint64{},
+		selfStop:  map[groupKey]uint64{},
 		named:     map[groupKey]bool{},
 		claims:    map[groupKey]string{},
 		published: map[string]SequenceStatus{},
@@ -217,6 +220,10 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 		r.processDue(now)
 		r.processDirty(now)
 		r.publish(now)
+		if r.fenced != nil {
+			r.drain()
+			return fmt.Errorf("reconcile: %w", r.fenced)
+		}
 		wait := r.cfg.MaxSleep
 		if r.due.Len() > 0 {
 			if d := r.due[0].due.Sub(now); d < wait {
@@ -300,6 +307,9 @@ func (r *Reconciler) recover() error {
 	for _, in := range open {
 		if s, ok := r.seqs[in.Sequence]; ok {
 			s.openIntents = append(s.openIntents, in)
+			if in.Action == actLoad {
+				s.loadUnknown = true
+			}
 		}
 		r.log.Info("intent left open by a restart; settling from OCS status", "intent", in.ID, "sequence", in.Sequence, "action", in.Action)
 	}
@@ -468,6 +478,7 @@ func (r *Reconciler) nameGroups(snap specs.Snapshot) {
 			r.pubMu.Unlock()
 			delete(r.obs, k)
 			delete(r.recv, k)
+			delete(r.selfStop, k)
 		}
 	}
 }

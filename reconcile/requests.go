@@ -56,6 +56,30 @@ func intentID(run *store.Run, action string, req ocs.Message) string {
 	return id
 }
 
+// noteLinkDown takes a failed request for the link being down when the
+// link says so itself: such a link announces its return with LinkUp (it
+// sets Up before it sends the notice, so a notice cannot be missed). A
+// link that cannot tell is not trusted to come back on its own: the
+// sequence's own backoff paces it instead.
+func (r *Reconciler) noteLinkDown() {
+	u, ok := r.cfg.Link.(interface{ Up() bool })
+	if !ok || u.Up() || r.linkDown {
+		return
+	}
+	r.linkDown = true
+	r.log.Warn("OCS link down; sending nothing until it is back")
+}
+
+// deposed stops all sending for good: the store refused a write because
+// another daemon leads now. The loop returns the error so that the caller
+// steps down; nothing is sent in between, a stop included.
+func (r *Reconciler) deposed(err error) {
+	if r.fenced == nil {
+		r.fenced = err
+		r.log.Error("no longer the leader: sending nothing more", "err", err)
+	}
+}
+
 // reducesDialing reports whether an action can only lower what OCS
 // dials. Such a request is safe to repeat, so it goes out even when the
 // journal cannot be written (a full disk must never keep OCS dialing); the
@@ -71,6 +95,9 @@ func reducesDialing(action string) bool {
 // send persists progress and the intent, then sends req in its own
 // goroutine; the answer comes back to the loop as a result.
 func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Message, journal bool) time.Time {
+	if r.fenced != nil {
+		return time.Time{} // deposed: the new leader owns OCS now
+	}
 	if r.linkDown {
 		// The link announces its return (LinkUp), which wakes every
 		// running sequence; the resync is only the net.
@@ -93,6 +120,10 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 				err = fmt.Errorf("journal %s: %w", action, err)
 			}
 			r.noteStore(err)
+		}
+		if errors.Is(err, store.ErrFenced) {
+			r.deposed(err)
+			return time.Time{}
 		}
 		if err != nil {
 			if !reducesDialing(action) {
@@ -137,6 +168,16 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 	if res.action == actStatus {
 		s.lastPoll = now
 		if res.err == nil {
+			// How old an answer's counters are by the time a stop sent
+			// now reaches OCS: one round trip.
+			rtt := now.Sub(res.sent)
+			if s.pollRTT == 0 {
+				s.pollRTT = rtt
+			} else {
+				s.pollRTT = (s.pollRTT + rtt) / 2
+			}
+		}
+		if res.err == nil {
 			s.ocsBounced = false
 			r.observe(res.ans, now, false)
 			if c := s.conds[CondStalled]; c != nil && c.Reason == "StatusUnavailable" {
@@ -150,12 +191,22 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		}
 		if ocs.IsTransient(res.err) {
 			// Polls are spaced already; backing off here would hold up
-			// a stop that is due by time.
+			// a stop that is due by time. A link that is down is another
+			// matter: polling it again at once would spin.
 			r.setCond(s, CondStalled, true, "StatusUnavailable", "status poll: "+res.err.Error(), now)
+			if errors.Is(res.err, ocs.ErrDisconnected) {
+				r.noteLinkDown()
+				s.retryAt = now.Add(r.cfg.BackoffMin)
+			}
 			return
 		}
 		r.fail(s, now, res.action, res.err)
 		return
+	}
+	if res.action == actLoad {
+		// Whether OCS may have loaded the group for us: only a Load that
+		// left and was never answered.
+		s.loadUnknown = res.err != nil && !isOCS && !errors.Is(res.err, ocs.ErrNotSent) && !errors.Is(res.err, ocs.ErrInvalidRequest)
 	}
 	ok := res.err == nil || (isOCS && oe.GoalReached())
 	if ok && isOCS && !res.retry && res.action == actLoad && oe.Code == ocs.ErrCampaignAlreadyLoaded && !r.engineOCS(s) {
@@ -222,6 +273,9 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 // only this sequence reads its group again before acting, and a late
 // answer, delivered as an event, fills that in.
 func (r *Reconciler) unsure(s *seqState, err error) {
+	if errors.Is(err, ocs.ErrDisconnected) {
+		r.noteLinkDown()
+	}
 	if (errors.Is(err, ocs.ErrTimeout) || errors.Is(err, ocs.ErrProtocol)) && s.prog.Run != nil {
 		if o := r.obs[runGroup(s.prog.Run)]; o != nil {
 			o.stale = true
@@ -241,6 +295,9 @@ func (r *Reconciler) loadedOutside(s *seqState, now time.Time, k groupKey) {
 	r.release(s, k)
 	run.Segment++
 	run.ItemState = stSleeping
+	if run.OutsideSince.IsZero() {
+		run.OutsideSince = now
+	}
 	run.CampaignDBID, run.GroupDBID = 0, 0
 	r.setCond(s, CondConflict, true, "LoadedOutside",
 		fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", k.campaign, k.group), now)
@@ -299,6 +356,7 @@ func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
 	switch res.action {
 	case actLoad:
 		run.ItemState = stLoaded
+		run.OutsideSince = time.Time{} // ours now
 		// Counters are counted since the load (ocs.PropStatistics).
 		if o := r.obs[k]; o != nil {
 			o.stats, o.has, o.depleted = ocs.Stats{}, false, false
@@ -392,6 +450,12 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	if !r.fresh(k, m) {
 		return
 	}
+	if unsolicited && (m.Type == ocs.EvCampaignUnloaded || m.Type == ocs.EvDialingStopped) {
+		r.selfStop[k] = m.Recv
+	} else if !unsolicited && r.overtaken(k, m, st) {
+		r.log.Debug("answer overtaken by an auto-completion; not applied", "type", m.Type.String(), "group", k.String())
+		return
+	}
 	o := r.obs[k]
 	if o == nil {
 		o = &observation{}
@@ -411,8 +475,7 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	}
 	if stats, has := m.Stats(); has && st != ocs.StatusNotLoaded {
 		if dt := now.Sub(prevAt).Seconds(); o.has && dt > 0 && stats.Dials >= o.stats.Dials && stats.Contacts >= o.stats.Contacts {
-			o.dialRate = float64(stats.Dials-o.stats.Dials) / dt
-			o.contactRate = float64(stats.Contacts-o.stats.Contacts) / dt
+			o.rates(float64(stats.Dials-o.stats.Dials)/dt, float64(stats.Contacts-o.stats.Contacts)/dt, stats)
 		}
 		o.stats, o.has = stats, true
 		if stats.RecordsLeft == 0 {
@@ -435,11 +498,12 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	}
 }
 
-// fresh reports whether m is newer than everything applied for group k.
-// An answer and the events OCS sent right behind it reach the loop by two
-// paths; applying a stale "Running" after an auto-completion's stop and
-// unload would restart a depleted item. Unstamped messages (Recv 0: a link
-// that does not stamp) are taken as they come.
+// fresh reports whether m is newer than everything applied for group k,
+// in the order the link received it: an answer and the events OCS sent
+// behind it reach the loop by two paths, and applying a stale "Running"
+// after an auto-completion's stop and unload would restart a depleted
+// item. Unstamped messages (Recv 0: a link that does not stamp) are taken
+// as they come.
 func (r *Reconciler) fresh(k groupKey, m ocs.Message) bool {
 	if m.Recv == 0 {
 		return true
@@ -450,6 +514,32 @@ func (r *Reconciler) fresh(k groupKey, m ocs.Message) bool {
 	}
 	r.recv[k] = m.Recv
 	return true
+}
+
+// overtaken reports whether answer m may be older than an auto-completion
+// received while its request was in flight. OCS may send the stop and
+// unload it decided on its own before an answer it computed earlier; such
+// an answer must not bring the group back to loaded or running, nor undo
+// the depletion. Anything else in an answer is applied in receive order.
+func (r *Reconciler) overtaken(k groupKey, m ocs.Message, st ocs.GroupCampStatus) bool {
+	return m.After != 0 && r.selfStop[k] >= m.After && st.Loaded()
+}
+
+// rates smooths the dial and contact rates over samples. Contacts are few
+// and uneven (a poll may see none), so the contact rate is never taken
+// lower than the dial rate times the share of dials that became contacts:
+// a zero sample must not stop the polls from closing in on the limit.
+func (o *observation) rates(dials, contacts float64, st ocs.Stats) {
+	const a = 0.5
+	if o.dialRate <= 0 {
+		o.dialRate, o.contactRate = dials, contacts
+	} else {
+		o.dialRate = a*dials + (1-a)*o.dialRate
+		o.contactRate = a*contacts + (1-a)*o.contactRate
+	}
+	if st.Dials > 0 {
+		o.contactRate = max(o.contactRate, o.dialRate*float64(st.Contacts)/float64(st.Dials))
+	}
 }
 
 func statusOf(m ocs.Message) (ocs.GroupCampStatus, bool) {
@@ -481,6 +571,9 @@ func (r *Reconciler) saveProgress(s *seqState, now time.Time) error {
 	s.prog.Sequence = s.name
 	s.prog.UpdatedAt = now
 	if err := r.cfg.Store.PutProgress(s.prog); err != nil {
+		if errors.Is(err, store.ErrFenced) {
+			r.deposed(err)
+		}
 		s.unsaved = true
 		err = fmt.Errorf("save progress: %w", err)
 		r.noteStore(err)

@@ -171,7 +171,7 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 		if o != nil && o.status == ocs.StatusNotLoaded {
 			return r.lostGroup(s, now, item, o)
 		}
-		if reason := r.stopReason(spec, item, run, o, now); reason != "" {
+		if reason := r.stopReason(spec, item, run, o, s.pollRTT, now); reason != "" {
 			run.StopGoal, run.EndReason, run.ItemState = goalEnd, reason, stStopping
 			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
 		}
@@ -206,7 +206,7 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 		// Poll even without count stops, only less often: OCS may restart
 		// or fail over without telling us, and its status events are not
 		// retried.
-		poll := s.lastPoll.Add(r.pollEvery(item, run, o))
+		poll := s.lastPoll.Add(r.pollEvery(item, run, o, s.pollRTT))
 		if !now.Before(poll) {
 			return r.sendStatus(s, now, r.target(spec, k))
 		}
@@ -257,6 +257,12 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 	}
 	before := run.ItemState
 	switch {
+	case run.ItemState == stLoading && o.status.Loaded() && (!s.loadUnknown || !run.OutsideSince.IsZero()):
+		// Loaded, but no Load of ours can have done it: none left with
+		// an unknown outcome, or the last one was refused because someone
+		// else had the group. Not ours until a Load of ours is answered.
+		r.loadedOutside(s, now, runGroup(run))
+		return
 	case run.ItemState == stLoading && o.status.Loaded():
 		run.ItemState = stLoaded
 		if o.status == ocs.StatusRunning {
@@ -433,8 +439,11 @@ func (r *Reconciler) timeStop(spec *specs.Sequence, item *specs.Item, run *store
 	return ""
 }
 
-// stopReason is the first stop condition met by a dialing item.
-func (r *Reconciler) stopReason(spec *specs.Sequence, item *specs.Item, run *store.Run, o *observation, now time.Time) string {
+// stopReason is the first stop condition met by a dialing item. Count
+// stops look ahead by lead (a status round trip): the counters OCS
+// reported are that old by the time a stop sent now arrives, so the stop
+// leaves when the count projected at its arrival reaches the limit.
+func (r *Reconciler) stopReason(spec *specs.Sequence, item *specs.Item, run *store.Run, o *observation, lead time.Duration, now time.Time) string {
 	if reason := r.timeStop(spec, item, run, now); reason != "" {
 		return reason
 	}
@@ -442,11 +451,17 @@ func (r *Reconciler) stopReason(spec *specs.Sequence, item *specs.Item, run *sto
 		return ""
 	}
 	dials, contacts := itemCounters(run, o)
-	if item.StopAt.Contacts > 0 && contacts >= int64(item.StopAt.Contacts) {
+	ahead := func(n int64, rate float64) float64 { return float64(n) + rate*lead.Seconds() }
+	if item.StopAt.Contacts > 0 && ahead(contacts, o.contactRate) >= float64(item.StopAt.Contacts) {
 		return fmt.Sprintf("%d contacts reached", item.StopAt.Contacts)
 	}
-	if item.StopAt.Dials > 0 && dials >= int64(item.StopAt.Dials) {
+	if item.StopAt.Dials > 0 && ahead(dials, o.dialRate) >= float64(item.StopAt.Dials) {
 		return fmt.Sprintf("%d dials reached", item.StopAt.Dials)
+	}
+	if !item.AutoCompletion && !o.stale && o.status == ocs.StatusRunning && o.stats.RecordsLeft == 0 {
+		// Without auto-completion OCS keeps an empty list running for
+		// ever; the item is over (with it, OCS ends it by itself).
+		return "calling list depleted"
 	}
 	return ""
 }
@@ -489,11 +504,11 @@ func (r *Reconciler) countersUsable(s *seqState, item *specs.Item, now time.Time
 const minPoll = 100 * time.Millisecond
 
 // pollEvery is how long a dialing item waits between status polls. For a
-// count stop it follows the observed rate, so that a stop sent after the
-// next poll overshoots by at most max(2 % of the limit, 3 attempts): the
-// poll comes when that many attempts can have happened, and no sooner than
-// half the time the remaining attempts take. PollInterval caps it.
-func (r *Reconciler) pollEvery(item *specs.Item, run *store.Run, o *observation) time.Duration {
+// count stop it follows the observed rate: half the time until the count
+// projected one round trip ahead reaches the limit, so polls close in on
+// the crossing and the stop leaves when its arrival will land on the
+// limit. PollInterval caps it, minPoll floors it.
+func (r *Reconciler) pollEvery(item *specs.Item, run *store.Run, o *observation, lead time.Duration) time.Duration {
 	if !needsPolling(item) {
 		return r.cfg.Resync
 	}
@@ -509,10 +524,8 @@ func (r *Reconciler) pollEvery(item *specs.Item, run *store.Run, o *observation)
 		if limit <= 0 || rate <= 0 {
 			return
 		}
-		allowed := max(0.02*float64(limit), 3)
-		left := max(float64(int64(limit)-done), 0)
-		secs := max(allowed/rate, 0.5*left/rate)
-		if d := time.Duration(secs * float64(time.Second)); d < every {
+		left := float64(int64(limit)-done)/rate - lead.Seconds()
+		if d := time.Duration(0.5 * left * float64(time.Second)); d < every {
 			every = d
 		}
 	}

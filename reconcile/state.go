@@ -68,7 +68,12 @@ type seqState struct {
 	observeFirst bool   // read OCS status before acting (after a restart or link loss)
 	openIntents  []store.Intent
 	lastPoll     time.Time
-	unsaved      bool // progress in memory is ahead of the store (a write failed)
+	pollRTT      time.Duration // status round trip, smoothed: how far count stops look ahead
+	unsaved      bool          // progress in memory is ahead of the store (a write failed)
+	// loadUnknown: a Load of this item left and its outcome is unknown
+	// (timeout, link lost, or a crash with its intent open). Only then may
+	// a group found loaded be this daemon's own.
+	loadUnknown bool
 	// ocsBounced: the link went down and up since the OCS-side sequence
 	// was last seen, so an OCS that no longer knows it most likely
 	// restarted rather than finished it.

@@ -445,3 +445,86 @@ func TestAnOCSRestartDuringTheLastItemOfAnOCSSequenceResubmitsIt(t *testing.T) {
 		}
 	})
 }
+
+// Found by the DST harness (seed 260): a crash while a Load is in flight,
+// after an earlier Load found the group loaded by an operator, must not
+// take the operator's group for ours.
+func TestACrashDuringARetriedLoadNeverAdoptsTheOperatorsGroup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.ocs.mu.Lock()
+		op := h.ocs.group(groupKey{611, 912})
+		op.status, op.mode = ocs.StatusInActive, ocs.DialModePredict
+		h.ocs.mu.Unlock()
+		a := specs.Item{Name: "fresh-leads", CampaignDBID: 611, GroupDBID: 912, DialMode: ocs.DialModeProgress}
+		a.StopAt.Time = after(2 * time.Hour)
+		h.apply(seq("nightly", a))
+		h.wait(time.Second) // first Load refused: loaded outside
+		h.ocs.mu.Lock()
+		h.ocs.dropNext[ocs.ReqLoadCampaign] = true // the retry gets no answer
+		h.ocs.mu.Unlock()
+		h.wait(31 * time.Second)
+		h.restart() // the daemon dies with the retry's intent open
+		h.wait(time.Hour)
+		tr := h.ocs.text()
+		if strings.Contains(tr, "CM_ReqStartDialing") || strings.Contains(tr, "CM_ReqUnloadCampaign") {
+			t.Errorf("after the crash the daemon took over the operator's group:\n%s", tr)
+		}
+		if c := cond(h.status("nightly"), CondConflict); c == nil {
+			t.Error("no Conflict condition after the restart")
+		}
+	})
+}
+
+// Found by the DST harness (seed 42): a Load that never left (no link yet)
+// proves nothing; the running group found when the link comes up is the
+// operator's, and its stop time is not the daemon's business.
+func TestALoadThatNeverLeftDoesNotMakeAGroupFoundRunningOurs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.ocs.mu.Lock()
+		op := h.ocs.group(groupKey{611, 912})
+		op.status, op.mode = ocs.StatusRunning, ocs.DialModePredict
+		h.ocs.down = true // the link has not come up yet; no notice so far
+		h.ocs.mu.Unlock()
+		a := specs.Item{Name: "fresh-leads", CampaignDBID: 611, GroupDBID: 912, DialMode: ocs.DialModeProgress}
+		a.StopAt.Time = after(3 * time.Minute)
+		h.apply(seq("nightly", a))
+		h.wait(100 * time.Millisecond)
+		h.ocs.setDown(false)
+		h.wait(time.Hour)
+		tr := h.ocs.text()
+		for _, req := range []string{"CM_ReqStartDialing", "CM_ReqStopDialing", "CM_ReqUnloadCampaign"} {
+			if strings.Contains(tr, req) {
+				t.Errorf("the daemon sent %s to the operator's group:\n%s", req, tr)
+			}
+		}
+	})
+}
+
+// Found by the DST harness (seeds 8, 26, 38, 44): a daemon restarted while
+// OCS is unreachable gets no LinkDown notice (its link was never up), and
+// every poll failing at once made it spin.
+func TestALinkThatWasNeverUpDoesNotMakeTheLoopSpin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		a := item("fresh-leads", 101, ocs.DialModeProgress)
+		a.StopAt.Time = after(time.Hour)
+		h.apply(seq("nightly", a))
+		h.wait(time.Minute)
+		h.restart()
+		h.ocs.mu.Lock()
+		h.ocs.down = true // the new daemon's link never connects; no notice
+		h.ocs.mu.Unlock()
+		before := h.ocs.requestCount()
+		h.wait(10 * time.Minute)
+		if n := h.ocs.requestCount() - before; n > 5 {
+			t.Errorf("%d requests in 10 minutes against a link that is down, want a handful", n)
+		}
+		h.ocs.setDown(false)
+		h.wait(time.Second)
+		if h.status("nightly").ItemState != "dialing" {
+			t.Errorf("item state %s once the link came up", h.status("nightly").ItemState)
+		}
+	})
+}

@@ -35,11 +35,33 @@ type DNCEntry struct {
 	Removed    *time.Time `json:"removed,omitempty"` // gone from the spec; OCS keeps it
 }
 
-// DNCEntries returns every stored entry by key.
+// dncEntries is the bucket of the outcomes of the database's OCS link:
+// what the simulator processed is still to do for a real OCS. Nil when a
+// read finds none yet.
+func (s *Store) dncEntries(tx *bolt.Tx) (*bolt.Bucket, error) {
+	b := tx.Bucket(bucketDNC)
+	if s.link == nil {
+		return b, nil // a database of an older build, opened by a tool
+	}
+	name := s.link.dncBucket()
+	if nb := b.Bucket(name); nb != nil || !tx.Writable() {
+		return nb, nil
+	}
+	return b.CreateBucket(name)
+}
+
+// DNCEntries returns every stored entry of the database's OCS link by key.
 func (s *Store) DNCEntries() (map[string]DNCEntry, error) {
 	out := map[string]DNCEntry{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDNC).ForEach(func(k, v []byte) error {
+	err := s.view(func(tx *bolt.Tx) error {
+		b, err := s.dncEntries(tx)
+		if b == nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				return nil // another link's bucket
+			}
 			e, err := decode[DNCEntry](bucketDNC, k, v)
 			if err != nil {
 				return err
@@ -51,7 +73,8 @@ func (s *Store) DNCEntries() (map[string]DNCEntry, error) {
 	return out, err
 }
 
-// PutDNCEntries stores entries in one transaction.
+// PutDNCEntries stores entries of the database's OCS link in one
+// transaction.
 func (s *Store) PutDNCEntries(es []DNCEntry) error {
 	if len(es) == 0 {
 		return nil
@@ -67,8 +90,11 @@ func (s *Store) PutDNCEntries(es []DNCEntry) error {
 		}
 		raws[i] = raw
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDNC)
+	return s.updateNow(func(tx *bolt.Tx) error {
+		b, err := s.dncEntries(tx)
+		if err != nil {
+			return err
+		}
 		for i, e := range es {
 			if err := b.Put([]byte(e.Key), raws[i]); err != nil {
 				return err

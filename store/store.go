@@ -8,19 +8,27 @@
 // contract). Keys: progress and intents by name/id; history by
 // sequence + 0x00 + big-endian Unix nanoseconds + big-endian sequence
 // number, so a sequence's events scan in time order; group status by
-// big-endian campaign and group DBIDs.
+// big-endian campaign and group DBIDs. meta/link is the OCS link the file
+// was made with (LinkIdentity); Do-Not-Call outcomes live in a bucket per
+// link inside dnc, named kind|address|targetAppDBID, so that what one OCS
+// processed is still to do for another.
 package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -41,11 +49,11 @@ var (
 	ErrSchemaTooNew  = errors.New("database schema is newer than this build")
 	ErrClosed        = errors.New("store is closed")
 	ErrUnknownIntent = errors.New("unknown intent")
-	// ErrFenced: a replicated store refused a write because this process
-	// no longer holds the leadership the write was conditioned on. Nothing
-	// may be sent to OCS after it, not even a stop: the new leader owns
-	// every campaign group now.
-	ErrFenced = errors.New("write fenced: this process is no longer the leader")
+	// ErrFenced: the write was refused because this daemon is no longer
+	// the leader (HA). Unlike a full disk, nothing may be sent after it,
+	// not even a stop: it would stop the new leader's item.
+	ErrFenced  = errors.New("not the leader: write fenced")
+	ErrDamaged = errors.New("database file is damaged")
 )
 
 var (
@@ -68,6 +76,11 @@ type Options struct {
 	NoSync                bool          // tests only: no fsync
 	ReadOnly              bool
 	Logger                *slog.Logger
+	// Link is the OCS this run talks to. A database made with another is
+	// refused (ErrLinkMismatch) unless AdoptLink; one that has none yet
+	// (older builds) takes it. Nil: no check (the offline db tools).
+	Link      *LinkIdentity
+	AdoptLink bool
 }
 
 // Store is an open database. Its methods are safe for concurrent use.
@@ -75,13 +88,20 @@ type Store struct {
 	db   *bolt.DB
 	opts Options
 	log  *slog.Logger
+	path string
+	link *LinkIdentity // scopes the Do-Not-Call outcomes; nil: none recorded
 	seq  atomic.Uint64 // history tiebreaker within one nanosecond
+	// broken is the first ErrDamaged a method met; from then on every
+	// method returns it without touching bbolt.
+	broken atomic.Pointer[error]
 }
 
 // upgrades[n] moves a schema from version n to n+1.
 var upgrades = map[int]func(tx *bolt.Tx) error{}
 
-// Open opens or creates the store at path.
+// Open opens or creates the store at path. A file bbolt cannot read is
+// ErrDamaged, never a panic, and an empty one is refused rather than made
+// into a fresh database: progress would silently restart from nothing.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
@@ -98,26 +118,154 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync, ReadOnly: opts.ReadOnly})
+	fresh, err := checkFile(path)
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: %w (waited %s)", path, ErrLocked, opts.LockTimeout)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
+	}
+	db, err := openBolt(path, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync, ReadOnly: opts.ReadOnly})
+	if err != nil {
+		return nil, err
 	}
 	db.MaxBatchDelay = opts.BatchDelay
 	db.MaxBatchSize = 1000
-	s := &Store{db: db, opts: opts, log: opts.Logger}
-	if !opts.ReadOnly {
-		if err := db.Update(s.migrate); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open %s: %w", path, err)
+	s := &Store{db: db, opts: opts, log: opts.Logger, path: path}
+	var change *linkChange
+	start := func(tx *bolt.Tx) error {
+		if err := checkLength(tx, path); err != nil {
+			return err
 		}
-	} else if err := db.View(func(tx *bolt.Tx) error { return checkSchema(tx) }); err != nil {
+		if tx.Writable() {
+			if err := s.migrate(tx); err != nil {
+				return err
+			}
+		} else if err := checkSchema(tx); err != nil {
+			return err
+		}
+		if opts.Link == nil {
+			l, err := storedLink(tx)
+			s.link = l
+			return err
+		}
+		ch, err := s.checkLink(tx, *opts.Link, opts.AdoptLink, fresh)
+		change = ch
+		return err
+	}
+	if opts.ReadOnly {
+		err = s.view(start)
+	} else {
+		err = s.updateNow(start)
+	}
+	if err != nil {
 		db.Close()
+		if errors.Is(err, ErrLinkMismatch) || errors.Is(err, ErrDamaged) {
+			return nil, err // they name the file already
+		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	s.logLinkChange(change)
 	return s, nil
+}
+
+// checkFile refuses an empty file and says whether path is to be made.
+func checkFile(path string) (fresh bool, err error) {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("open %s: %w", path, err)
+	case info.Size() == 0:
+		return false, fmt.Errorf("open %s: %w: the file is empty (0 bytes); restore the latest backup (`sequencer db backup` makes them), or remove the file to start again with no progress",
+			path, ErrDamaged)
+	}
+	return false, nil
+}
+
+// openBolt opens the file, turning bbolt's panics and its errors about
+// unreadable meta pages into ErrDamaged.
+func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	if err := preflight(path); err != nil {
+		return nil, err
+	}
+	defer catch(path, &err)()
+	db, err = bolt.Open(path, 0o600, o)
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("open %s: %w (waited %s)", path, ErrLocked, o.Timeout)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
+		errors.Is(err, bolterrors.ErrVersionMismatch), strings.Contains(err.Error(), "file size too small"):
+		return nil, damaged(path, err)
+	}
+	return nil, fmt.Errorf("open %s: %w", path, err)
+}
+
+// checkLength refuses a file shorter than its pages: bbolt would read past
+// the end of the mapping, a fault that its own checker (which runs on a
+// goroutine of its own) cannot recover from.
+func checkLength(tx *bolt.Tx, path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	if need := tx.Size(); info.Size() < need {
+		ps := int64(tx.DB().Info().PageSize)
+		return damaged(path, fmt.Sprintf("the file is %d bytes long but holds %d pages of %d bytes: it was truncated", info.Size(), need/ps, ps))
+	}
+	return nil
+}
+
+// damaged is the error for a file bbolt cannot read: it says what to do.
+func damaged(path string, cause any) error {
+	return fmt.Errorf("%s: %w (%v): run `sequencer db check --data %s` for details, or restore the latest backup (`sequencer db backup` makes them)",
+		path, ErrDamaged, cause, filepath.Dir(path))
+}
+
+// catch turns a panic of bbolt reading a damaged page, or a fault on a
+// mapped page past the end of a truncated file, into ErrDamaged. Use it
+// as defer catch(path, &err)().
+func catch(path string, err *error) func() {
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			*err = damaged(path, r)
+		}
+	}
+}
+
+// view, updateNow and update are the only ways into bbolt, so that every
+// exported method reports a damaged file as an error.
+func (s *Store) view(fn func(tx *bolt.Tx) error) (err error) {
+	if err := s.broken.Load(); err != nil {
+		return *err
+	}
+	defer s.catch(&err)()
+	return s.db.View(fn)
+}
+
+func (s *Store) updateNow(fn func(tx *bolt.Tx) error) (err error) {
+	if err := s.broken.Load(); err != nil {
+		return *err
+	}
+	defer s.catch(&err)()
+	return s.db.Update(fn)
+}
+
+// catch is the package's catch, and after a panic the store refuses all
+// further work: a panic in a write can leave bbolt's writer lock held
+// (its rollback panics too), and the next write would wait forever.
+func (s *Store) catch(err *error) func() {
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil { // recover works only here, in the deferred call itself
+			*err = damaged(s.path, r)
+			first := *err
+			s.broken.CompareAndSwap(nil, &first)
+		}
+	}
 }
 
 func checkSchema(tx *bolt.Tx) error {
@@ -169,7 +317,32 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 }
 
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	broken := s.broken.Load()
+	if broken == nil {
+		return s.db.Close()
+	}
+	// bbolt's close waits for the writer lock, which a panicked write may
+	// hold for ever: give it a moment, then leave the file to the exit.
+	closed := make(chan error, 1)
+	go func() { closed <- s.db.Close() }()
+	select {
+	case err := <-closed:
+		return err
+	case <-time.After(time.Second):
+		return fmt.Errorf("close: %w", *broken)
+	}
+}
+
+// Damaged is the ErrDamaged the store met since Open, or nil. From then on
+// every method fails: a daemon should stop rather than run without a
+// memory.
+func (s *Store) Damaged() error {
+	if err := s.broken.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
 
 // Path is the database file.
 func (s *Store) Path() string { return s.db.Path() }
@@ -206,7 +379,17 @@ func printableKey(k []byte) string {
 // BatchDelay share one commit and one fsync. The reconciler's progress and
 // intent writes do not use it: they come from one goroutine, one at a time,
 // so a batch window would only add latency before each OCS request.
-func (s *Store) update(fn func(tx *bolt.Tx) error) error { return s.db.Batch(fn) }
+func (s *Store) update(fn func(tx *bolt.Tx) error) (err error) {
+	if err := s.broken.Load(); err != nil {
+		return *err
+	}
+	// bbolt runs a batch's functions under its own recover and retries a
+	// panicking one alone on this goroutine, where catch sees it. A panic
+	// in the shared commit (rebalancing reads sibling pages), on bbolt's
+	// timer goroutine, is beyond reach.
+	defer s.catch(&err)()
+	return s.db.Batch(fn)
+}
 
 // Counters are dial counts.
 type Counters struct {
@@ -277,6 +460,10 @@ type Run struct {
 	// ReloadedAt: when the item was last loaded again after OCS lost it,
 	// so that a second loss at once is not met with a reload loop.
 	ReloadedAt time.Time `json:"reloadedAt,omitzero"`
+	// OutsideSince: when a Load of this item was refused because someone
+	// else had the group loaded. A crash during the next Load must not
+	// take the group found loaded for ours.
+	OutsideSince time.Time `json:"outsideSince,omitzero"`
 }
 
 // Progress is everything durable about one sequence.
@@ -298,7 +485,7 @@ type Progress struct {
 func (s *Store) Progress(seq string) (Progress, bool, error) {
 	var p Progress
 	var found bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketProgress).Get([]byte(seq))
 		if raw == nil {
 			return nil
@@ -314,7 +501,7 @@ func (s *Store) Progress(seq string) (Progress, bool, error) {
 // AllProgress returns every sequence's progress, by name.
 func (s *Store) AllProgress() ([]Progress, error) {
 	var out []Progress
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketProgress).ForEach(func(k, v []byte) error {
 			p, err := decode[Progress](bucketProgress, k, v)
 			if err != nil {
@@ -336,7 +523,7 @@ func (s *Store) PutProgress(p Progress) error {
 	if err != nil {
 		return fmt.Errorf("put progress %q: %w", p.Sequence, err)
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketProgress).Put([]byte(p.Sequence), raw) })
+	return s.updateNow(func(tx *bolt.Tx) error { return tx.Bucket(bucketProgress).Put([]byte(p.Sequence), raw) })
 }
 
 // DeleteProgress removes a sequence's progress; its history stays.
@@ -378,7 +565,7 @@ func (s *Store) BeginIntent(in Intent) (Intent, bool, error) {
 	}
 	var existing Intent
 	fresh := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.updateNow(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketIntents)
 		if raw := b.Get([]byte(in.ID)); raw != nil {
 			var err error
@@ -401,7 +588,7 @@ func (s *Store) BeginIntent(in Intent) (Intent, bool, error) {
 // SettleIntent records the outcome of an intent (it may be settled again:
 // a retry of a failed step ends done).
 func (s *Store) SettleIntent(id string, state IntentState, outcome string, at time.Time) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.updateNow(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketIntents)
 		raw := b.Get([]byte(id))
 		if raw == nil {
@@ -428,7 +615,7 @@ func (s *Store) SettleIntent(id string, state IntentState, outcome string, at ti
 func (s *Store) Intent(id string) (Intent, bool, error) {
 	var in Intent
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketIntents).Get([]byte(id))
 		if raw == nil {
 			return nil
@@ -444,7 +631,7 @@ func (s *Store) Intent(id string) (Intent, bool, error) {
 // OpenIntents returns the intents a crash left open, oldest first.
 func (s *Store) OpenIntents() ([]Intent, error) {
 	var out []Intent
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIntents).ForEach(func(k, v []byte) error {
 			in, err := decode[Intent](bucketIntents, k, v)
 			if err != nil {
@@ -511,7 +698,7 @@ func (s *Store) Append(evs ...Event) error {
 func (s *Store) History(seq string, since, until time.Time, limit int) ([]Event, error) {
 	var out []Event
 	prefix := append([]byte(seq), 0)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketHistory).Cursor()
 		start := prefix
 		if !since.IsZero() {
@@ -541,7 +728,7 @@ func (s *Store) History(seq string, since, until time.Time, limit int) ([]Event,
 func (s *Store) Prune(now time.Time) (int, error) {
 	cutoff := now.Add(-s.opts.HistoryMaxAge)
 	removed := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.updateNow(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHistory)
 		c := b.Cursor()
 		var cur []byte
@@ -638,7 +825,7 @@ func (s *Store) PutGroupStatus(gs ...GroupStatus) error {
 	if len(gs) > 1 {
 		// A caller that already gathered many observations (the
 		// reconciler's recorder) gains nothing from the batch window.
-		put = s.db.Update
+		put = s.updateNow
 	}
 	return put(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketGroups)
@@ -654,7 +841,7 @@ func (s *Store) PutGroupStatus(gs ...GroupStatus) error {
 // GroupStatuses returns every stored observation.
 func (s *Store) GroupStatuses() ([]GroupStatus, error) {
 	var out []GroupStatus
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
 			g, err := decode[GroupStatus](bucketGroups, k, v)
 			if err != nil {
@@ -671,7 +858,7 @@ func (s *Store) GroupStatuses() ([]GroupStatus, error) {
 // in use.
 func (s *Store) Backup(w io.Writer) (int64, error) {
 	var n int64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(w)
 		return err
@@ -682,9 +869,15 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 // Check verifies bbolt's page structure and decodes every value; the
 // errors name the bucket and key.
 func (s *Store) Check() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
+		if err := checkLength(tx, s.path); err != nil {
+			return err
+		}
+		if err := preflight(s.path); err != nil {
+			return err
+		}
 		var errs []error
-		for err := range tx.Check() {
+		if _, err := storedLink(tx); err != nil {
 			errs = append(errs, err)
 		}
 		if err := checkSchema(tx); err != nil {
@@ -695,44 +888,73 @@ func (s *Store) Check() error {
 			string(bucketIntents):  func(k, v []byte) error { _, err := decode[Intent](bucketIntents, k, v); return err },
 			string(bucketHistory):  func(k, v []byte) error { _, err := decode[Event](bucketHistory, k, v); return err },
 			string(bucketGroups):   func(k, v []byte) error { _, err := decode[GroupStatus](bucketGroups, k, v); return err },
+			string(bucketDNC):      func(k, v []byte) error { _, err := decode[DNCEntry](bucketDNC, k, v); return err },
 		}
-		for name, fn := range checks {
-			b := tx.Bucket([]byte(name))
-			if b == nil {
-				errs = append(errs, fmt.Errorf("bucket %s missing", name))
-				continue
-			}
+		var walk func(b *bolt.Bucket, fn func(k, v []byte) error)
+		walk = func(b *bolt.Bucket, fn func(k, v []byte) error) {
 			_ = b.ForEach(func(k, v []byte) error {
+				if v == nil { // the Do-Not-Call outcomes of one OCS link
+					if nb := b.Bucket(k); nb != nil {
+						walk(nb, fn)
+					}
+					return nil
+				}
 				if err := fn(k, v); err != nil {
 					errs = append(errs, err)
 				}
 				return nil
 			})
 		}
+		// The walk reads every page in use on this goroutine, where a bad
+		// one is caught; bbolt's own check runs on a goroutine of its own,
+		// where a page past the end of the mapping would crash the process.
+		for _, name := range []string{string(bucketProgress), string(bucketIntents), string(bucketHistory), string(bucketGroups), string(bucketDNC)} {
+			b := tx.Bucket([]byte(name))
+			if b == nil {
+				errs = append(errs, fmt.Errorf("bucket %s missing", name))
+				continue
+			}
+			walk(b, checks[name])
+		}
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
 		return errors.Join(errs...)
 	})
+	if err != nil && !errors.Is(err, ErrDamaged) { // ErrDamaged names the file
+		return fmt.Errorf("check %s: %w", s.path, err)
+	}
+	return err
 }
 
 // Compact copies src into a new, compacted dst (offline: src must not be
 // open elsewhere).
-func Compact(src, dst string) error {
+func Compact(src, dst string) (err error) {
 	if _, err := os.Stat(dst); err == nil {
 		return fmt.Errorf("compact: %s already exists", dst)
 	}
-	from, err := bolt.Open(src, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if fresh, err := checkFile(src); err != nil || fresh {
+		return cmp.Or(err, fmt.Errorf("compact %s: no such file", src))
+	}
+	from, err := openBolt(src, &bolt.Options{Timeout: time.Second, ReadOnly: true})
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return fmt.Errorf("compact %s: %w", src, ErrLocked)
-		}
-		return fmt.Errorf("compact %s: %w", src, err)
+		return fmt.Errorf("compact: %w", err)
 	}
 	defer from.Close()
+	if err := from.View(func(tx *bolt.Tx) error { return checkLength(tx, src) }); err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
 	to, err := bolt.Open(dst, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return fmt.Errorf("compact %s: %w", dst, err)
 	}
-	if err := bolt.Compact(to, from, 1<<20); err != nil {
+	err = func() (err error) {
+		defer catch(src, &err)()
+		return bolt.Compact(to, from, 1<<20)
+	}()
+	if err != nil {
 		to.Close()
+		os.Remove(dst)
 		return fmt.Errorf("compact: %w", err)
 	}
 	return to.Close()

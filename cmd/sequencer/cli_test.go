@@ -220,7 +220,7 @@ func TestTheBashCompletionOffersCommandsSubcommandsAndEachCommandsFlags(t *testi
 		line string
 		want string
 	}{
-		{"sequencer ", "cancel-record completion db dnc history ocs-sim plan reconcile resume run status suspend validate version"},
+		{"sequencer ", "cancel-record completion db dnc halt history ocs-sim plan reconcile resume run status suspend unhalt validate version"},
 		{"sequencer st", "status"},
 		{"sequencer db ", "backup check compact"},
 		{"sequencer db backup --", "--data"},
@@ -241,7 +241,7 @@ func TestTheBashCompletionOffersCommandsSubcommandsAndEachCommandsFlags(t *testi
 
 func TestTheZshAndFishCompletionsCoverEveryCommandAndFlag(t *testing.T) {
 	code, zsh, _ := runCmd(t, "completion", "zsh")
-	if code != 0 || !strings.HasPrefix(zsh, "#compdef sequencer\n") || !strings.Contains(zsh, "bashcompinit") || !strings.Contains(zsh, `"run") echo "--data --listen`) {
+	if code != 0 || !strings.HasPrefix(zsh, "#compdef sequencer\n") || !strings.Contains(zsh, "bashcompinit") || !strings.Contains(zsh, `"run") echo "--adopt-link --allowed-host --data --listen`) {
 		t.Errorf("zsh: exit %d\n%s", code, zsh)
 	}
 	code, fish, _ := runCmd(t, "completion", "fish")

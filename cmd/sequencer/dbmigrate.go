@@ -73,7 +73,29 @@ func cmdDBMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageError("db migrate: %v", err)
 	}
 	defer cli.Close()
-	es, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: *prefix})
+	// The bbolt side says which OCS link the outcomes stand for, and the
+	// copy records the same one, so that Do-Not-Call outcomes stay that
+	// OCS's.
+	var link *store.LinkIdentity
+	var bs *store.Store
+	if toEtcdDir {
+		path := filepath.Join(*from, store.FileName)
+		if _, err := os.Stat(path); err != nil {
+			return usageError("db migrate: --from: %v", err)
+		}
+		bs, err = store.Open(path, store.Options{ReadOnly: true, LockTimeout: 2 * time.Second})
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("db migrate: %s is held by a running daemon: stop it first: %w", path, err)
+		}
+		if err != nil {
+			return fmt.Errorf("db migrate: %w", err)
+		}
+		defer bs.Close()
+		if id, ok := bs.Identity(); ok {
+			link = &id
+		}
+	}
+	es, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: *prefix, Link: link})
 	if err != nil {
 		return fmt.Errorf("db migrate: etcd %s: %w", endpoints, err)
 	}
@@ -86,19 +108,7 @@ func cmdDBMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var dst migrationTarget
 	var what string
 	if toEtcdDir {
-		path := filepath.Join(*from, store.FileName)
-		if _, err := os.Stat(path); err != nil {
-			return usageError("db migrate: --from: %v", err)
-		}
-		bs, err := store.Open(path, store.Options{ReadOnly: true, LockTimeout: 2 * time.Second})
-		if errors.Is(err, store.ErrLocked) {
-			return fmt.Errorf("db migrate: %s is held by a running daemon: stop it first: %w", path, err)
-		}
-		if err != nil {
-			return fmt.Errorf("db migrate: %w", err)
-		}
-		defer bs.Close()
-		src, dst, what = bs, es, fmt.Sprintf("%s to etcd %s under %s", path, endpoints, es.Prefix())
+		src, dst, what = bs, es, fmt.Sprintf("%s to etcd %s under %s", bs.Path(), endpoints, es.Prefix())
 	} else {
 		if err := os.MkdirAll(*to, 0o750); err != nil {
 			return fmt.Errorf("db migrate: %w", err)
@@ -107,7 +117,11 @@ func cmdDBMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("db migrate: %s already exists: migrate into a new data directory", path)
 		}
-		bs, err := store.Open(path, store.Options{})
+		opts := store.Options{}
+		if id, ok := es.Identity(); ok {
+			opts.Link = &id
+		}
+		bs, err := store.Open(path, opts)
 		if err != nil {
 			return fmt.Errorf("db migrate: %w", err)
 		}

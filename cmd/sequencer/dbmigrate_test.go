@@ -36,7 +36,8 @@ func TestDBMigrateCopiesEverythingToEtcdAndBackUnchanged(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	url := c.Endpoints()[0]
 	dir := t.TempDir()
-	s, err := store.Open(filepath.Join(dir, store.FileName), store.Options{NoSync: true})
+	link := store.LinkIdentity{Kind: "bridge", Address: "ocs-sidecar:7410", TargetAppDBID: 120}
+	s, err := store.Open(filepath.Join(dir, store.FileName), store.Options{NoSync: true, Link: &link})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +69,9 @@ func TestDBMigrateCopiesEverythingToEtcdAndBackUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	if id, ok := r.Identity(); !ok || id != link {
+		t.Errorf("the copy's OCS link: %+v %v, want %+v (its Do-Not-Call outcomes are that OCS's)", id, ok, link)
+	}
 	if got := dump(t, r); got != want {
 		t.Errorf("after a round trip through etcd:\n%s\nwant\n%s", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,10 +108,17 @@ spec:
 // startDaemon runs `sequencer run` with args on a free loopback port until
 // the test ends, waits until it is ready, and returns its API URL.
 func startDaemon(t *testing.T, args ...string) string {
+	url, _ := startStoppableDaemon(t, args...)
+	return url
+}
+
+// startStoppableDaemon is startDaemon that can also be stopped before the
+// test ends (to start another on the same data directory).
+func startStoppableDaemon(t *testing.T, args ...string) (url string, stop func()) {
 	t.Helper()
 	addr := freeAddr(t)
-	background(t, append([]string{"run", "--listen", addr, "--log-format", "json"}, args...)...)
-	url := "http://" + addr
+	stop = background(t, append([]string{"run", "--listen", addr, "--log-format", "json"}, args...)...)
+	url = "http://" + addr
 	waitFor(t, "the daemon to be ready", func() bool {
 		resp, err := http.Get(url + "/readyz")
 		if err != nil {
@@ -119,16 +127,16 @@ func startDaemon(t *testing.T, args ...string) string {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	return url
+	return url, stop
 }
 
-// background runs a command until the test ends; it must then stop
-// cleanly within 10 s of its context being cancelled.
-func background(t *testing.T, args ...string) {
+// background runs a command until the test ends or stop is called; it
+// must then stop cleanly within 10 s of its context being cancelled.
+func background(t *testing.T, args ...string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, io.Discard, io.Discard) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -139,6 +147,8 @@ func background(t *testing.T, args ...string) {
 			t.Errorf("%s did not stop within 10 s of cancel", args[0])
 		}
 	})
+	t.Cleanup(stop)
+	return stop
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

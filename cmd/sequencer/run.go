@@ -48,12 +48,16 @@ type runFlags struct {
 	originApp int
 	targetApp int
 	tokenFile string
+	adoptLink bool
 	// OCS link details beyond the URL.
 	ocsGroups   string // campaign-group DBID map for http://
 	ocsStates   string // address receiving OCS's campaign-group state POSTs
 	ocsCounters bool
 
 	strictPerms bool // refuse, not just warn about, a token file others can read
+
+	allowedHosts stringList    // Host names the API answers to besides loopback and the listen IP
+	pollInterval time.Duration // cap of the status polls of count-bound items
 
 	// High availability: state in etcd, one leader among the daemons.
 	etcd       string // comma-separated endpoints; empty: bbolt under --data
@@ -66,12 +70,18 @@ type runFlags struct {
 	advertise  string // its API address as the others should give it out
 }
 
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f runFlags
 	fs.StringVar(&f.specsDir, "specs", "examples", "directory of spec files to watch")
-	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "directory of the progress database")
+	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "directory of the progress database (with --ocs sim: its sim/ subdirectory unless given)")
 	fs.StringVar(&f.ocsURL, "ocs", "sim", "OCS link: sim (embedded simulator), bridge://HOST:PORT or http://HOST:PORT (OCS's HTTP port)")
 	fs.StringVar(&f.ocsGroups, "ocs-campaign-groups", "", "with http://: JSON file mapping campaign groups to their DBIDs ({\"campaignGroups\":[{\"dbid\":5101,\"campaignDBID\":101,\"groupDBID\":732}]})")
 	fs.StringVar(&f.ocsStates, "ocs-states-listen", "", "with http://: address receiving OCS's campaign-group state POSTs (campaigngroup-states-uri); empty: poll only")
@@ -86,6 +96,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&f.targetApp, "target-app", 120, "the OCS application DBID used when a spec says 0")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the API bearer token (required to listen beyond loopback)")
 	fs.BoolVar(&f.strictPerms, "strict-permissions", false, "refuse to start when the token file is readable by group or others (default: warn)")
+	fs.Var(&f.allowedHosts, "allowed-host", "a name (or name:port) clients may use in Host to reach the API, e.g. a DNS or Service name; repeatable. Loopback names and the listen IP are always allowed")
+	fs.DurationVar(&f.pollInterval, "poll-interval", 5*time.Second, "longest wait between status polls of an item with a count stop (polls come sooner as the count nears its limit)")
+	fs.BoolVar(&f.adoptLink, "adopt-link", false, "the OCS link changed (OCS moved): let the database made with the old one carry on with this one")
 	fs.StringVar(&f.etcd, "etcd", "", "keep progress in etcd and run as one of several daemons, only the leader driving OCS: http(s)://HOST:2379[,...] (empty: bbolt under --data)")
 	fs.StringVar(&f.etcdPrefix, "etcd-prefix", etcdstore.DefaultPrefix, "with --etcd: key prefix of this set of daemons")
 	fs.StringVar(&f.etcdCA, "etcd-ca", "", "with --etcd: CA file verifying the etcd members")
@@ -102,6 +115,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if fs.NArg() > 0 {
 		return usageError("run: unexpected argument %q", fs.Arg(0))
+	}
+	dataGiven := false
+	fs.Visit(func(fl *flag.Flag) { dataGiven = dataGiven || fl.Name == "data" })
+	if f.ocsURL == "sim" && !dataGiven {
+		// A newcomer's demo never shares a database with a real OCS.
+		f.dataDir = filepath.Join(f.dataDir, "sim")
 	}
 	var logOut io.Writer = stderr
 	var lf *logFile
@@ -124,7 +143,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // runDaemon runs until ctx is done. lf is the --log-file, nil for stderr.
-func runDaemon(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) error {
+func runDaemon(parent context.Context, f runFlags, log *slog.Logger, lf *logFile) error {
 	// SIGHUP's default action would kill the daemon: take it before the
 	// slow start-up steps, and act on it once the watcher exists.
 	hup := make(chan os.Signal, 1)
@@ -142,29 +161,38 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) e
 			return usageError("run: %v", err)
 		}
 	}
+	id, err := linkIdentity(f)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	dbPath := filepath.Join(f.dataDir, store.FileName)
-	st, err := store.Open(dbPath, store.Options{Logger: log})
+	st, err := store.Open(dbPath, store.Options{Logger: log, Link: &id, AdoptLink: f.adoptLink})
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", dbPath, err)
+		return err // store's errors name the file and say what to do
 	}
 	defer st.Close()
-	go pruneHistory(ctx, st, log)
 
-	link, closeLink, err := openLink(ctx, f, log)
+	link, closeLink, err := openLink(parent, f, log)
 	if err != nil {
 		return err
 	}
 	defer closeLink()
 
+	// Every goroutine below runs under g: the first to fail cancels the
+	// others, and run returns that error once they have wound down, so a
+	// fatal error ends the process instead of leaving it half alive.
+	g := newGroup(parent)
+	ctx := g.ctx
 	watcher, err := specs.NewWatcher(ctx, f.specsDir, specs.WatchOptions{Logger: log, MaxFileBytes: int64(f.maxSpec)})
 	if err != nil {
-		return fmt.Errorf("watch specs %s: %w", f.specsDir, err)
+		g.fail(fmt.Errorf("watch specs %s: %w", f.specsDir, err))
+		return g.wait()
 	}
 	watched := watcher.Snapshots()
-	go reloadOnHUP(ctx, hup, watcher, lf, log)
+	g.Go(func(ctx context.Context) error { reloadOnHUP(ctx, hup, watcher, lf, log); return nil })
 	// Record requests (DNC, cancellation) need a link that collects every
 	// OCS's answer: the CommDN links, not OCS HTTP.
 	var records api.Records
@@ -174,10 +202,37 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) e
 		records = cl
 		lists = dnc.NewLists(dnc.Config{Sender: cl, Store: st, Logger: log.With("component", "dnc")})
 	}
+	metrics := api.NewMetrics()
+	rec := reconcile.New(reconcile.Config{
+		Link: link, Store: st, Logger: log, Metrics: metrics,
+		OriginAppDBID: int32(f.originApp), TargetAppDBID: int32(f.targetApp),
+		PollInterval: f.pollInterval,
+	})
 	var specsLoaded atomic.Bool
+	var srv *http.Server
+	var ln net.Listener
+	if f.listen != "" {
+		ready := func() []api.Check {
+			var checks []api.Check
+			checks = append(checks, api.Check{Name: "specs", Err: errIf(!specsLoaded.Load(), "no specs snapshot loaded yet")})
+			checks = append(checks, api.Check{Name: "ocs", Err: errIf(!linkUp(link), "link to OCS is down")})
+			checks = append(checks, api.Check{Name: "reconciler", Err: errIf(!rec.Running(), "loop not running")})
+			return checks
+		}
+		srv = api.NewHTTPServer(f.listen, api.NewServer(api.Config{
+			Reconciler: rec, History: st, Ready: ready, Token: token, Metrics: metrics, Logger: log,
+			Records: records, DNCLists: dncStatus(lists), AllowedHosts: f.allowedHosts,
+			Store: storeHealth{st, rec},
+		}).Handler())
+		if ln, err = net.Listen("tcp", f.listen); err != nil {
+			g.fail(fmt.Errorf("listen %s: %w", f.listen, err))
+			return g.wait()
+		}
+	}
+
 	snaps := make(chan specs.Snapshot)
 	dncSnaps := make(chan specs.Snapshot, 1) // the latest only
-	go func() {
+	g.Go(func(ctx context.Context) error {
 		defer close(snaps)
 		defer close(dncSnaps)
 		warned := false
@@ -201,58 +256,34 @@ func runDaemon(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) e
 			case snaps <- s:
 				specsLoaded.Store(true) // ready once the loop has the specs
 			case <-ctx.Done():
-				return
+				return nil
 			}
 		}
-	}()
-	listsDone := make(chan error, 1)
-	if lists != nil {
-		go func() { listsDone <- lists.Run(ctx, dncSnaps) }()
-	} else {
-		listsDone <- nil
-	}
-	defer func() {
-		if err := <-listsDone; err != nil {
-			log.Error("DoNotCall lists", "err", err)
-		}
-	}()
-	metrics := api.NewMetrics()
-	rec := reconcile.New(reconcile.Config{
-		Link: link, Store: st, Logger: log, Metrics: metrics,
-		OriginAppDBID: int32(f.originApp), TargetAppDBID: int32(f.targetApp),
+		return nil
 	})
-	if f.listen != "" {
-		ready := func() []api.Check {
-			var checks []api.Check
-			checks = append(checks, api.Check{Name: "specs", Err: errIf(!specsLoaded.Load(), "no specs snapshot loaded yet")})
-			checks = append(checks, api.Check{Name: "store", Err: nil})
-			checks = append(checks, api.Check{Name: "ocs", Err: errIf(!linkUp(link), "link to OCS is down")})
-			checks = append(checks, api.Check{Name: "reconciler", Err: errIf(!rec.Running(), "loop not running")})
-			return checks
-		}
-		srv := api.NewHTTPServer(f.listen, api.NewServer(api.Config{
-			Reconciler: rec, History: st, Ready: ready, Token: token, Metrics: metrics, Logger: log,
-			Records: records, DNCLists: dncStatus(lists),
-		}).Handler())
-		ln, err := net.Listen("tcp", f.listen)
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", f.listen, err)
-		}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("http server", "err", err)
-			}
-		}()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(sctx)
-		}()
+	g.Go(func(ctx context.Context) error {
+		pruneHistory(ctx, st, log)
+		return nil
+	})
+	g.Go(func(ctx context.Context) error { return watchStore(ctx, st, time.Second) })
+	if lists != nil {
+		g.Go(func(ctx context.Context) error { return lists.Run(ctx, dncSnaps) })
+	}
+	if srv != nil {
+		g.Go(func(ctx context.Context) error { return serve(ctx, srv, ln) })
 		log.Info("api listening", "addr", ln.Addr().String())
 	}
-	log.Info("sequencer running", "specs", f.specsDir, "data", dbPath, "ocs", f.ocsURL)
-	err = rec.Run(ctx, snaps)
-	log.Info("sequencer stopped")
+	g.Go(func(ctx context.Context) error { return rec.Run(ctx, snaps) })
+	log.Info("sequencer running", "specs", f.specsDir, "data", dbPath, "ocs", f.ocsURL, "link", id.String())
+	err = g.wait()
+	if errors.Is(err, store.ErrCorrupt) {
+		err = fmt.Errorf("%w; the database %s holds it: see `sequencer db check --data %s`, or restore the latest backup", err, dbPath, f.dataDir)
+	}
+	if err != nil {
+		log.Error("sequencer stopped", "err", err)
+	} else {
+		log.Info("sequencer stopped")
+	}
 	return err
 }
 
@@ -315,6 +346,109 @@ func (l *logFile) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.f.Close()
+}
+
+// storeHealth is the store's readiness: the file is sound, and the last
+// write the loop made went through (a full disk shows here).
+type storeHealth struct {
+	st  *store.Store
+	rec *reconcile.Reconciler
+}
+
+func (h storeHealth) Healthy() error {
+	if err := h.st.Damaged(); err != nil {
+		return err
+	}
+	return h.rec.StoreError()
+}
+
+// watchStore ends the daemon once the database turns out damaged: every
+// write fails from then on, and a restart stops at Open with the reason.
+func watchStore(ctx context.Context, st *store.Store, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := st.Damaged(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// serve runs the API until ctx ends, then lets the requests in flight
+// finish (5 s at most).
+func serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	<-served
+	return nil
+}
+
+// group runs goroutines under one context that the first error cancels
+// (errgroup's contract, with the standard library).
+type group struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+}
+
+func newGroup(parent context.Context) *group {
+	ctx, cancel := context.WithCancelCause(parent)
+	return &group{ctx: ctx, cancel: cancel}
+}
+
+// Go runs fn; an error from it stops the group.
+func (g *group) Go(fn func(ctx context.Context) error) {
+	g.wg.Go(func() {
+		if err := fn(g.ctx); err != nil {
+			g.fail(err)
+		}
+	})
+}
+
+func (g *group) fail(err error) {
+	g.once.Do(func() {
+		g.err = err
+		g.cancel(err)
+	})
+}
+
+// wait returns the first error once every goroutine has returned.
+func (g *group) wait() error {
+	g.wg.Wait()
+	g.cancel(nil)
+	return g.err
+}
+
+// linkIdentity is what the database records of the OCS link, so that the
+// simulator's progress is never taken for a real OCS's.
+func linkIdentity(f runFlags) (store.LinkIdentity, error) {
+	id := store.LinkIdentity{TargetAppDBID: int32(f.targetApp)}
+	switch u := f.ocsURL; {
+	case u == "sim":
+		id.Kind = "sim"
+	case strings.HasPrefix(u, "bridge://"):
+		id.Kind, id.Address = "bridge", strings.TrimPrefix(u, "bridge://")
+	case strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"):
+		id.Kind, id.Address = "http", strings.TrimSuffix(u, "/")
+	default:
+		return id, usageError("run: --ocs %q: want sim, bridge://HOST:PORT or http://HOST:PORT", u)
+	}
+	return id, nil
 }
 
 // pruneHistory applies the history retention (age and count) at start and
@@ -532,7 +666,11 @@ func runHA(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) error
 		return usageError("run: --etcd: %v", err)
 	}
 	defer cli.Close()
-	base, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: f.etcdPrefix})
+	id, err := linkIdentity(f)
+	if err != nil {
+		return err
+	}
+	base, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: f.etcdPrefix, Link: &id, AdoptLink: f.adoptLink})
 	if err != nil {
 		return fmt.Errorf("--etcd %s: %w", f.etcd, err)
 	}
@@ -574,7 +712,7 @@ func runHA(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) error
 		}
 		srv := api.NewHTTPServer(f.listen, api.NewServer(api.Config{
 			Reconciler: &cur, History: base, Store: base, Ready: ready, Token: token, Metrics: metrics, Logger: log,
-			Records: &cur, DNCLists: &cur, Cluster: clusterOf{el: el, self: self},
+			Records: &cur, DNCLists: &cur, Cluster: clusterOf{el: el, self: self}, AllowedHosts: f.allowedHosts,
 		}).Handler())
 		ln, err := net.Listen("tcp", f.listen)
 		if err != nil {
@@ -593,7 +731,7 @@ func runHA(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) error
 		log.Info("api listening", "addr", ln.Addr().String())
 	}
 	log.Info("sequencer running as a cluster member", "member", self.Name, "specs", f.specsDir, "etcd", f.etcd,
-		"prefix", base.Prefix(), "lease", f.lease, "ocs", f.ocsURL)
+		"prefix", base.Prefix(), "lease", f.lease, "ocs", f.ocsURL, "link", id.String())
 	el.Run(ctx, func(t *ha.Term) { lead(t, f, base, hub, &cur, metrics, log) })
 	log.Info("sequencer stopped")
 	return nil
@@ -614,6 +752,7 @@ func lead(t *ha.Term, f runFlags, base *etcdstore.Store, hub *snapHub, cur *lead
 	rec := reconcile.New(reconcile.Config{
 		Link: link, Store: st, Logger: log, Metrics: metrics,
 		OriginAppDBID: int32(f.originApp), TargetAppDBID: int32(f.targetApp),
+		PollInterval: f.pollInterval,
 	})
 	var lists *dnc.Lists
 	var records api.Records

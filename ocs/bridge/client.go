@@ -197,6 +197,7 @@ func (c *Client) read(conn *Conn) error {
 
 // Request sends req and waits for its answer.
 func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
+	after := c.recv.Mark()
 	ref, w, err := c.send(req, false)
 	if err != nil {
 		return ocs.Message{}, err
@@ -208,6 +209,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		if !ok {
 			return ocs.Message{}, c.lost(req)
 		}
+		m.After = after
 		if err := m.AnswerError(req.Type); err != nil {
 			return m, err
 		}
@@ -293,7 +295,7 @@ func (c *Client) send(req ocs.Message, collect bool) (int32, *waiter, error) {
 	conn := c.conn
 	if conn == nil {
 		c.mu.Unlock()
-		return 0, nil, fmt.Errorf("%s: %w", req.Type, ocs.ErrDisconnected)
+		return 0, nil, fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent)
 	}
 	c.ref++
 	if c.ref <= 0 {

@@ -74,3 +74,25 @@ func TestAnAnswerOfTheWrongTypeIsAProtocolErrorNotSuccess(t *testing.T) {
 		}
 	})
 }
+
+// OCS may send the events it computed after an answer before the answer
+// itself; the answer then says when its request left, so the loop can tell
+// that those events may be newer although they were received first.
+func TestAnAnswerSaysWhichStampsItsRequestWasInFlightFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		c, p := connect(t, f, bridge.Options{})
+		defer c.Close()
+		res := send(c, context.Background(), ocs.NewGetCampaignStatus(target(101)))
+		req := p.read(t)
+		tg := ocs.Target{OriginAppDBID: 120, CampaignDBID: 101, GroupDBID: 732}
+		p.write(t, ocs.NewNotice(ocs.EvCampaignUnloaded, tg, ocs.StatusNotLoaded))
+		p.write(t, ocs.NewAnswer(req, ocs.EvCampaignStatus).WithStatus(ocs.StatusRunning))
+		r := <-res
+		synctest.Wait()
+		unloaded := <-c.Events()
+		if r.err != nil || r.ans.After == 0 || unloaded.Recv < r.ans.After || r.ans.Recv <= unloaded.Recv {
+			t.Errorf("answer stamp %d after %d, event stamp %d: want the event inside the answer's flight window", r.ans.Recv, r.ans.After, unloaded.Recv)
+		}
+	})
+}

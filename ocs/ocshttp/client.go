@@ -171,6 +171,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		return ocs.Message{}, fmt.Errorf("%s: campaign %d group %d: no campaign group DBID in the campaign-groups file: %w",
 			req.Type, req.CampaignDBID, req.GroupDBID, ocs.ErrInvalidRequest)
 	}
+	after := c.recv.Mark()
 	body, _ := json.Marshal(BodyOf(req))
 	u := c.base.JoinPath(Path(cg.DBID))
 	u.RawQuery = url.Values{"req": {action}}.Encode()
@@ -212,7 +213,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		return ocs.Message{}, fmt.Errorf("%s: HTTP %d with an unreadable body %s: %w", req.Type, resp.StatusCode, snippet(raw), ocs.ErrInvalidRequest)
 	case st.Error != nil && *st.Error != 0:
 		ans := ocs.NewError(req, ocs.ErrorCode(*st.Error), st.ErrorMessage)
-		ans.Recv = stamp
+		ans.Recv, ans.After = stamp, after
 		return ans, ans.AsError(req.Type)
 	case resp.StatusCode >= 300:
 		return ocs.Message{}, fmt.Errorf("%s: HTTP %d %s: %w", req.Type, resp.StatusCode, snippet(raw), ocs.ErrInvalidRequest)
@@ -222,7 +223,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 	if req.Has&ocs.AttrReferenceID != 0 {
 		ans = ans.WithReference(req.ReferenceID)
 	}
-	ans.Recv = stamp
+	ans.Recv, ans.After = stamp, after
 	return ans, nil
 }
 
@@ -237,6 +238,37 @@ func (c *Client) setUp(up bool) {
 		t = ocs.LinkUp
 	}
 	c.emit(ocs.Message{Type: t}, true)
+	if !up {
+		go c.probe()
+	}
+}
+
+// probe finds out when OCS answers again. The loop sends nothing while the
+// link is down, so without it an HTTP link, which has no connection to
+// re-establish, would never learn that OCS is back. Any HTTP answer will
+// do: it proves that OCS's HTTP port is listening.
+func (c *Client) probe() {
+	wait := time.Second
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-time.After(wait):
+		}
+		if c.up.Load() {
+			return // a request got through meanwhile
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String(), nil)
+		resp, err := c.opts.HTTPClient.Do(req)
+		cancel()
+		if err == nil {
+			resp.Body.Close()
+			c.setUp(true)
+			return
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }
 
 // emit stamps m and puts it on Events, under one lock so that stamps and

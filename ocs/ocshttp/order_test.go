@@ -63,3 +63,36 @@ func TestAnOCSThatStopsAnsweringOverHTTPIsAnnouncedDownThenUpInReceiveOrder(t *t
 		}
 	})
 }
+
+// The loop sends nothing while a link is down, so an HTTP link must find
+// out by itself that OCS answers again.
+func TestAnHTTPLinkThatWentDownProbesOCSAndAnnouncesItsReturn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := ocssim.New(ocssim.Default())
+		defer sim.Close()
+		tr := &flaky{next: inMemory{sim.HTTPHandler()}}
+		c, err := ocshttp.New("http://ocs.test:8090", ocshttp.Options{HTTPClient: &http.Client{Transport: tr},
+			CampaignGroups: simGroups(), RequestTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		tr.down.Store(true)
+		c.Request(context.Background(), ocs.NewGetCampaignStatus(tg(101, 732)))
+		if m := <-c.Events(); m.Type != ocs.LinkDown {
+			t.Fatalf("got %s, want LinkDown", m.Type)
+		}
+		time.Sleep(10 * time.Second)
+		tr.down.Store(false)
+		time.Sleep(30 * time.Second) // the probe backs off, 30 s at most
+		synctest.Wait()
+		select {
+		case m := <-c.Events():
+			if m.Type != ocs.LinkUp || !c.Up() {
+				t.Errorf("got %s (up %v), want LinkUp", m.Type, c.Up())
+			}
+		default:
+			t.Error("no LinkUp without a request: the link never noticed OCS was back")
+		}
+	})
+}
