@@ -146,7 +146,7 @@ type Store struct {
 	fence *Fence
 	lost  func(error) // told of every fenced write
 	link  *store.LinkIdentity
-	tie   uint64      // high half of history tiebreakers: this process
+	tie   uint64 // high half of history tiebreakers: this process
 	seq   *atomic.Uint64
 }
 
