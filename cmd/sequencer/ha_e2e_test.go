@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,8 +33,6 @@ type haEnv struct {
 	simAddr string
 	simLog  string
 	specs   string
-	mu      sync.Mutex
-	procs   []*exec.Cmd
 }
 
 type haDaemon struct {

@@ -778,7 +778,9 @@ func lead(t *ha.Term, f runFlags, base *etcdstore.Store, hub *snapHub, cur *lead
 	cur.set(rec, link, records, lists)
 	defer cur.set(nil, nil, nil, nil)
 	if err := rec.Run(ctx, snaps); err != nil {
-		log.Error("the loop stopped", "err", err)
+		// A fenced write ends up here: the term is over whatever the
+		// keep-alives say.
+		t.End(fmt.Errorf("the loop stopped: %w", err))
 	}
 	<-listsDone
 }
