@@ -16,8 +16,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/sequencer-dev/sequencer/api/ui"
 	"github.com/sequencer-dev/sequencer/reconcile"
 	"github.com/sequencer-dev/sequencer/store"
 )
@@ -72,6 +74,11 @@ type Config struct {
 	DNCLists     DNCLists
 	Logger       *slog.Logger
 	Now          func() time.Time
+	// EventPoll is how often GET /api/v1/events compares the published
+	// status with what each client was sent (default 1 s); Heartbeat how
+	// often an idle stream gets a comment line (default 15 s).
+	EventPoll time.Duration
+	Heartbeat time.Duration
 	// Cluster is leader election when several daemons share an etcd
 	// cluster: a standby refuses state changes (503, naming the leader)
 	// and is not ready. nil: a single daemon.
@@ -85,6 +92,10 @@ const MaxBodyBytes = 64 << 10
 type Server struct {
 	cfg Config
 	mux *http.ServeMux
+	// closing ends the event streams, which would otherwise hold
+	// http.Server.Shutdown until its deadline.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // NewServer builds the handler tree.
@@ -95,7 +106,13 @@ func NewServer(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	if cfg.EventPoll <= 0 {
+		cfg.EventPoll = defaultEventPoll
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = defaultHeartbeat
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), closing: make(chan struct{})}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /api/v1/sequences", s.auth(s.listSequences))
@@ -111,6 +128,13 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("POST /api/v1/dnc", s.auth(s.recordRequest(false)))
 	s.mux.Handle("POST /api/v1/cancel-record", s.auth(s.recordRequest(true)))
 	s.mux.Handle("GET /api/v1/dnc-lists", s.auth(s.dncLists))
+	s.mux.Handle("GET /api/v1/events", s.auth(s.events))
+	// The dashboard's files hold no data and no secret, so they need no
+	// token (a browser cannot send one when it opens a page): every
+	// figure on it comes from /api, which does.
+	dash := ui.Handler()
+	s.mux.Handle("GET /{$}", dash)
+	s.mux.Handle("GET /ui/", dash)
 	s.mux.Handle("GET /api/v1/cluster", s.auth(s.cluster))
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.handler(cfg.Reconciler, cfg.DNCLists).ServeHTTP))
@@ -131,6 +155,26 @@ func NewServer(cfg Config) *Server {
 // the daemon from the operator's own browser (guard.go) to every route,
 // present and future, before any route runs.
 func (s *Server) Handler() http.Handler {
+	return rootHandler{s: s, h: s.guarded()}
+}
+
+// rootHandler lets NewHTTPServer find the Server behind a handler, to end
+// its event streams on shutdown.
+type rootHandler struct {
+	s *Server
+	h http.Handler
+}
+
+func (h rootHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeHTTP(w, r) }
+
+// CloseStreams ends every open event stream; one opened later ends after
+// its first burst. http.Server.Shutdown waits for handlers to return, and
+// a stream never would by itself.
+func (s *Server) CloseStreams() {
+	s.closeOnce.Do(func() { close(s.closing) })
+}
+
+func (s *Server) guarded() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// GET /healthz says nothing but "ok", and probes call it by
 		// whatever name they have.
@@ -164,13 +208,18 @@ func (s *Server) Handler() http.Handler {
 }
 
 // NewHTTPServer wraps h with the timeouts every exposed server needs.
+// When h is a Server's Handler, Shutdown also ends its event streams.
 func NewHTTPServer(addr string, h http.Handler) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Addr: addr, Handler: h,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 	}
+	if rh, ok := h.(rootHandler); ok {
+		srv.RegisterOnShutdown(rh.s.CloseStreams)
+	}
+	return srv
 }
 
 // ErrInsecureListen is returned by CheckListen for a non-loopback address

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/store"
@@ -160,10 +161,18 @@ func (r *Reconciler) statusOf(s *seqState, now time.Time) SequenceStatus {
 		NextAction: s.nextAction, NextActionAt: s.nextAt,
 		ObservedGeneration: s.spec.Generation, SpecHash: s.spec.Hash,
 	}
+	st.Labels, st.TimeZone = s.spec.Labels, s.spec.TimeZone
 	if run := s.prog.Run; run != nil {
 		st.Run, st.Item, st.ItemIndex, st.ItemState = run.ID, run.ItemName, run.Item, run.ItemState
+		st.CampaignDBID, st.GroupDBID = run.CampaignDBID, run.GroupDBID
+		if o := r.obs[runGroup(run)]; o != nil && o.has && loadedState(run.ItemState) {
+			st.Dials, st.Contacts = itemCounters(run, o)
+		}
 	}
 	st.Suspended, st.SuspendedBy = r.suspended(s, now)
+	if o := s.prog.Override; st.Suspended && o != nil && o.Suspended && strings.HasPrefix(st.SuspendedBy, "api:") {
+		st.SuspendReason, st.SuspendedUntil = o.Why, o.Until
+	}
 	if st.Suspended {
 		st.Phase = PhaseSuspended
 	}

@@ -328,6 +328,7 @@ type dstRunner struct {
 	conns   uint64
 	states  []dstState
 	outages []dstSpan
+	drops   []time.Time
 
 	cur        map[string]*specs.Sequence
 	invalid    map[string]string
@@ -649,6 +650,7 @@ func (r *dstRunner) do(a dstAction) {
 		r.attachObserver()
 	case "drop":
 		r.lastFault = time.Now()
+		r.drops = append(r.drops, time.Now())
 		r.sim.DropAnswers(a.n)
 	case "crash":
 		r.lastFault = time.Now()
@@ -729,7 +731,7 @@ func (r *dstRunner) truth(final []SequenceStatus) *dstTruth {
 	defer r.mu.Unlock()
 	tr := &dstTruth{Daemon: dstDaemon, Counters: r.sc.counters, Slack: r.sc.wire.AnswerDelay + r.sc.wire.RequestDelay,
 		Items: r.items, States: slices.Clone(r.states), Given: r.given, Boundaries: r.boundaries,
-		Outages: slices.Clone(r.outages), LastFault: r.lastFault, End: time.Now(), Final: final}
+		Outages: slices.Clone(r.outages), Drops: slices.Clone(r.drops), LastFault: r.lastFault, End: time.Now(), Final: final}
 	if tr.LastFault.IsZero() {
 		tr.LastFault = dstT0
 	}

@@ -167,6 +167,10 @@ type observation struct {
 	// Rates from the last two counter samples, per second: they pace the
 	// polls of count-bound items.
 	dialRate, contactRate float64
+	// The first counter sample of this load: over a long enough baseline
+	// the rates are the average since it, which late answers skew less.
+	firstAt    time.Time
+	firstStats ocs.Stats
 }
 
 type result struct {

@@ -170,12 +170,9 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		if res.err == nil {
 			// How old an answer's counters are by the time a stop sent
 			// now reaches OCS: one round trip.
-			rtt := now.Sub(res.sent)
-			if s.pollRTT == 0 {
-				s.pollRTT = rtt
-			} else {
-				s.pollRTT = (s.pollRTT + rtt) / 2
-			}
+			// This answer's own round trip: its counters are at most
+			// that old, and a stop takes at most that long to arrive.
+			s.pollRTT = now.Sub(res.sent)
 		}
 		if res.err == nil {
 			s.ocsBounced = false
@@ -474,7 +471,15 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 		o.mode = m.DialMode
 	}
 	if stats, has := m.Stats(); has && st != ocs.StatusNotLoaded {
-		if dt := now.Sub(prevAt).Seconds(); o.has && dt > 0 && stats.Dials >= o.stats.Dials && stats.Contacts >= o.stats.Contacts {
+		switch dt := now.Sub(prevAt).Seconds(); {
+		case !o.has || stats.Dials < o.firstStats.Dials:
+			o.firstAt, o.firstStats = now, stats
+		case now.Sub(o.firstAt) >= 3*time.Second:
+			base := now.Sub(o.firstAt).Seconds()
+			o.dialRate = float64(stats.Dials-o.firstStats.Dials) / base
+			o.contactRate = float64(stats.Contacts-o.firstStats.Contacts) / base
+			o.rates(o.dialRate, o.contactRate, stats)
+		case dt > 0 && stats.Dials >= o.stats.Dials && stats.Contacts >= o.stats.Contacts:
 			o.rates(float64(stats.Dials-o.stats.Dials)/dt, float64(stats.Contacts-o.stats.Contacts)/dt, stats)
 		}
 		o.stats, o.has = stats, true
@@ -531,7 +536,7 @@ func (r *Reconciler) overtaken(k groupKey, m ocs.Message, st ocs.GroupCampStatus
 // a zero sample must not stop the polls from closing in on the limit.
 func (o *observation) rates(dials, contacts float64, st ocs.Stats) {
 	const a = 0.5
-	if o.dialRate <= 0 {
+	if o.dialRate <= 0 || o.dialRate == dials {
 		o.dialRate, o.contactRate = dials, contacts
 	} else {
 		o.dialRate = a*dials + (1-a)*o.dialRate

@@ -135,9 +135,21 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 			s.phase = PhaseWaiting
 			return now.Add(r.cfg.Resync)
 		}
-		if no := r.obs[nk]; no != nil && !no.stale && no.status != ocs.StatusNotLoaded {
-			r.setCond(s, CondConflict, true, "GroupBusyInOCS",
-				fmt.Sprintf("campaign group %s is %s in OCS but the sequencer did not load it (loaded by hand in OCM/GA?); waiting for it to be unloaded", nk, no.status), now)
+		r.claims[nk] = s.name // ours to look at; given back if someone else has it
+		run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
+		if no := r.obs[nk]; no == nil || no.stale || now.Sub(no.at) >= r.cfg.PollInterval {
+			// Look before loading: a group found loaded now is someone
+			// else's, and after a crash between this Load's intent and
+			// its sending, a group found loaded was then at least free a
+			// moment before.
+			s.phase = PhaseStarting
+			return r.sendStatus(s, now, r.target(spec, nk))
+		}
+		if no := r.obs[nk]; no.status != ocs.StatusNotLoaded {
+			// The same words as a Load refused with AlreadyLoaded.
+			r.release(s, nk)
+			r.setCond(s, CondConflict, true, "LoadedOutside",
+				fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", nk.campaign, nk.group), now)
 			s.phase = PhaseWaiting
 			return now.Add(r.cfg.Resync)
 		}
@@ -257,7 +269,10 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 	}
 	before := run.ItemState
 	switch {
-	case run.ItemState == stLoading && o.status.Loaded() && (!s.loadUnknown || !run.OutsideSince.IsZero()):
+	case run.ItemState == stLoading && o.status.Loaded() && (!s.loadUnknown || !run.OutsideSince.IsZero() || o.status == ocs.StatusRunning):
+		// A Start is only ever sent after a Load's answer, so a group
+		// found dialing while this item was still loading was started
+		// by someone else, whoever loaded it.
 		// Loaded, but no Load of ours can have done it: none left with
 		// an unknown outcome, or the last one was refused because someone
 		// else had the group. Not ours until a Load of ours is answered.
@@ -265,9 +280,6 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 		return
 	case run.ItemState == stLoading && o.status.Loaded():
 		run.ItemState = stLoaded
-		if o.status == ocs.StatusRunning {
-			run.ItemState = stStarting // loaded and dialing: settle the start too
-		}
 	case run.ItemState == stStopping && o.status == ocs.StatusInActive:
 		r.advance(s, result{action: actStop}, now)
 	case run.ItemState == stUnloading && o.status == ocs.StatusNotLoaded:
@@ -500,8 +512,12 @@ func (r *Reconciler) countersUsable(s *seqState, item *specs.Item, now time.Time
 	return true
 }
 
-// minPoll bounds how often one sequence polls, whatever the dial rate.
-const minPoll = 100 * time.Millisecond
+// minPoll bounds how often one sequence polls, whatever the dial rate;
+// learnPoll is the pace until two counter samples give a rate.
+const (
+	minPoll   = 100 * time.Millisecond
+	learnPoll = 250 * time.Millisecond
+)
 
 // pollEvery is how long a dialing item waits between status polls. For a
 // count stop it follows the observed rate: half the time until the count
@@ -517,11 +533,17 @@ func (r *Reconciler) pollEvery(item *specs.Item, run *store.Run, o *observation,
 		return every
 	}
 	if o == nil || !o.has || (o.dialRate <= 0 && o.contactRate <= 0) {
-		return min(every, time.Second) // learn the rate first
+		return min(every, learnPoll) // learn the rate first
 	}
 	dials, contacts := itemCounters(run, o)
 	bound := func(limit int32, done int64, rate float64) {
-		if limit <= 0 || rate <= 0 {
+		if limit <= 0 {
+			return
+		}
+		if rate <= 0 {
+			// Dials flow but no contact has come yet: no rate to plan
+			// with, so keep learning.
+			every = min(every, learnPoll)
 			return
 		}
 		left := float64(int64(limit)-done)/rate - lead.Seconds()

@@ -42,21 +42,33 @@ type Condition struct {
 
 // SequenceStatus is the externally visible state of one sequence.
 type SequenceStatus struct {
-	Name               string      `json:"name"`
-	File               string      `json:"file,omitempty"`
-	Engine             string      `json:"engine"`
-	Phase              Phase       `json:"phase"`
-	Run                string      `json:"run,omitempty"`
-	Item               string      `json:"item,omitempty"`
-	ItemIndex          int         `json:"itemIndex"`
-	ItemState          string      `json:"itemState,omitempty"`
-	NextAction         string      `json:"nextAction,omitempty"`
-	NextActionAt       time.Time   `json:"nextActionAt,omitzero"`
-	ObservedGeneration int64       `json:"observedGeneration"`
-	SpecHash           string      `json:"specHash,omitempty"`
-	Suspended          bool        `json:"suspended"`
-	SuspendedBy        string      `json:"suspendedBy,omitempty"`
-	Conditions         []Condition `json:"conditions"`
+	Name               string    `json:"name"`
+	File               string    `json:"file,omitempty"`
+	Engine             string    `json:"engine"`
+	Phase              Phase     `json:"phase"`
+	Run                string    `json:"run,omitempty"`
+	Item               string    `json:"item,omitempty"`
+	ItemIndex          int       `json:"itemIndex"`
+	ItemState          string    `json:"itemState,omitempty"`
+	NextAction         string    `json:"nextAction,omitempty"`
+	NextActionAt       time.Time `json:"nextActionAt,omitzero"`
+	ObservedGeneration int64     `json:"observedGeneration"`
+	SpecHash           string    `json:"specHash,omitempty"`
+	Suspended          bool      `json:"suspended"`
+	SuspendedBy        string    `json:"suspendedBy,omitempty"`
+	// SuspendReason and SuspendedUntil come with an API suspend (until
+	// zero: until resumed).
+	SuspendReason  string            `json:"suspendReason,omitempty"`
+	SuspendedUntil time.Time         `json:"suspendedUntil,omitzero"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	TimeZone       string            `json:"timeZone,omitempty"`
+	// The current item's campaign group and its counts so far (with
+	// counters; carried across OCS restarts).
+	CampaignDBID int32       `json:"campaignDBID,omitempty"`
+	GroupDBID    int32       `json:"groupDBID,omitempty"`
+	Dials        int64       `json:"dials,omitempty"`
+	Contacts     int64       `json:"contacts,omitempty"`
+	Conditions   []Condition `json:"conditions"`
 }
 
 // GroupObservation is the last status OCS reported for a campaign group.

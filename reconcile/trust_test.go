@@ -528,3 +528,36 @@ func TestALinkThatWasNeverUpDoesNotMakeTheLoopSpin(t *testing.T) {
 		}
 	})
 }
+
+// Found by the DST harness (seed 529): a crash with a Load's intent open
+// proves nothing about a group found dialing: a Start only ever follows a
+// Load's answer, so someone else started it.
+func TestAGroupFoundDialingAfterACrashDuringItsFirstLoadIsNotAdopted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &failingStore{}
+		h := newHarness(t, func(c *Config) { fs.Store = c.Store; c.Store = fs })
+		h.ocs.mu.Lock()
+		op := h.ocs.group(groupKey{611, 912})
+		op.status, op.mode = ocs.StatusRunning, ocs.DialModePredict
+		h.ocs.dropNext[ocs.ReqLoadCampaign] = true // the first Load gets no answer
+		h.ocs.mu.Unlock()
+		a := specs.Item{Name: "fresh-leads", CampaignDBID: 611, GroupDBID: 912, DialMode: ocs.DialModeProgress}
+		a.StopAt.Dials = 10
+		h.apply(seq("nightly", a))
+		h.wait(time.Second)
+		// The daemon dies with the Load's intent open: nothing it would
+		// still write reaches the disk.
+		fs.full.Store(true)
+		h.stop()
+		fs.full.Store(false)
+		h.start()
+		h.ocs.dial(611, 912, 500, 100)
+		h.wait(time.Hour)
+		tr := h.ocs.text()
+		for _, req := range []string{"CM_ReqStartDialing", "CM_ReqStopDialing", "CM_ReqUnloadCampaign"} {
+			if strings.Contains(tr, req) {
+				t.Errorf("the daemon sent %s to the operator's group:\n%s", req, tr)
+			}
+		}
+	})
+}
