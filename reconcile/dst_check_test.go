@@ -552,6 +552,11 @@ func dstCheckFinal(tr *dstTruth) []string {
 				continue
 			}
 		}
+		// An action under way in the last minute (a drain, a load) is
+		// progress too.
+		if !st.NextActionAt.IsZero() && tr.End.Sub(st.NextActionAt) < time.Minute {
+			continue
+		}
 		fresh := false
 		for _, b := range tr.Boundaries[st.Name] {
 			fresh = fresh || (!b.After(tr.End) && tr.End.Sub(b) < 10*time.Minute)

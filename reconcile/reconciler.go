@@ -107,6 +107,7 @@ type Reconciler struct {
 	// before it describes an OCS that may since have restarted.
 	linkDown  bool
 	linkFloor uint64
+	linkUps   int   // LinkUp notices so far: a reconnect explains a group lost
 	storeErr  error // the last durable write's failure, nil once one succeeds
 	fenced    error // set once a write is fenced (HA): send nothing, return
 	// halt: the operator's stop switch (API/CLI, durable) and the halts
@@ -498,6 +499,7 @@ func (r *Reconciler) onLink(ev ocs.Message, now time.Time) {
 		}
 		r.linkDown = true
 	case ocs.LinkUp:
+		r.linkUps++
 		r.linkDown = false
 		r.linkFloor = ev.Recv
 		r.linkTrouble()

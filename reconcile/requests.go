@@ -362,7 +362,15 @@ func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
 	case actStart:
 		run.ItemState = stDialing
 		if run.ItemStarted.IsZero() {
+			// OCS began dialing somewhere between the request and its
+			// answer, which may come late: stop times count from the
+			// request, so a late answer never pushes a stop back (a
+			// 00:11 stop after an answer at 00:11:00.2 would otherwise
+			// mean tomorrow).
 			run.ItemStarted = now
+			if !res.sent.IsZero() && res.sent.Before(now) {
+				run.ItemStarted = res.sent
+			}
 			r.history(s, now, store.Event{Kind: "item-start", Run: run.ID, Item: run.ItemName,
 				Message: fmt.Sprintf("item %s dialing in %s", run.ItemName, res.req.DialMode.Short())})
 		}

@@ -572,10 +572,13 @@ func (r *Reconciler) lostGroup(s *seqState, now time.Time, item *specs.Item, o *
 	// is ambiguous: an OCS restart, or an auto-completion whose events were
 	// lost with the link. Reload once; if OCS lets it go again at once with
 	// nothing dialed, the list is empty: never a reload loop.
-	if item.AutoCompletion && !run.ReloadedAt.IsZero() && now.Sub(run.ReloadedAt) < ambiguousReload && !(o.has && o.stats.Dials > 0) {
+	if item.AutoCompletion && !run.ReloadedAt.IsZero() && now.Sub(run.ReloadedAt) < ambiguousReload && !(o.has && o.stats.Dials > 0) &&
+		s.reloadEpoch == r.linkUps {
+		// (A reconnect since the reload explains the loss: an OCS restart.)
 		return r.finishItem(s, now, "calling list depleted: OCS unloaded the campaign group again right after a reload, without dialing (no auto-completion events seen)")
 	}
 	run.ReloadedAt = now
+	s.reloadEpoch = r.linkUps
 	r.history(s, now, store.Event{Kind: "decision", Run: run.ID, Item: item.Name,
 		Message: "OCS no longer has the campaign group loaded (OCS restart?); loading it again"})
 	run.Carried.Dials += int64(o.stats.Dials) - run.CountersAtStart.Dials

@@ -74,6 +74,7 @@ type seqState struct {
 	// (timeout, link lost, or a crash with its intent open). Only then may
 	// a group found loaded be this daemon's own.
 	loadUnknown bool
+	reloadEpoch int // r.linkUps when the item was last reloaded
 	// ocsBounced: the link went down and up since the OCS-side sequence
 	// was last seen, so an OCS that no longer knows it most likely
 	// restarted rather than finished it.
