@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,8 @@ type Metrics struct {
 	reloads      *prometheus.CounterVec
 	bypasses     *prometheus.CounterVec
 	dropped      prometheus.Counter
+	lead         leaderMetrics
+	leading      atomic.Int32 // 0 unknown, 1 standby, 2 leader
 }
 
 // NewMetrics registers every sequencer_ metric on a fresh registry.
@@ -55,6 +58,7 @@ func NewMetrics() *Metrics {
 		}),
 	}
 	m.reg.MustRegister(m.passes, m.passDuration, m.requests, m.latency, m.lateness, m.reloads, m.bypasses, m.dropped)
+	m.lead = newLeaderMetrics(m.reg)
 	return m
 }
 

@@ -85,6 +85,10 @@ type Config struct {
 	// often an idle stream gets a comment line (default 15 s).
 	EventPoll time.Duration
 	Heartbeat time.Duration
+	// Cluster is leader election when several daemons share an etcd
+	// cluster: a standby refuses state changes (503, naming the leader)
+	// and is not ready. nil: a single daemon.
+	Cluster Cluster
 }
 
 // MaxBodyBytes caps request bodies.
@@ -138,6 +142,7 @@ func NewServer(cfg Config) *Server {
 	dash := ui.Handler()
 	s.mux.Handle("GET /{$}", dash)
 	s.mux.Handle("GET /ui/", dash)
+	s.mux.Handle("GET /api/v1/cluster", s.auth(s.cluster))
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.handler(cfg.Reconciler, cfg.DNCLists).ServeHTTP))
 	}
@@ -196,6 +201,14 @@ func (s *Server) guarded() http.Handler {
 				writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", why)
 				return
 			}
+			// Who leads is told to callers with the token only; the others
+			// get their 401 from the route.
+			if s.authorized(r) {
+				if why := s.standbyRefusal(r); why != "" {
+					writeError(w, http.StatusServiceUnavailable, "not_leader", why)
+					return
+				}
+			}
 		}
 		s.mux.ServeHTTP(w, r)
 	})
@@ -238,11 +251,19 @@ func CheckListen(addr string, haveToken bool) error {
 	return fmt.Errorf("listen address %q: %w", addr, ErrInsecureListen)
 }
 
+// authorized: no token is configured, or r carries it.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.cfg.Token == "" {
+		return true
+	}
+	got, ok := bearerToken(r.Header.Get("Authorization"))
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+}
+
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token != "" {
-			got, ok := bearerToken(r.Header.Get("Authorization"))
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
+			if !s.authorized(r) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sequencer"`)
 				writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 				return
@@ -258,7 +279,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 type readiness struct {
-	Ready  bool              `json:"ready"`
+	Ready bool `json:"ready"`
+	// Role is "leader" or "standby" when daemons share an etcd cluster:
+	// only the leader is ready, so that a load balancer sends it the
+	// traffic.
+	Role   string            `json:"role,omitempty"`
 	Checks map[string]string `json:"checks"`
 	// Halt is shown while dialing is halted. A halted daemon is still
 	// ready: it is doing what it was told.
@@ -291,6 +316,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			out.Checks[c.Name] = c.Err.Error()
 		} else {
 			out.Checks[c.Name] = "ok"
+		}
+	}
+	if s.cfg.Cluster != nil {
+		leading, reason := s.cfg.Cluster.Leading()
+		out.Role = role(leading)
+		if leading {
+			out.Checks["leader"] = "ok"
+		} else {
+			out.Ready = false
+			out.Checks["leader"] = "standby: " + reason
 		}
 	}
 	if s.cfg.Reconciler != nil {

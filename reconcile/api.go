@@ -96,7 +96,11 @@ func (r *Reconciler) ReconcileNow(ctx context.Context, name string) error {
 }
 
 func (r *Reconciler) do(ctx context.Context, name string, f func(*seqState, time.Time) error) error {
-	c := command{name: name, apply: f, reply: make(chan error, 1)}
+	return r.send1(ctx, command{name: name, apply: f, reply: make(chan error, 1)})
+}
+
+// send1 hands one command to the loop and waits for its answer.
+func (r *Reconciler) send1(ctx context.Context, c command) error {
 	select {
 	case r.cmds <- c:
 	case <-ctx.Done():

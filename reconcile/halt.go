@@ -133,16 +133,5 @@ func (r *Reconciler) publishHalt() {
 }
 
 func (r *Reconciler) doGlobal(ctx context.Context, f func(now time.Time) error) error {
-	c := command{global: f, reply: make(chan error, 1)}
-	select {
-	case r.cmds <- c:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-c.reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return r.send1(ctx, command{global: f, reply: make(chan error, 1)})
 }

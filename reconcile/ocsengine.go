@@ -313,7 +313,11 @@ func (r *Reconciler) observeSequence(m ocs.Message, now time.Time) {
 // between two polls OCS may finish an item and start the next, and a
 // restart then must resubmit from the item OCS was really on, never
 // repeat one that ended.
-func (r *Reconciler) observeOCSItem(s *seqState, k groupKey, st ocs.GroupCampStatus, ended bool, now time.Time) {
+//
+// Only an item seen dialing moves the run on: an item's stop and unload
+// events may come with the next item's start at the same instant, in any
+// order, and taking one for the end of the wrong item would skip it.
+func (r *Reconciler) observeOCSItem(s *seqState, k groupKey, st ocs.GroupCampStatus, now time.Time) {
 	run := s.prog.Run
 	if run == nil || run.ItemState != stDialing || k.group != run.GroupDBID {
 		return
@@ -343,13 +347,6 @@ func (r *Reconciler) observeOCSItem(s *seqState, k groupKey, st ocs.GroupCampSta
 		// and the plan made from it, do not depend on which came first.
 		r.history(s, now, store.Event{Kind: "item-start", Run: run.ID, Item: run.ItemName,
 			Message: fmt.Sprintf("item %s dialing in OCS", run.ItemName)})
-		changed = true
-	}
-	if ended && i >= run.Item {
-		r.recordOCSItem(s, now, i, "ended in OCS")
-		if i > seen {
-			engSet(p, engSeen, int64(i))
-		}
 		changed = true
 	}
 	if changed {

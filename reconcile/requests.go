@@ -547,7 +547,7 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	}
 	owner := r.claims[k]
 	if os := r.seqs[owner]; os != nil && r.engineOCS(os) {
-		r.observeOCSItem(os, k, st, unsolicited && (m.Type == ocs.EvDialingStopped || m.Type == ocs.EvCampaignUnloaded), now)
+		r.observeOCSItem(os, k, st, now)
 	}
 	r.rec.group(store.GroupStatus{CampaignDBID: k.campaign, GroupDBID: k.group, Status: int32(st), DialMode: int32(o.mode),
 		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now})

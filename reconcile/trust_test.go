@@ -30,7 +30,15 @@ func cond(st SequenceStatus, typ string) *Condition {
 
 func itemEnds(t *testing.T, h *harness, name string) []string {
 	t.Helper()
-	evs, err := h.st.History(name, time.Time{}, time.Time{}, 0)
+	return historyEnds(t, h.st, name)
+}
+
+// historyEnds lists the item-end messages of a sequence's history.
+func historyEnds(t *testing.T, st interface {
+	History(seq string, since, until time.Time, limit int) ([]store.Event, error)
+}, name string) []string {
+	t.Helper()
+	evs, err := st.History(name, time.Time{}, time.Time{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,17 +403,7 @@ func TestCountStopsOvershootByAtMostTwoPercentOrThreeAttempts(t *testing.T) {
 
 func itemEndsSim(t *testing.T, h *simHarness, name string) []string {
 	t.Helper()
-	evs, err := h.st.History(name, time.Time{}, time.Time{}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range evs {
-		if e.Kind == "item-end" {
-			out = append(out, e.Message)
-		}
-	}
-	return out
+	return historyEnds(t, h.st, name)
 }
 
 func TestAnOCSRestartDuringTheLastItemOfAnOCSSequenceResubmitsIt(t *testing.T) {

@@ -241,7 +241,7 @@ func TestTheBashCompletionOffersCommandsSubcommandsAndEachCommandsFlags(t *testi
 
 func TestTheZshAndFishCompletionsCoverEveryCommandAndFlag(t *testing.T) {
 	code, zsh, _ := runCmd(t, "completion", "zsh")
-	if code != 0 || !strings.HasPrefix(zsh, "#compdef sequencer\n") || !strings.Contains(zsh, "bashcompinit") || !strings.Contains(zsh, `"run") echo "--adopt-link --allowed-host --data --listen`) {
+	if code != 0 || !strings.HasPrefix(zsh, "#compdef sequencer\n") || !strings.Contains(zsh, "bashcompinit") || !strings.Contains(zsh, `"run") echo "--adopt-link --advertise --allowed-host --data --etcd`) {
 		t.Errorf("zsh: exit %d\n%s", code, zsh)
 	}
 	code, fish, _ := runCmd(t, "completion", "fish")

@@ -14,13 +14,15 @@ import (
 )
 
 func init() {
-	register("db", "progress database tools: backup, compact, check", cmdDB)
+	register("db", "progress database tools: backup, compact, check, migrate", cmdDB)
 }
 
 const dbUsage = `usage:
   sequencer db backup  --data DIR OUT            consistent copy of DIR/sequencer.db to OUT
   sequencer db compact --data DIR [--out FILE]   rewrite the file without free pages (daemon stopped)
   sequencer db check   --data DIR                verify pages and decode every value
+  sequencer db migrate --from DIR --to-etcd URL  copy everything into etcd (and back:
+                                                 --from-etcd URL --to DIR); daemons stopped
 
 Run 'sequencer db <subcommand> -h' for its flags.`
 
@@ -36,6 +38,9 @@ func cmdDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errSilent(2)
 	}
 	sub := args[0]
+	if sub == "migrate" {
+		return cmdDBMigrate(ctx, args[1:], stdout, stderr)
+	}
 	switch sub {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stderr, dbUsage)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/sequencer-dev/sequencer/api"
 	"github.com/sequencer-dev/sequencer/dnc"
+	"github.com/sequencer-dev/sequencer/etcdstore"
+	"github.com/sequencer-dev/sequencer/ha"
 	"github.com/sequencer-dev/sequencer/ocs"
 	"github.com/sequencer-dev/sequencer/ocs/bridge"
 	"github.com/sequencer-dev/sequencer/ocs/ocshttp"
@@ -55,6 +58,16 @@ type runFlags struct {
 
 	allowedHosts stringList    // Host names the API answers to besides loopback and the listen IP
 	pollInterval time.Duration // cap of the status polls of count-bound items
+
+	// High availability: state in etcd, one leader among the daemons.
+	etcd       string // comma-separated endpoints; empty: bbolt under --data
+	etcdPrefix string
+	etcdCA     string
+	etcdCert   string
+	etcdKey    string
+	lease      time.Duration
+	member     string // this daemon's name in the election
+	advertise  string // its API address as the others should give it out
 }
 
 // stringList is a repeatable string flag.
@@ -86,6 +99,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&f.allowedHosts, "allowed-host", "a name (or name:port) clients may use in Host to reach the API, e.g. a DNS or Service name; repeatable. Loopback names and the listen IP are always allowed")
 	fs.DurationVar(&f.pollInterval, "poll-interval", 5*time.Second, "longest wait between status polls of an item with a count stop (polls come sooner as the count nears its limit)")
 	fs.BoolVar(&f.adoptLink, "adopt-link", false, "the OCS link changed (OCS moved): let the database made with the old one carry on with this one")
+	fs.StringVar(&f.etcd, "etcd", "", "keep progress in etcd and run as one of several daemons, only the leader driving OCS: http(s)://HOST:2379[,...] (empty: bbolt under --data)")
+	fs.StringVar(&f.etcdPrefix, "etcd-prefix", etcdstore.DefaultPrefix, "with --etcd: key prefix of this set of daemons")
+	fs.StringVar(&f.etcdCA, "etcd-ca", "", "with --etcd: CA file verifying the etcd members")
+	fs.StringVar(&f.etcdCert, "etcd-cert", "", "with --etcd: client certificate file")
+	fs.StringVar(&f.etcdKey, "etcd-key", "", "with --etcd: client key file")
+	fs.DurationVar(&f.lease, "lease", 10*time.Second, "with --etcd: leader lease TTL (whole seconds): a dead leader is replaced after about this long")
+	fs.StringVar(&f.member, "member", "", "with --etcd: this daemon's name in the cluster (default: the host name)")
+	fs.StringVar(&f.advertise, "advertise", "", "with --etcd: this daemon's API address as given to clients of a standby (default: --listen)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -114,6 +135,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log, err := newLogger(logOut, f.logFormat, f.logLevel)
 	if err != nil {
 		return usageError("run: %v", err)
+	}
+	if f.etcd != "" {
+		return runHA(ctx, f, log, lf)
 	}
 	return runDaemon(ctx, f, log, lf)
 }
@@ -429,7 +453,7 @@ func linkIdentity(f runFlags) (store.LinkIdentity, error) {
 
 // pruneHistory applies the history retention (age and count) at start and
 // then hourly, so the database does not grow without bound.
-func pruneHistory(ctx context.Context, st *store.Store, log *slog.Logger) {
+func pruneHistory(ctx context.Context, st interface{ Prune(time.Time) (int, error) }, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -607,4 +631,355 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// runHA runs one daemon of a highly available set: progress lives in
+// etcd, and only the elected leader opens the OCS link, runs the loop and
+// the Do-Not-Call lists. Every member watches and validates the specs and
+// serves the read-only API; a standby refuses state changes, naming the
+// leader.
+func runHA(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if err := checkTokenFileMode(f.tokenFile, f.strictPerms, log); err != nil {
+		return err
+	}
+	token, err := readToken(f.tokenFile)
+	if err != nil {
+		return err
+	}
+	if f.listen != "" {
+		if err := api.CheckListen(f.listen, token != ""); err != nil {
+			return usageError("run: %v", err)
+		}
+	}
+	if f.lease < time.Second || f.lease%time.Second != 0 {
+		return usageError("run: --lease %s: etcd leases count whole seconds, at least 1s", f.lease)
+	}
+	if f.ocsURL == "sim" {
+		log.Warn("--ocs sim with --etcd: each leader simulates an OCS of its own, which a takeover starts afresh; use bridge:// or http:// to share one")
+	}
+	cli, err := etcdstore.NewClient(etcdstore.ClientConfig{Endpoints: strings.Split(f.etcd, ","),
+		CAFile: f.etcdCA, CertFile: f.etcdCert, KeyFile: f.etcdKey})
+	if err != nil {
+		return usageError("run: --etcd: %v", err)
+	}
+	defer cli.Close()
+	id, err := linkIdentity(f)
+	if err != nil {
+		return err
+	}
+	base, err := etcdstore.Open(ctx, cli, etcdstore.Options{Prefix: f.etcdPrefix, Link: &id, AdoptLink: f.adoptLink})
+	if err != nil {
+		return fmt.Errorf("--etcd %s: %w", f.etcd, err)
+	}
+	self := api.ClusterMember{Name: f.member, API: cmp.Or(f.advertise, f.listen)}
+	if self.Name == "" {
+		if self.Name, err = os.Hostname(); err != nil {
+			return usageError("run: --member: no host name to default to (%v): name this daemon", err)
+		}
+	}
+	metrics := api.NewMetrics()
+	metrics.Leader(self.Name, false)
+	el, err := ha.New(ha.Config{Client: cli, Prefix: base.Prefix(), Self: ha.Member(self), TTL: f.lease,
+		Logger: log.With("component", "ha"), OnChange: func(leading bool) { metrics.Leader(self.Name, leading) }})
+	if err != nil {
+		return usageError("run: %v", err)
+	}
+
+	watcher, err := specs.NewWatcher(ctx, f.specsDir, specs.WatchOptions{Logger: log, MaxFileBytes: int64(f.maxSpec)})
+	if err != nil {
+		return fmt.Errorf("watch specs %s: %w", f.specsDir, err)
+	}
+	go reloadOnHUP(ctx, hup, watcher, lf, log)
+	hub := &snapHub{subs: map[chan specs.Snapshot]struct{}{}}
+	go func() {
+		for s := range watcher.Snapshots() {
+			hub.publish(s)
+		}
+	}()
+
+	var cur leaderWork
+	if f.listen != "" {
+		ready := func() []api.Check {
+			checks := []api.Check{{Name: "specs", Err: errIf(!hub.loaded(), "no specs snapshot loaded yet")}}
+			if rec, link, _ := cur.get(); rec != nil {
+				checks = append(checks, api.Check{Name: "ocs", Err: errIf(!linkUp(link), "link to OCS is down")})
+				checks = append(checks, api.Check{Name: "reconciler", Err: errIf(!rec.Running(), "loop not running")})
+			}
+			return checks
+		}
+		srv := api.NewHTTPServer(f.listen, api.NewServer(api.Config{
+			Reconciler: &cur, History: base, Store: base, Ready: ready, Token: token, Metrics: metrics, Logger: log,
+			Records: &cur, DNCLists: &cur, Cluster: clusterOf{el: el, self: self}, AllowedHosts: f.allowedHosts,
+		}).Handler())
+		ln, err := net.Listen("tcp", f.listen)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", f.listen, err)
+		}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http server", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+		}()
+		log.Info("api listening", "addr", ln.Addr().String())
+	}
+	log.Info("sequencer running as a cluster member", "member", self.Name, "specs", f.specsDir, "etcd", f.etcd,
+		"prefix", base.Prefix(), "lease", f.lease, "ocs", f.ocsURL, "link", id.String())
+	el.Run(ctx, func(t *ha.Term) { lead(t, f, base, hub, &cur, metrics, log) })
+	log.Info("sequencer stopped")
+	return nil
+}
+
+// lead is one leadership term: open the link, recover from the journal
+// what the previous leader left open, and run until the term ends.
+func lead(t *ha.Term, f runFlags, base *etcdstore.Store, hub *snapHub, cur *leaderWork, metrics *api.Metrics, log *slog.Logger) {
+	ctx := t.Context()
+	raw, closeLink, err := openLink(ctx, f, log)
+	if err != nil {
+		log.Error("leading, but the OCS link cannot be opened; stepping down", "err", err)
+		return
+	}
+	defer closeLink()
+	link := ha.GuardLink(raw, t)
+	st := base.Fenced(t.Fence).OnFenced(func(err error) { t.End(err) })
+	rec := reconcile.New(reconcile.Config{
+		Link: link, Store: st, Logger: log, Metrics: metrics,
+		OriginAppDBID: int32(f.originApp), TargetAppDBID: int32(f.targetApp),
+		PollInterval: f.pollInterval,
+	})
+	var lists *dnc.Lists
+	var records api.Records
+	listsDone := make(chan struct{})
+	if _, ok := raw.(ocs.Collector); ok {
+		cl := dnc.NewClient(link, int32(f.originApp), 5*time.Second)
+		records = cl
+		lists = dnc.NewLists(dnc.Config{Sender: cl, Store: st, Logger: log.With("component", "dnc")})
+		dncSnaps := hub.subscribe()
+		defer hub.unsubscribe(dncSnaps)
+		go func() {
+			defer close(listsDone)
+			if err := lists.Run(ctx, dncSnaps); err != nil {
+				log.Error("DoNotCall lists", "err", err)
+			}
+		}()
+	} else {
+		close(listsDone)
+	}
+	snaps := hub.subscribe()
+	defer hub.unsubscribe(snaps)
+	go pruneHistory(ctx, st, log)
+	cur.set(rec, link, records, lists)
+	defer cur.set(nil, nil, nil, nil)
+	if err := rec.Run(ctx, snaps); err != nil {
+		// A fenced write ends up here: the term is over whatever the
+		// keep-alives say.
+		t.End(fmt.Errorf("the loop stopped: %w", err))
+	}
+	<-listsDone
+}
+
+// snapHub hands every leadership term the latest spec snapshot, then each
+// new one; a slow reader only ever misses snapshots that a newer one
+// replaces.
+type snapHub struct {
+	mu   sync.Mutex
+	last *specs.Snapshot
+	subs map[chan specs.Snapshot]struct{}
+}
+
+func (h *snapHub) publish(s specs.Snapshot) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = &s
+	for c := range h.subs {
+		replace(c, s)
+	}
+}
+
+func replace(c chan specs.Snapshot, s specs.Snapshot) {
+	select {
+	case <-c:
+	default:
+	}
+	c <- s
+}
+
+func (h *snapHub) loaded() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last != nil
+}
+
+func (h *snapHub) subscribe() chan specs.Snapshot {
+	c := make(chan specs.Snapshot, 1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.last != nil {
+		c <- *h.last
+	}
+	h.subs[c] = struct{}{}
+	return c
+}
+
+func (h *snapHub) unsubscribe(c chan specs.Snapshot) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.subs, c)
+}
+
+// leaderWork is what the API reaches through on every member: the current
+// term's loop, link and Do-Not-Call lists on the leader, nothing on a
+// standby (which refuses state changes before they get here).
+type leaderWork struct {
+	mu      sync.RWMutex
+	rec     *reconcile.Reconciler
+	link    ocs.Link
+	records api.Records
+	lists   *dnc.Lists
+}
+
+var errStandby = errors.New("this member is a standby: only the leader acts")
+
+func (w *leaderWork) set(rec *reconcile.Reconciler, link ocs.Link, records api.Records, lists *dnc.Lists) {
+	w.mu.Lock()
+	w.rec, w.link, w.records, w.lists = rec, link, records, lists
+	w.mu.Unlock()
+}
+
+func (w *leaderWork) get() (*reconcile.Reconciler, ocs.Link, api.Records) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.rec, w.link, w.records
+}
+
+func (w *leaderWork) Sequences() []reconcile.SequenceStatus {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.Sequences()
+	}
+	return []reconcile.SequenceStatus{}
+}
+
+func (w *leaderWork) Sequence(name string) (reconcile.SequenceStatus, bool) {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.Sequence(name)
+	}
+	return reconcile.SequenceStatus{}, false
+}
+
+func (w *leaderWork) Groups() []reconcile.GroupObservation {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.Groups()
+	}
+	return []reconcile.GroupObservation{}
+}
+
+func (w *leaderWork) QueueDepth() int {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.QueueDepth()
+	}
+	return 0
+}
+
+func (w *leaderWork) HaltState() reconcile.HaltStatus {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.HaltState()
+	}
+	return reconcile.HaltStatus{}
+}
+
+func (w *leaderWork) Suspend(ctx context.Context, name, who, why string, until time.Time) error {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.Suspend(ctx, name, who, why, until)
+	}
+	return errStandby
+}
+
+func (w *leaderWork) Resume(ctx context.Context, name, who, why string) error {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.Resume(ctx, name, who, why)
+	}
+	return errStandby
+}
+
+func (w *leaderWork) ReconcileNow(ctx context.Context, name string) error {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.ReconcileNow(ctx, name)
+	}
+	return errStandby
+}
+
+func (w *leaderWork) Halt(ctx context.Context, who, reason string) error {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.Halt(ctx, who, reason)
+	}
+	return errStandby
+}
+
+func (w *leaderWork) Unhalt(ctx context.Context, who string) error {
+	if rec, _, _ := w.get(); rec != nil {
+		return rec.Unhalt(ctx, who)
+	}
+	return errStandby
+}
+
+func (w *leaderWork) DoNotCall(ctx context.Context, target int32, r ocs.Record) ([]dnc.Outcome, error) {
+	if _, _, rs := w.get(); rs != nil {
+		return rs.DoNotCall(ctx, target, r)
+	}
+	return nil, errStandby
+}
+
+func (w *leaderWork) CancelRecord(ctx context.Context, target int32, r ocs.Record) ([]dnc.Outcome, error) {
+	if _, _, rs := w.get(); rs != nil {
+		return rs.CancelRecord(ctx, target, r)
+	}
+	return nil, errStandby
+}
+
+func (w *leaderWork) Status() []dnc.ListStatus {
+	w.mu.RLock()
+	l := w.lists
+	w.mu.RUnlock()
+	if l != nil {
+		return l.Status()
+	}
+	return []dnc.ListStatus{}
+}
+
+// clusterOf shows the election to the API.
+type clusterOf struct {
+	el   *ha.Elector
+	self api.ClusterMember
+}
+
+func (c clusterOf) Leading() (bool, string) {
+	st := c.el.Status()
+	return st.Leading, st.Reason
+}
+
+func (c clusterOf) View(ctx context.Context) (api.ClusterView, error) {
+	st := c.el.Status()
+	v := api.ClusterView{Self: c.self, Role: "standby", Reason: st.Reason, Members: []api.ClusterMember{}}
+	if st.Leading {
+		v.Role, v.Reason = "leader", ""
+	}
+	cl, err := c.el.Cluster(ctx)
+	if err != nil {
+		return v, err
+	}
+	for _, m := range cl.Members {
+		v.Members = append(v.Members, api.ClusterMember(m))
+	}
+	if cl.Leader != nil {
+		l := api.ClusterMember(*cl.Leader)
+		v.Leader = &l
+	}
+	return v, nil
 }
