@@ -228,7 +228,7 @@ func (r *Reconciler) advanceOCS(s *seqState, res result, now time.Time) {
 		for i := int(engInt(&s.prog, engBase, 0)); i < len(s.spec.Items); i++ {
 			k := groupKey{s.spec.Items[i].CampaignDBID, run.GroupDBID}
 			if o := r.obs[k]; o != nil && !o.stale && o.status == ocs.StatusRunning {
-				r.observeOCSItem(s, k, o.status, false, now)
+				r.observeOCSItem(s, k, o.status, now)
 				break
 			}
 		}
