@@ -130,7 +130,7 @@ func randomSpec(rng *rand.Rand, t0 time.Time) (*specs.Sequence, *store.Progress)
 func liveHistory(t *testing.T, s *specs.Sequence, p *store.Progress, t0 time.Time, span time.Duration) []store.Event {
 	var hist []store.Event
 	synctest.Test(t, func(t *testing.T) {
-		time.Sleep(t0.Sub(time.Now()))
+		time.Sleep(time.Until(t0))
 		cfg := ocssim.Default()
 		for i := range cfg.CampaignGroups {
 			cfg.CampaignGroups[i].Records = 1 << 30

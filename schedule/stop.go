@@ -42,15 +42,6 @@ func ItemStopTime(seq *specs.Sequence, it *specs.Item, itemStarted time.Time) (t
 	return time.Time{}, false
 }
 
-// fixedStop is the stop time known before the item starts: only an
-// absolute stopAt.time is.
-func fixedStop(it *specs.Item) (time.Time, bool) {
-	if it.StopAt.Time.Kind == specs.StopAbsolute {
-		return it.StopAt.Time.At.UTC(), true
-	}
-	return time.Time{}, false
-}
-
 // Bound describes how an item that starts at started will end, for plans
 // and status: "until 500 contacts or 20:30". Counts come first, then the
 // time, in the sequence's local time (with the weekday when the stop is on a
@@ -93,16 +84,4 @@ func sameDay(a, b time.Time) bool {
 	ay, am, ad := a.Date()
 	by, bm, bd := b.Date()
 	return ay == by && am == bm && ad == bd
-}
-
-// stopText says which time stop ended an item.
-func stopText(it *specs.Item) string {
-	st := it.StopAt.Time
-	switch st.Kind {
-	case specs.StopTimeOfDay:
-		return "stop time " + st.TimeOfDay.String()
-	case specs.StopAfter:
-		return "stop after " + st.After.String()
-	}
-	return "stop time " + st.At.Format(time.RFC3339)
 }
