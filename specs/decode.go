@@ -642,6 +642,7 @@ func (d *decoder) window(n *yaml.Node, f string) *Window {
 func (d *decoder) item(n *yaml.Node, f string, s *Sequence) (*Item, *bool) {
 	it := &Item{Pos: Position{d.path, n.Line, n.Column}}
 	var auto *bool
+	var stopNode *yaml.Node
 	var sleepNode, optNode *yaml.Node
 	seen := d.fields(n, f, map[string]func(*yaml.Node, string){
 		"name": func(v *yaml.Node, f string) {
@@ -715,7 +716,7 @@ func (d *decoder) item(n *yaml.Node, f string, s *Sequence) (*Item, *bool) {
 				it.AutoCompletion = b
 			}
 		},
-		"stopAt": func(v *yaml.Node, f string) { d.stopAt(v, f, it) },
+		"stopAt": func(v *yaml.Node, f string) { stopNode = v; d.stopAt(v, f, it) },
 	})
 	if n.Kind != yaml.MappingNode {
 		return nil, nil
@@ -724,6 +725,16 @@ func (d *decoder) item(n *yaml.Node, f string, s *Sequence) (*Item, *bool) {
 		if seen[req] == nil {
 			d.errf(n, join(f, req), "missing %s", req)
 		}
+	}
+	if s.Engine == EngineOCS && it.StopAt.Time.Kind == StopAbsolute && it.StopAt.Time.At.After(maxScheduleTime) {
+		// campaign_schedule carries times as 32-bit Unix seconds: a later
+		// one would wrap to 1901 on the wire, silently.
+		at := stopNode
+		if tn := mapValue(stopNode, "time"); tn != nil {
+			at = tn
+		}
+		d.errf(at, join(f, "stopAt.time"), "engine ocs sends stop times as 32-bit Unix seconds, which end at %s; %s is past that (use engine sequencer, or an earlier stop)",
+			maxScheduleTime.Format(time.RFC3339), it.StopAt.Time.At.UTC().Format(time.RFC3339))
 	}
 	if s.Engine == EngineOCS && sleepNode != nil && it.SleepBeforeNextStart%time.Minute != 0 {
 		d.errf(sleepNode, join(f, "sleepBeforeNextStart"), "engine ocs counts sleepBeforeNextStart in whole minutes; %s is not", it.SleepBeforeNextStart)
@@ -864,4 +875,21 @@ func hashOf(v any) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// maxScheduleTime is the last instant a campaign_schedule can carry: OCS
+// reads its times as 32-bit signed Unix seconds.
+var maxScheduleTime = time.Unix(1<<31-1, 0).UTC()
+
+// mapValue returns the value node of key in mapping n, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
