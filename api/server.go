@@ -368,10 +368,7 @@ type HistoryEvent struct {
 
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if _, ok := s.cfg.Reconciler.Sequence(name); !ok {
-		writeError(w, http.StatusNotFound, "sequence_not_found", fmt.Sprintf("no sequence named %q", name))
-		return
-	}
+	_, known := s.cfg.Reconciler.Sequence(name)
 	q := r.URL.Query()
 	var since time.Time
 	if v := q.Get("since"); v != "" {
@@ -391,14 +388,28 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	evs, err := s.cfg.History.History(name, since, time.Time{}, limit)
+	specHash, run := q.Get("specHash"), q.Get("run")
+	fetch := limit
+	if specHash != "" || run != "" {
+		fetch = 10000 // filtered below; the limit applies to what is kept
+	}
+	evs, err := s.cfg.History.History(name, since, time.Time{}, fetch)
 	if err != nil {
 		s.cfg.Logger.Error("read history", "sequence", name, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "reading history failed")
 		return
 	}
+	// The audit trail outlives the spec: a deleted sequence's history is
+	// still served; only a name nothing was ever recorded for is unknown.
+	if !known && len(evs) == 0 {
+		writeError(w, http.StatusNotFound, "sequence_not_found", fmt.Sprintf("no sequence named %q, and no history for it", name))
+		return
+	}
 	out := make([]HistoryEvent, 0, len(evs))
 	for _, e := range evs {
+		if (specHash != "" && !strings.HasPrefix(e.SpecHash, specHash)) || (run != "" && e.Run != run) || len(out) == limit {
+			continue
+		}
 		out = append(out, HistoryEvent{At: e.At, Kind: e.Kind, Run: e.Run, Item: e.Item, Action: e.Action,
 			Message: e.Message, SpecHash: e.SpecHash, Fields: e.Fields})
 	}

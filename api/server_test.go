@@ -91,7 +91,16 @@ type fakeHistory struct {
 
 func (h *fakeHistory) History(seq string, since, until time.Time, limit int) ([]store.Event, error) {
 	h.asked = append(h.asked, fmt.Sprintf("%s since=%s limit=%d", seq, since.Format(time.RFC3339), limit))
-	return []store.Event{{Sequence: seq, At: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC), Kind: "run-start", Message: "run started"}}, nil
+	switch seq {
+	case "nightly":
+		return []store.Event{{Sequence: seq, At: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC), Kind: "run-start", Message: "run started"}}, nil
+	case "deleted": // gone from the specs, its history kept
+		return []store.Event{
+			{Sequence: seq, At: time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC), Kind: "run-start", Run: "deleted@a", SpecHash: "aaa111", Message: "run started"},
+			{Sequence: seq, At: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC), Kind: "run-start", Run: "deleted@b", SpecHash: "bbb222", Message: "run started"},
+		}, nil
+	}
+	return nil, nil
 }
 
 var fixedNow = time.Date(2026, 11, 24, 20, 0, 0, 0, time.UTC)
@@ -306,4 +315,18 @@ func requestVia(local, method, url, body string) *http.Request {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	return r
+}
+
+func TestTheHistoryOfADeletedSequenceIsStillServedAndFiltersBySpecHashAndRun(t *testing.T) {
+	ts, _, _ := newTestServer(t, "")
+	code, body := call(t, "GET", ts.URL+"/api/v1/sequences/deleted/history", "", "")
+	if code != http.StatusOK || strings.Count(body, `"run-start"`) != 2 {
+		t.Fatalf("history of a deleted sequence: %d %s", code, body)
+	}
+	if _, body := call(t, "GET", ts.URL+"/api/v1/sequences/deleted/history?specHash=bbb", "", ""); strings.Count(body, `"run-start"`) != 1 || !strings.Contains(body, "deleted@b") {
+		t.Errorf("specHash filter: %s", body)
+	}
+	if _, body := call(t, "GET", ts.URL+"/api/v1/sequences/deleted/history?run=deleted@a", "", ""); strings.Count(body, `"run-start"`) != 1 || !strings.Contains(body, "deleted@a") {
+		t.Errorf("run filter: %s", body)
+	}
 }

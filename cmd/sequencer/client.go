@@ -276,10 +276,12 @@ func cut(s string, n int) string {
 }
 
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var since, format string
+	var since, format, specHash, run string
 	var limit int
-	fs, c, err := parseClientFlags("history", "history NAME [--since 24h|RFC3339] [--limit N] [--format text|json]", args, stderr, func(fs *flag.FlagSet) {
+	fs, c, err := parseClientFlags("history", "history NAME [--since 24h|RFC3339] [--limit N] [--spec-hash H] [--run ID] [--format text|json]", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&since, "since", "24h", "how far back: a duration (24h) or RFC 3339")
+		fs.StringVar(&specHash, "spec-hash", "", "only events of this spec version (a hash or its prefix, as status shows it)")
+		fs.StringVar(&run, "run", "", "only events of this run (NAME@scheduled, as status shows it)")
 		fs.IntVar(&limit, "limit", 200, "at most this many events")
 		fs.StringVar(&format, "format", "text", "output: text or json")
 	})
@@ -293,6 +295,12 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Events []api.HistoryEvent `json:"events"`
 	}
 	q := url.Values{"since": {since}, "limit": {fmt.Sprint(limit)}}
+	if specHash != "" {
+		q.Set("specHash", specHash)
+	}
+	if run != "" {
+		q.Set("run", run)
+	}
 	if err := c.do(ctx, http.MethodGet, "/api/v1/sequences/"+url.PathEscape(fs.Arg(0))+"/history?"+q.Encode(), nil, &out); err != nil {
 		return err
 	}
