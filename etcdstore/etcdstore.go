@@ -39,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -324,6 +325,19 @@ func encode[T any](v T) (string, error) {
 	return string(b), err
 }
 
+// decodeAll decodes every value of a range, in order.
+func decodeAll[T any](kvs []*mvccpb.KeyValue) ([]T, error) {
+	out := make([]T, 0, len(kvs))
+	for _, kv := range kvs {
+		v, err := decode[T](string(kv.Key), kv.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func decode[T any](key string, raw []byte) (T, error) {
 	var e envelope[T]
 	if err := json.Unmarshal(raw, &e); err != nil {
@@ -402,15 +416,7 @@ func (s *Store) AllProgress() ([]store.Progress, error) {
 	if err != nil {
 		return nil, fmt.Errorf("all progress: %w", err)
 	}
-	var out []store.Progress
-	for _, kv := range resp.Kvs {
-		p, err := decode[store.Progress](string(kv.Key), kv.Value)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return decodeAll[store.Progress](resp.Kvs)
 }
 
 // PutProgress stores p.
@@ -593,13 +599,9 @@ func (s *Store) History(seq string, since, until time.Time, limit int) ([]store.
 	if err != nil {
 		return nil, fmt.Errorf("history %s: %w", seq, err)
 	}
-	out := make([]store.Event, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		e, err := decode[store.Event](string(kv.Key), kv.Value)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	out, err := decodeAll[store.Event](resp.Kvs)
+	if err != nil {
+		return nil, err
 	}
 	if limit > 0 {
 		slices.Reverse(out)
@@ -680,15 +682,7 @@ func (s *Store) GroupStatuses() ([]store.GroupStatus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("group statuses: %w", err)
 	}
-	var out []store.GroupStatus
-	for _, kv := range resp.Kvs {
-		g, err := decode[store.GroupStatus](string(kv.Key), kv.Value)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, nil
+	return decodeAll[store.GroupStatus](resp.Kvs)
 }
 
 // Halt returns the stored halt, if any.
@@ -771,15 +765,7 @@ func (s *Store) AllHistory() ([]store.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	out := make([]store.Event, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		e, err := decode[store.Event](string(kv.Key), kv.Value)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return decodeAll[store.Event](resp.Kvs)
 }
 
 // Leader names the member whose key leads the election under the prefix,
