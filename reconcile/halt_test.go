@@ -52,13 +52,7 @@ func TestHaltStopsEveryRunningItemAtOnceAndHoldsAcrossARestartUntilUnhalt(t *tes
 		if n := count(h.ocs.text(), "CM_ReqStartDialing"); n != 4 {
 			t.Errorf("%d starts after unhalt, want both items dialing again:\n%s", n, h.ocs.text())
 		}
-		evs, _ := h.st.History("east", time.Time{}, time.Time{}, 0)
-		var halts []string
-		for _, e := range evs {
-			if e.Kind == "halt" {
-				halts = append(halts, e.Message)
-			}
-		}
+		halts := historyOf(t, h.st, "east", "halt")
 		if strings.Join(halts, "|") != "dialing halted by api:ops: regulator call|halt lifted by api:ops" {
 			t.Errorf("history of the halt: %q", halts)
 		}

@@ -156,16 +156,7 @@ func TestANightlyThreeItemSequenceEndsItsItemsByContactsDialsAndTime(t *testing.
 			t.Errorf("after the last item: phase %s run %q, want Completed", st.Phase, st.Run)
 		}
 		golden(t, "nightly-three-items", h.ocs.text())
-		evs, err := h.st.History("nightly", time.Time{}, time.Time{}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ends []string
-		for _, e := range evs {
-			if e.Kind == "item-end" {
-				ends = append(ends, e.Message)
-			}
-		}
+		ends := historyOf(t, h.st, "nightly", "item-end")
 		want := []string{
 			"item fresh-leads ended: 500 contacts reached (1610 dials, 500 contacts; overshoot 0 contacts)",
 			"item retries ended: 300 dials reached (300 dials, 40 contacts; overshoot 0 dials)",

@@ -28,15 +28,11 @@ func cond(st SequenceStatus, typ string) *Condition {
 	return nil
 }
 
-func itemEnds(t *testing.T, h *harness, name string) []string {
-	t.Helper()
-	return historyEnds(t, h.st, name)
-}
-
-// historyEnds lists the item-end messages of a sequence's history.
-func historyEnds(t *testing.T, st interface {
+// historyOf lists the messages of a sequence's history events of a kind
+// (item-end, halt…), oldest first.
+func historyOf(t *testing.T, st interface {
 	History(seq string, since, until time.Time, limit int) ([]store.Event, error)
-}, name string) []string {
+}, name, kind string) []string {
 	t.Helper()
 	evs, err := st.History(name, time.Time{}, time.Time{}, 0)
 	if err != nil {
@@ -44,7 +40,7 @@ func historyEnds(t *testing.T, st interface {
 	}
 	var out []string
 	for _, e := range evs {
-		if e.Kind == "item-end" {
+		if e.Kind == kind {
 			out = append(out, e.Message)
 		}
 	}
@@ -68,7 +64,7 @@ func TestAStaleRunningAnswerBehindAnAutoCompletionNeverRestartsTheDepletedItem(t
 		if n := count(tr, "CM_ReqStartDialing 105/732"); n != 1 {
 			t.Errorf("item drain started %d times, want once:\n%s", n, tr)
 		}
-		if ends := itemEnds(t, h, "demo"); len(ends) == 0 || !strings.Contains(ends[0], "depleted") {
+		if ends := historyOf(t, h.st, "demo", "item-end"); len(ends) == 0 || !strings.Contains(ends[0], "depleted") {
 			t.Errorf("item ends %q, want drain ended as depleted", ends)
 		}
 	})
@@ -93,7 +89,7 @@ func TestAnOCSRestartAnnouncedOnlyByTheLinkReloadsTheItemWithinSeconds(t *testin
 			t.Errorf("starts %d, want the reloaded item dialing again", n)
 		}
 		h.wait(3 * time.Hour)
-		if ends := itemEnds(t, h, "nightly"); len(ends) != 1 || !strings.Contains(ends[0], "40 dials, 10 contacts") {
+		if ends := historyOf(t, h.st, "nightly", "item-end"); len(ends) != 1 || !strings.Contains(ends[0], "40 dials, 10 contacts") {
 			t.Errorf("item ends %q, want one end with the counts from before the restart carried", ends)
 		}
 	})
@@ -190,7 +186,7 @@ func TestAnAutoCompletionWhoseEventsWereLostEndsTheItemAfterOneReload(t *testing
 		if st := h.status("demo"); st.Phase != PhaseCompleted {
 			t.Errorf("phase %s, want Completed", st.Phase)
 		}
-		if ends := itemEnds(t, h, "demo"); len(ends) != 1 || !strings.Contains(ends[0], "depleted") {
+		if ends := historyOf(t, h.st, "demo", "item-end"); len(ends) != 1 || !strings.Contains(ends[0], "depleted") {
 			t.Errorf("item ends %q, want one, depleted", ends)
 		}
 	})
@@ -300,7 +296,7 @@ func TestAFullDiskNeverKeepsOCSDialingPastTheStop(t *testing.T) {
 		if p.Run == nil || p.Run.ItemName != "next" {
 			t.Errorf("stored progress %+v, want the write retried up to item next", p.Run)
 		}
-		if ends := itemEnds(t, h, "demo"); len(ends) != 1 {
+		if ends := historyOf(t, h.st, "demo", "item-end"); len(ends) != 1 {
 			t.Errorf("history item ends %q: the history written during the full disk was lost", ends)
 		}
 	})
@@ -393,17 +389,12 @@ func TestCountStopsOvershootByAtMostTwoPercentOrThreeAttempts(t *testing.T) {
 						t.Errorf("the simulator dialed %d for a limit of %d (bound %d)", got, tc.dials, bound(tc.dials))
 					}
 				}
-				if ends := itemEndsSim(t, h, "counts"); len(ends) != 1 || !strings.Contains(ends[0], "overshoot") {
+				if ends := historyOf(t, h.st, "counts", "item-end"); len(ends) != 1 || !strings.Contains(ends[0], "overshoot") {
 					t.Errorf("item end %q does not state the overshoot", ends)
 				}
 			})
 		})
 	}
-}
-
-func itemEndsSim(t *testing.T, h *simHarness, name string) []string {
-	t.Helper()
-	return historyEnds(t, h.st, name)
 }
 
 func TestAnOCSRestartDuringTheLastItemOfAnOCSSequenceResubmitsIt(t *testing.T) {

@@ -250,15 +250,7 @@ func TestTheDashboardListsTheExamplesAndDrawsTheDemosItemWhereItStarted(t *testi
 
 func TestSuspendingFromTheDashboardTakesTheTokenAndChangesPhaseAndHistoryLive(t *testing.T) {
 	dir := t.TempDir()
-	specDir := filepath.Join(dir, "specs")
-	os.Mkdir(specDir, 0o755)
-	os.WriteFile(filepath.Join(specDir, "long.yaml"), []byte(`apiVersion: sequencer/v1
-kind: CampaignSequence
-metadata: {name: long}
-spec:
-  items:
-    - {name: only, campaignDBID: 101, groupDBID: 732, dialMode: progressive, stopAt: {time: "+1h"}}
-`), 0o644)
+	specDir := longSpecDir(t, dir)
 	const token = "dashboard-test-token-0123"
 	tokenFile := filepath.Join(dir, "token")
 	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)

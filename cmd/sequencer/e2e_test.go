@@ -23,15 +23,7 @@ func TestTheDaemonServesStatusSuspendResumeAndHistoryOnRealPorts(t *testing.T) {
 		t.Skip("starts a daemon")
 	}
 	dir := t.TempDir()
-	specDir := filepath.Join(dir, "specs")
-	os.Mkdir(specDir, 0o755)
-	os.WriteFile(filepath.Join(specDir, "long.yaml"), []byte(`apiVersion: sequencer/v1
-kind: CampaignSequence
-metadata: {name: long}
-spec:
-  items:
-    - {name: only, campaignDBID: 101, groupDBID: 732, dialMode: progressive, stopAt: {time: "+1h"}}
-`), 0o644)
+	specDir := longSpecDir(t, dir)
 	url := startDaemon(t, "--specs", specDir, "--data", filepath.Join(dir, "data"))
 	status := func() reconcile.SequenceStatus {
 		code, out, errs := runCmd(t, "status", "long", "--server", url, "--format", "json")
@@ -161,4 +153,27 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// longSpec is one sequence, "long", whose only item dials for an hour:
+// long enough for a test to act on it while it runs.
+const longSpec = `apiVersion: sequencer/v1
+kind: CampaignSequence
+metadata: {name: long}
+spec:
+  items:
+    - {name: only, campaignDBID: 101, groupDBID: 732, dialMode: progressive, stopAt: {time: "+1h"}}
+`
+
+// longSpecDir writes longSpec into dir/specs and returns that directory.
+func longSpecDir(t *testing.T, dir string) string {
+	t.Helper()
+	specDir := filepath.Join(dir, "specs")
+	if err := os.Mkdir(specDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(specDir, "long.yaml"), []byte(longSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return specDir
 }

@@ -142,24 +142,32 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return runDaemon(ctx, f, log, lf)
 }
 
-// runDaemon runs until ctx is done. lf is the --log-file, nil for stderr.
-func runDaemon(parent context.Context, f runFlags, log *slog.Logger, lf *logFile) error {
-	// SIGHUP's default action would kill the daemon: take it before the
-	// slow start-up steps, and act on it once the watcher exists.
-	hup := make(chan os.Signal, 1)
+// prepare is the start of both kinds of run: it takes SIGHUP before the
+// slow start-up steps (its default action would kill the daemon; it is
+// acted on once the watcher exists), and reads and checks the API token.
+func prepare(f runFlags, log *slog.Logger) (hup chan os.Signal, token string, err error) {
+	hup = make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	if err := checkTokenFileMode(f.tokenFile, f.strictPerms, log); err != nil {
-		return err
+		return hup, "", err
 	}
-	token, err := readToken(f.tokenFile)
-	if err != nil {
-		return err
+	if token, err = readToken(f.tokenFile); err != nil {
+		return hup, "", err
 	}
 	if f.listen != "" {
 		if err := api.CheckListen(f.listen, token != ""); err != nil {
-			return usageError("run: %v", err)
+			return hup, "", usageError("run: %v", err)
 		}
+	}
+	return hup, token, nil
+}
+
+// runDaemon runs until ctx is done. lf is the --log-file, nil for stderr.
+func runDaemon(parent context.Context, f runFlags, log *slog.Logger, lf *logFile) error {
+	hup, token, err := prepare(f, log)
+	defer signal.Stop(hup)
+	if err != nil {
+		return err
 	}
 	id, err := linkIdentity(f)
 	if err != nil {
@@ -639,20 +647,10 @@ func isTerminal(w io.Writer) bool {
 // serves the read-only API; a standby refuses state changes, naming the
 // leader.
 func runHA(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	hup, token, err := prepare(f, log)
 	defer signal.Stop(hup)
-	if err := checkTokenFileMode(f.tokenFile, f.strictPerms, log); err != nil {
-		return err
-	}
-	token, err := readToken(f.tokenFile)
 	if err != nil {
 		return err
-	}
-	if f.listen != "" {
-		if err := api.CheckListen(f.listen, token != ""); err != nil {
-			return usageError("run: %v", err)
-		}
 	}
 	if f.lease < time.Second || f.lease%time.Second != 0 {
 		return usageError("run: --lease %s: etcd leases count whole seconds, at least 1s", f.lease)

@@ -229,15 +229,7 @@ func TestADatabaseDamagedUnderARunningDaemonStopsIt(t *testing.T) {
 		t.Skip("starts a daemon")
 	}
 	dir := t.TempDir()
-	specDir, data := filepath.Join(dir, "specs"), filepath.Join(dir, "data")
-	os.Mkdir(specDir, 0o755)
-	os.WriteFile(filepath.Join(specDir, "long.yaml"), []byte(`apiVersion: sequencer/v1
-kind: CampaignSequence
-metadata: {name: long}
-spec:
-  items:
-    - {name: only, campaignDBID: 101, groupDBID: 732, dialMode: progressive, stopAt: {time: "+1h"}}
-`), 0o644)
+	specDir, data := longSpecDir(t, dir), filepath.Join(dir, "data")
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
