@@ -519,9 +519,16 @@ func (r *Reconciler) onLink(ev ocs.Message, now time.Time) {
 		r.linkUps++
 		r.linkDown = false
 		r.linkFloor = ev.Recv
-		r.linkTrouble()
+		// Nothing OCS said before can be trusted now. The observations
+		// stay, marked stale, for what outlives an OCS restart: the
+		// item's counters so far (carried into its reload) and a
+		// depletion (an empty list stays empty).
+		for _, o := range r.obs {
+			o.stale = true
+		}
 		for name, s := range r.seqs {
 			if s.prog.Run != nil {
+				s.observeFirst = true
 				s.lastPoll = time.Time{}
 				s.retryAt = time.Time{}
 				s.ocsBounced = true
@@ -543,6 +550,9 @@ func (r *Reconciler) StoreError() error {
 }
 
 func (r *Reconciler) noteStore(err error) {
+	if err == nil && r.storeErr == nil {
+		return // the common case: no lock on every write (only the loop writes it)
+	}
 	r.pubMu.Lock()
 	r.storeErr = err
 	r.pubMu.Unlock()

@@ -364,22 +364,6 @@ func requestResult(err error, oe *ocs.OCSError) string {
 	return "error"
 }
 
-// linkTrouble distrusts what OCS told us: after a reconnect every running
-// sequence reads the status of its group again before acting. The
-// observations stay, marked stale, for what outlives an OCS restart: the
-// counters of the item so far (carried into its reload) and a depletion
-// (an empty list stays empty).
-func (r *Reconciler) linkTrouble() {
-	for _, o := range r.obs {
-		o.stale = true
-	}
-	for _, s := range r.seqs {
-		if s.prog.Run != nil {
-			s.observeFirst = true
-		}
-	}
-}
-
 // advance applies a successful answer to the run.
 func (r *Reconciler) advance(s *seqState, res result, now time.Time) {
 	if s.spec != nil && s.spec.Engine == specs.EngineOCS {
@@ -525,17 +509,7 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 		o.mode = m.DialMode
 	}
 	if stats, has := m.Stats(); has && st != ocs.StatusNotLoaded {
-		switch dt := now.Sub(prevAt).Seconds(); {
-		case !o.has || stats.Dials < o.firstStats.Dials:
-			o.firstAt, o.firstStats = now, stats
-		case now.Sub(o.firstAt) >= 3*time.Second:
-			base := now.Sub(o.firstAt).Seconds()
-			o.dialRate = float64(stats.Dials-o.firstStats.Dials) / base
-			o.contactRate = float64(stats.Contacts-o.firstStats.Contacts) / base
-			o.rates(o.dialRate, o.contactRate, stats)
-		case dt > 0 && stats.Dials >= o.stats.Dials && stats.Contacts >= o.stats.Contacts:
-			o.rates(float64(stats.Dials-o.stats.Dials)/dt, float64(stats.Contacts-o.stats.Contacts)/dt, stats)
-		}
+		o.sample(stats, now.Sub(prevAt), now)
 		o.stats, o.has = stats, true
 		if stats.RecordsLeft == 0 {
 			o.depleted = true
@@ -587,17 +561,34 @@ func (r *Reconciler) overtaken(k groupKey, m ocs.Message, st ocs.GroupCampStatus
 	return m.After != 0 && r.selfStop[k] >= m.After && st.Loaded()
 }
 
-// rates smooths the dial and contact rates over samples. Contacts are few
-// and uneven (a poll may see none), so the contact rate is never taken
+// sample updates the dial and contact rates with a new counter sample,
+// dt after the previous observation. Over a baseline of 3 s or more the
+// rates are the average since the load's first sample, which late answers
+// skew less; before that, a smoothed rate between samples. Contacts are
+// few and uneven (a poll may see none), so the contact rate is never taken
 // lower than the dial rate times the share of dials that became contacts:
 // a zero sample must not stop the polls from closing in on the limit.
-func (o *observation) rates(dials, contacts float64, st ocs.Stats) {
-	const a = 0.5
-	if o.dialRate <= 0 || o.dialRate == dials {
-		o.dialRate, o.contactRate = dials, contacts
-	} else {
-		o.dialRate = a*dials + (1-a)*o.dialRate
-		o.contactRate = a*contacts + (1-a)*o.contactRate
+func (o *observation) sample(st ocs.Stats, dt time.Duration, now time.Time) {
+	switch {
+	case !o.has || st.Dials < o.firstStats.Dials:
+		o.firstAt, o.firstStats = now, st // the first sample of this load
+		return
+	case now.Sub(o.firstAt) >= 3*time.Second:
+		base := now.Sub(o.firstAt).Seconds()
+		o.dialRate = float64(st.Dials-o.firstStats.Dials) / base
+		o.contactRate = float64(st.Contacts-o.firstStats.Contacts) / base
+	case dt > 0 && st.Dials >= o.stats.Dials && st.Contacts >= o.stats.Contacts:
+		dials := float64(st.Dials-o.stats.Dials) / dt.Seconds()
+		contacts := float64(st.Contacts-o.stats.Contacts) / dt.Seconds()
+		const a = 0.5
+		if o.dialRate <= 0 {
+			o.dialRate, o.contactRate = dials, contacts
+		} else {
+			o.dialRate = a*dials + (1-a)*o.dialRate
+			o.contactRate = a*contacts + (1-a)*o.contactRate
+		}
+	default:
+		return
 	}
 	if st.Dials > 0 {
 		o.contactRate = max(o.contactRate, o.dialRate*float64(st.Contacts)/float64(st.Dials))
