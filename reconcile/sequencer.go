@@ -312,6 +312,9 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 }
 
 func (r *Reconciler) currentItem(s *seqState) *specs.Item {
+	if s.spec == nil || s.prog.Run == nil {
+		return &specs.Item{}
+	}
 	for i := range s.spec.Items {
 		if s.spec.Items[i].Name == s.prog.Run.ItemName {
 			return &s.spec.Items[i]
@@ -674,7 +677,7 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 	run.Items = append(run.Items, res)
 	r.release(s, k)
 	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: run.ItemName,
-		Message: fmt.Sprintf("item %s ended: %s (%d dials, %d contacts%s)", run.ItemName, reason, res.Dials, res.Contacts, r.overshoot(s, run.ItemName, res)),
+		Message: fmt.Sprintf("item %s ended: %s (%d dials, %d contacts%s)", run.ItemName, reason, res.Dials, res.Contacts, overshoot(r.currentItem(s), res)),
 		Fields:  map[string]string{"reason": reason}})
 	r.log.Info("item ended", "sequence", s.name, "item", run.ItemName, "reason", reason, "dials", res.Dials, "contacts", res.Contacts)
 
@@ -704,25 +707,15 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 
 // overshoot says how far a count-bound item went past its limit, so that
 // the history shows how well the polls kept up.
-func (r *Reconciler) overshoot(s *seqState, name string, res store.ItemResult) string {
-	if s.spec == nil {
-		return ""
+func overshoot(it *specs.Item, res store.ItemResult) string {
+	out := ""
+	if it.StopAt.Dials > 0 && res.Dials >= int64(it.StopAt.Dials) {
+		out += fmt.Sprintf("; overshoot %d dials", res.Dials-int64(it.StopAt.Dials))
 	}
-	for i := range s.spec.Items {
-		it := &s.spec.Items[i]
-		if it.Name != name {
-			continue
-		}
-		out := ""
-		if it.StopAt.Dials > 0 && res.Dials >= int64(it.StopAt.Dials) {
-			out += fmt.Sprintf("; overshoot %d dials", res.Dials-int64(it.StopAt.Dials))
-		}
-		if it.StopAt.Contacts > 0 && res.Contacts >= int64(it.StopAt.Contacts) {
-			out += fmt.Sprintf("; overshoot %d contacts", res.Contacts-int64(it.StopAt.Contacts))
-		}
-		return out
+	if it.StopAt.Contacts > 0 && res.Contacts >= int64(it.StopAt.Contacts) {
+		out += fmt.Sprintf("; overshoot %d contacts", res.Contacts-int64(it.StopAt.Contacts))
 	}
-	return ""
+	return out
 }
 
 func (r *Reconciler) endRun(s *seqState, now time.Time) time.Time {
