@@ -242,21 +242,26 @@ func TestADatabaseDamagedUnderARunningDaemonStopsIt(t *testing.T) {
 		return code == 0 && strings.Contains(out, `"dialing"`)
 	})
 	path := filepath.Join(data, store.FileName)
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
+	damage := func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		info, _ := f.Stat()
+		ps := int64(os.Getpagesize())
+		for off := 2 * ps; off < info.Size(); off += ps {
+			f.WriteAt(bytes.Repeat([]byte{0xA5}, int(ps)), off)
+		}
 	}
-	info, _ := f.Stat()
-	ps := int64(os.Getpagesize())
-	for off := 2 * ps; off < info.Size(); off += ps {
-		f.WriteAt(bytes.Repeat([]byte{0xA5}, int(ps)), off)
-	}
-	f.Close()
-	// A suspend is a write the loop makes at once. Which write first
-	// touches a damaged page depends on what bbolt had in hand, so keep
-	// writing (suspend, resume, …) until the daemon notices.
+	// A suspend is a write the loop makes at once. A commit the daemon
+	// makes between the damage and that write rewrites the pages it
+	// touches (bbolt copies on write), which can heal exactly the pages
+	// the next write reads: so damage the file again before each write
+	// (suspend, resume, …) until the daemon notices.
 	deadline := time.After(30 * time.Second)
 	for i := 0; ; i++ {
+		damage()
 		verb := []string{"suspend", "resume"}[i%2]
 		runCmd(t, verb, "long", "--server", "http://"+addr, "--reason", "test")
 		select {
