@@ -338,17 +338,20 @@ func TestSuspendingFromTheDashboardTakesTheTokenAndChangesPhaseAndHistoryLive(t 
 	if st := status(); st.SuspendedBy != "api:ana" {
 		t.Errorf("suspended by %q, want api:ana (the name given on the page)", st.SuspendedBy)
 	}
-	var hist struct {
-		Events []struct{ Message string } `json:"events"`
-	}
-	apiGet(t, url+"/api/v1/sequences/long/history?limit=1000", token, &hist)
-	found := false
-	for _, e := range hist.Events {
-		found = found || e.Message == "suspended by ana: list audit"
-	}
-	if !found {
-		t.Errorf("history lacks the page's suspension: %+v", hist.Events)
-	}
+	// History is written off the loop by the recorder: the entry lands a
+	// moment after the status shows the suspension.
+	waitFor(t, "the history to record the page's suspension", func() bool {
+		var hist struct {
+			Events []struct{ Message string } `json:"events"`
+		}
+		apiGet(t, url+"/api/v1/sequences/long/history?limit=1000", token, &hist)
+		for _, e := range hist.Events {
+			if e.Message == "suspended by ana: list audit" {
+				return true
+			}
+		}
+		return false
+	})
 	until(t, ctx, "the page's history to show it", `document.querySelector('#history')?.textContent.includes('suspended by ana: list audit')`)
 
 	// Cancelling asks nothing of the daemon; confirming resumes.
