@@ -18,6 +18,10 @@ type Metrics struct {
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	lateness     prometheus.Histogram
+	stopLate     prometheus.Histogram
+	commits      *prometheus.CounterVec
+	commitWrites prometheus.Histogram
+	commitTime   prometheus.Histogram
 	reloads      *prometheus.CounterVec
 	bypasses     *prometheus.CounterVec
 	dropped      prometheus.Counter
@@ -44,8 +48,23 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10),
 		}, []string{"type"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "sequencer_start_lateness_seconds", Help: "How late runs started against their schedule.",
+			Name: "sequencer_start_lateness_seconds", Help: "From a run's scheduled instant to the moment its first request left for OCS.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		stopLate: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sequencer_stop_lateness_seconds", Help: "From an item's stop time to the moment its StopDialing left for OCS.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sequencer_store_commits_total", Help: "Durable commits of one loop turn's progress, intents and outcomes, by result (ok, error).",
+		}, []string{"result"}),
+		commitWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sequencer_store_commit_writes", Help: "Writes (progress, intents, outcomes) per commit: how much one fsync carries.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sequencer_store_commit_duration_seconds", Help: "Time of one commit, fsync included; requests wait for it.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sequencer_spec_reloads_total", Help: "Spec snapshots applied, by result (ok, error).",
@@ -57,7 +76,7 @@ func NewMetrics() *Metrics {
 			Name: "sequencer_history_dropped_total", Help: "History events given up on because the store kept refusing writes.",
 		}),
 	}
-	m.reg.MustRegister(m.passes, m.passDuration, m.requests, m.latency, m.lateness, m.reloads, m.bypasses, m.dropped)
+	m.reg.MustRegister(m.passes, m.passDuration, m.requests, m.latency, m.lateness, m.stopLate, m.commits, m.commitWrites, m.commitTime, m.reloads, m.bypasses, m.dropped)
 	m.lead = newLeaderMetrics(m.reg)
 	return m
 }
@@ -77,6 +96,17 @@ func (m *Metrics) Request(typ, result string, latency time.Duration) {
 }
 
 func (m *Metrics) StartLateness(d time.Duration) { m.lateness.Observe(d.Seconds()) }
+func (m *Metrics) StopLateness(d time.Duration)  { m.stopLate.Observe(d.Seconds()) }
+
+func (m *Metrics) Commit(writes int, d time.Duration, err error) {
+	if err != nil {
+		m.commits.WithLabelValues("error").Inc()
+		return
+	}
+	m.commits.WithLabelValues("ok").Inc()
+	m.commitWrites.Observe(float64(writes))
+	m.commitTime.Observe(d.Seconds())
+}
 
 func (m *Metrics) SpecReload(ok bool) {
 	if ok {

@@ -186,6 +186,9 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 		}
 		if reason := r.stopReason(spec, item, run, o, s.pollRTT, now); reason != "" {
 			run.StopGoal, run.EndReason, run.ItemState = goalEnd, reason, stStopping
+			if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok && !now.Before(t) && !run.ItemStarted.IsZero() {
+				s.lateStop = t
+			}
 			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
 		}
 		if suspended {
@@ -439,7 +442,7 @@ func (r *Reconciler) beginRun(s *seqState, now, scheduled time.Time) time.Time {
 	r.history(s, now, store.Event{Kind: "run-start", Run: run.ID, SpecHash: spec.Hash,
 		Message: fmt.Sprintf("run started (scheduled %s, %s late)", scheduled.UTC().Format(time.RFC3339), now.Sub(scheduled).Round(time.Millisecond))})
 	r.log.Info("run started", "sequence", s.name, "run", run.ID)
-	r.cfg.Metrics.StartLateness(now.Sub(scheduled))
+	s.lateStart = scheduled
 	if !r.persist(s, now) {
 		return time.Time{}
 	}
