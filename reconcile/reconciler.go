@@ -51,8 +51,8 @@ type Config struct {
 	// answers of other requests in flight, so they share one commit
 	// [2ms]; negative: never.
 	BatchWindow time.Duration
-	BackoffMin           time.Duration // first retry after a failure [1s]
-	BackoffMax           time.Duration // cap [5m]
+	BackoffMin  time.Duration // first retry after a failure [1s]
+	BackoffMax  time.Duration // cap [5m]
 }
 
 func (c *Config) defaults() {
