@@ -52,8 +52,10 @@ func TestTheRequestBodyCarriesOnlyDocumentedKeys(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("body %s, want %s", b, want)
 	}
-	var back Body
-	json.Unmarshal(b, &back)
+	back, skipped, err := DecodeBody(b)
+	if err != nil || skipped != nil {
+		t.Fatalf("decode %s: %v %v", b, skipped, err)
+	}
 	if got := back.Apply(ocs.Message{}); got.DialMode != ocs.DialModePredict || got.OptimizeGoal != 80 || !got.AutoCompletion {
 		t.Errorf("round trip: %+v", got)
 	}
