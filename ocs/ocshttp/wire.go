@@ -90,6 +90,10 @@ const (
 	KeyErrorMessage = "GSW_ERROR_MESSAGE"
 )
 
+// Invented are the body keys made up here (docs/protocol-keys.md): a real
+// OCS never sends them, and neither does the simulator's seed profile.
+var Invented = []string{KeyDials, KeyContacts, KeyRecordsLeft}
+
 // Path is the resource of one campaign group.
 func Path(cgDBID int32) string { return CampaignGroups + strconv.Itoa(int(cgDBID)) }
 
