@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -123,6 +124,9 @@ type stateCollector struct {
 	groups *prometheus.Desc
 	queue  *prometheus.Desc
 	halted *prometheus.Desc
+	// OCS's own statistics per campaign group, where its HTTP link reports
+	// them: busy factor, hit ratio, overdial rate, time to complete.
+	stats [4]*prometheus.Desc
 }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -130,6 +134,9 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.groups
 	ch <- c.queue
 	ch <- c.halted
+	for _, d := range c.stats {
+		ch <- d
+	}
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -146,6 +153,14 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for st, n := range statuses {
 		ch <- prometheus.MustNewConstMetric(c.groups, prometheus.GaugeValue, float64(n), st)
+	}
+	for _, g := range c.r.Groups() {
+		campaign, group := strconv.Itoa(int(g.CampaignDBID)), strconv.Itoa(int(g.GroupDBID))
+		for i, v := range []*float64{g.BusyFactor, g.HitRatio, g.OverdialRate, g.TimeToComplete} {
+			if v != nil {
+				ch <- prometheus.MustNewConstMetric(c.stats[i], prometheus.GaugeValue, *v, campaign, group)
+			}
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(c.r.QueueDepth()))
 	halted := 0.0
@@ -184,6 +199,12 @@ func (m *Metrics) handler(r Reconciler, lists DNCLists) http.Handler {
 			groups: prometheus.NewDesc("sequencer_campaign_groups", "Campaign groups the daemon touches, by last observed OCS status.", []string{"status"}, nil),
 			queue:  prometheus.NewDesc("sequencer_queue_depth", "Sequences waiting for a reconcile pass.", nil, nil),
 			halted: prometheus.NewDesc("sequencer_halted", "1 while dialing is halted (sequencer halt, or a kind: Halt spec file).", nil, nil),
+			stats: [4]*prometheus.Desc{
+				prometheus.NewDesc("sequencer_ocs_busy_factor_ratio", "OCS's GSW_STAT_BUSY_FACTOR of a campaign group (0-1), while its HTTP link reports it.", []string{"campaign", "group"}, nil),
+				prometheus.NewDesc("sequencer_ocs_hit_ratio", "OCS's GSW_STAT_HIT_RATIO of a campaign group (0-1), while its HTTP link reports it.", []string{"campaign", "group"}, nil),
+				prometheus.NewDesc("sequencer_ocs_overdial_rate_ratio", "OCS's GSW_STAT_OVERDIAL_RATE of a campaign group (0-1), while its HTTP link reports it.", []string{"campaign", "group"}, nil),
+				prometheus.NewDesc("sequencer_ocs_time_to_complete_seconds", "OCS's GSW_STAT_TIME_TO_COMPLETE of a campaign group, while its HTTP link reports it.", []string{"campaign", "group"}, nil),
+			},
 		})
 	}
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

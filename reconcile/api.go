@@ -171,6 +171,9 @@ func (r *Reconciler) statusOf(s *seqState, now time.Time) SequenceStatus {
 		if o := r.obs[runGroup(run)]; o != nil && o.has && loadedState(run.ItemState) {
 			st.Dials, st.Contacts = itemCounters(run, o)
 		}
+		if o := r.obs[runGroup(run)]; o != nil && loadedState(run.ItemState) {
+			st.OCSStatistics = statisticsOf(o.rates)
+		}
 	}
 	st.Suspended, st.SuspendedBy = r.suspended(s, now)
 	if o := s.prog.Override; st.Suspended && o != nil && o.Suspended && strings.HasPrefix(st.SuspendedBy, "api:") {

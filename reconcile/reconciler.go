@@ -205,6 +205,8 @@ type observation struct {
 	// the rates are the average since it, which late answers skew less.
 	firstAt    time.Time
 	firstStats ocs.Stats
+	// OCS's HTTP statistics, the last sent while loaded (keptRates).
+	rates ocs.Rates
 }
 
 type result struct {

@@ -619,6 +619,7 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	if m.Has&ocs.AttrDialMode != 0 {
 		o.mode = m.DialMode
 	}
+	o.rates = keptRates(o.rates, m.Rates, st)
 	if stats, has := m.Stats(); has && st != ocs.StatusNotLoaded {
 		o.sample(stats, now.Sub(prevAt), now)
 		o.stats, o.has = stats, true
@@ -638,7 +639,8 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now})
 	r.pubMu.Lock()
 	r.pubGroups[k] = GroupObservation{CampaignDBID: k.campaign, GroupDBID: k.group, Status: st.String(), DialMode: o.mode.Short(),
-		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now}
+		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now,
+		OCSStatistics: statisticsOf(o.rates)}
 	r.pubMu.Unlock()
 	if owner != "" {
 		r.markDirty(owner)
