@@ -337,12 +337,12 @@ func markInvalid(snap *Snapshot, st *fileState, msg string) {
 }
 
 // install adds a file's sequences; a name already taken by another file is
-// a duplicate, reported with both positions.
+// a duplicate, reported at the name of each file involved, so that each
+// file's own report (and an editor jumping to it) shows the clash.
 func (l *loader) install(snap *Snapshot, path string, st *fileState) {
 	for _, s := range st.seqs {
 		if prev, dup := snap.Sequences[s.Name]; dup {
-			snap.Problems = append(snap.Problems, Problem{Path: s.Pos.Path, Line: s.Pos.Line, Column: s.Pos.Column, Field: "metadata.name",
-				Severity: SeverityError, Message: fmt.Sprintf("duplicate sequence name %q: also defined at %s", s.Name, prev.Pos)})
+			duplicateName(snap, "sequence", s.Name, prev.NamePos, s.NamePos)
 			continue
 		}
 		snap.Sequences[s.Name] = s
@@ -350,8 +350,7 @@ func (l *loader) install(snap *Snapshot, path string, st *fileState) {
 	}
 	for _, d := range st.dncs {
 		if prev, dup := snap.DNCLists[d.Name]; dup {
-			snap.Problems = append(snap.Problems, Problem{Path: d.Pos.Path, Line: d.Pos.Line, Column: d.Pos.Column, Field: "metadata.name",
-				Severity: SeverityError, Message: fmt.Sprintf("duplicate DoNotCallList name %q: also defined at %s", d.Name, prev.Pos)})
+			duplicateName(snap, "DoNotCallList", d.Name, prev.NamePos, d.NamePos)
 			continue
 		}
 		snap.DNCLists[d.Name] = d
@@ -359,11 +358,20 @@ func (l *loader) install(snap *Snapshot, path string, st *fileState) {
 	}
 	for _, h := range st.halts {
 		if prev, dup := snap.Halts[h.Name]; dup {
-			snap.Problems = append(snap.Problems, Problem{Path: h.Pos.Path, Line: h.Pos.Line, Column: h.Pos.Column, Field: "metadata.name",
-				Severity: SeverityError, Message: fmt.Sprintf("duplicate Halt name %q: also defined at %s", h.Name, prev.Pos)})
+			duplicateName(snap, "Halt", h.Name, prev.NamePos, h.NamePos)
 			continue
 		}
 		snap.Halts[h.Name] = h
+	}
+}
+
+// duplicateName reports a name defined at first and again at again: one
+// error at each place, each naming the other.
+func duplicateName(snap *Snapshot, kind, name string, first, again Position) {
+	for _, p := range [2][2]Position{{again, first}, {first, again}} {
+		at, other := p[0], p[1]
+		snap.Problems = append(snap.Problems, Problem{Path: at.Path, Line: at.Line, Column: at.Column, Field: "metadata.name",
+			Severity: SeverityError, Message: fmt.Sprintf("duplicate %s name %q: also defined at %s", kind, name, other)})
 	}
 }
 

@@ -7,13 +7,24 @@ import (
 	"testing"
 )
 
-func TestADuplicateNameAcrossFilesNamesBothPlaces(t *testing.T) {
+func TestADuplicateNameAcrossFilesIsReportedAtTheNameInEachFile(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(spec("same", 101, 10)), 0o644)
-	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(spec("same", 102, 10)), 0o644)
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	os.WriteFile(a, []byte(spec("same", 101, 10)), 0o644)
+	// The name sits on another line and column in b, so a position that
+	// is the document's or a copy of a's shows.
+	os.WriteFile(b, []byte("# moved down\napiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata:\n  labels: {team: x}\n  name:   same\nspec:\n  items:\n    - {name: a, campaignDBID: 102, groupDBID: 732, dialMode: predictive, stopAt: {dials: 10}}\n"), 0o644)
 	s := LoadDir(dir)
-	if !HasErrors(s.Problems) || !strings.Contains(s.Problems[0].String(), "duplicate sequence name \"same\": also defined at "+filepath.Join(dir, "a.yaml")+":1:1") {
-		t.Errorf("problems: %v", s.Problems)
+	var got []string
+	for _, p := range s.Problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		a + `:3:18: metadata.name: duplicate sequence name "same": also defined at ` + b + ":6:11",
+		b + `:6:11: metadata.name: duplicate sequence name "same": also defined at ` + a + ":3:18",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -84,3 +84,16 @@ func TestValidatePrintsItsSummaryOnStdoutInPlainEnglishAndCountsHalts(t *testing
 		t.Errorf("exit %d stdout %q stderr %q, want %q on stdout", code, out, errs, want)
 	}
 }
+
+func TestValidateReportsADuplicateNameAtTheNameLineOfEachFile(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	os.WriteFile(a, []byte("apiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata:\n  name: twin\nspec:\n  items:\n    - {name: x, campaignDBID: 101, groupDBID: 1, dialMode: predictive, stopAt: {dials: 5}}\n"), 0o644)
+	os.WriteFile(b, []byte("# a copy, edited\n\napiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata:\n  labels: {team: b}\n  name: twin\nspec:\n  items:\n    - {name: x, campaignDBID: 102, groupDBID: 1, dialMode: predictive, stopAt: {dials: 5}}\n"), 0o644)
+	code, out, _ := runCmd(t, "validate", dir)
+	want := a + `:4:9: metadata.name: duplicate sequence name "twin": also defined at ` + b + ":7:9\n" +
+		b + `:7:9: metadata.name: duplicate sequence name "twin": also defined at ` + a + ":4:9\n"
+	if code != 1 || out != want {
+		t.Errorf("exit %d\n%s\nwant 1\n%s", code, out, want)
+	}
+}
