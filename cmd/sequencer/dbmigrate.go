@@ -139,8 +139,8 @@ func cmdDBMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 type migrated struct{ progress, intents, events, groups, dnc, halt int }
 
 func (m migrated) String() string {
-	return fmt.Sprintf("%d sequences, %d intents, %d history events, %d campaign-group statuses, %d Do-Not-Call outcomes, %d halt",
-		m.progress, m.intents, m.events, m.groups, m.dnc, m.halt)
+	return strings.Join([]string{plural(m.progress, "sequence"), plural(m.intents, "intent"), plural(m.events, "history event"),
+		plural(m.groups, "campaign-group status"), plural(m.dnc, "Do-Not-Call outcome"), plural(m.halt, "halt")}, ", ")
 }
 
 // migrate copies src into dst, which must hold no progress or intents: a

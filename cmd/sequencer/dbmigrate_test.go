@@ -57,7 +57,7 @@ func TestDBMigrateCopiesEverythingToEtcdAndBackUnchanged(t *testing.T) {
 	s.Close()
 
 	code, out, errs := runCmd(t, "db", "migrate", "--from", dir, "--to-etcd", url, "--etcd-prefix", "/prod/")
-	if code != 0 || !strings.Contains(out, "1 sequences, 2 intents, 3 history events, 1 campaign-group statuses, 1 Do-Not-Call outcomes, 1 halt") {
+	if code != 0 || !strings.Contains(out, "1 sequence, 2 intents, 3 history events, 1 campaign-group status, 1 Do-Not-Call outcome, 1 halt") {
 		t.Fatalf("migrate to etcd: %d %s %s", code, out, errs)
 	}
 	back := t.TempDir()

@@ -126,13 +126,16 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
-// plural writes "1 sequence", "2 sequences", "3 entries".
+// plural writes "1 sequence", "2 sequences", "3 entries", "2 statuses".
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
 	if strings.HasSuffix(word, "y") {
 		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
+	}
+	if strings.HasSuffix(word, "s") {
+		return fmt.Sprintf("%d %ses", n, word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
