@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestADuplicateNameAcrossFilesIsReportedAtTheNameInEachFile(t *testing.T) {
@@ -56,6 +57,32 @@ func TestHiddenSwapAndBackupFilesAreNotSpecs(t *testing.T) {
 	} {
 		if IsSpecFile(name) != want {
 			t.Errorf("IsSpecFile(%q) = %v", name, !want)
+		}
+	}
+}
+
+func TestASharedCampaignGroupIsJudgedByTheGivenOverlapRuleWithWarningsForIfLate(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(spec("a", 101, 10)), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(spec("b", 101, 10)), 0o644)
+	for verdict, want := range map[OverlapVerdict]string{
+		OverlapNever:  "",
+		OverlapIfLate: filepath.Join(dir, "b.yaml") + `:6:7: campaignDBID: warning: campaign group 101/732 is also used by sequence "a" (` + filepath.Join(dir, "a.yaml") + `:6:7); their runs overlap only if because`,
+		OverlapCan:    filepath.Join(dir, "b.yaml") + `:6:7: campaignDBID: campaign group 101/732 is also used by sequence "a" (` + filepath.Join(dir, "a.yaml") + `:6:7) and their runs can overlap: because; give them calling windows or start times that never meet, or use one sequence`,
+	} {
+		rule := func(a, b *Sequence, now time.Time) Overlap {
+			if a.Name != "a" || b.Name != "b" || now.IsZero() {
+				t.Errorf("asked about %s and %s at %v", a.Name, b.Name, now)
+			}
+			return Overlap{verdict, "because"}
+		}
+		s := Load(LoadOptions{Overlap: rule}, dir)
+		got := ""
+		for _, p := range s.Problems {
+			got += p.String()
+		}
+		if got != want || HasErrors(s.Problems) != (verdict == OverlapCan) {
+			t.Errorf("verdict %d: got %q, want %q", verdict, got, want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sequencer-dev/sequencer/schedule"
 	"github.com/sequencer-dev/sequencer/specs"
 )
 
@@ -41,7 +42,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(paths) == 0 {
 		paths = []string{defaultSpecsPath()}
 	}
-	snap := specs.Load(specs.LoadOptions{MaxFileBytes: int64(maxBytes)}, paths...)
+	snap := specs.Load(specs.LoadOptions{MaxFileBytes: int64(maxBytes), Overlap: schedule.RunsOverlap}, paths...)
 	if snap.Err != nil {
 		return usageError("validate: %v", snap.Err)
 	}
