@@ -152,7 +152,7 @@ func migrate(src migrationSource, dst migrationTarget) (migrated, error) {
 	} else if ins, err := dst.AllIntents(); err != nil {
 		return n, fmt.Errorf("read the destination: %w", err)
 	} else if len(ps)+len(ins) > 0 {
-		return n, fmt.Errorf("the destination already holds %d sequences and %d intents: migrate into an empty one", len(ps), len(ins))
+		return n, fmt.Errorf("the destination already holds %s and %s: migrate into an empty one", plural(len(ps), "sequence"), plural(len(ins), "intent"))
 	}
 	ps, err := src.AllProgress()
 	if err != nil {

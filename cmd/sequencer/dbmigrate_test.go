@@ -76,7 +76,7 @@ func TestDBMigrateCopiesEverythingToEtcdAndBackUnchanged(t *testing.T) {
 		t.Errorf("after a round trip through etcd:\n%s\nwant\n%s", got, want)
 	}
 	// A second copy into the same prefix would pair two journals.
-	if code, _, errs := runCmd(t, "db", "migrate", "--from", dir, "--to-etcd", url, "--etcd-prefix", "/prod/"); code != 1 || !strings.Contains(errs, "already holds 1 sequences and 2 intents") {
+	if code, _, errs := runCmd(t, "db", "migrate", "--from", dir, "--to-etcd", url, "--etcd-prefix", "/prod/"); code != 1 || !strings.Contains(errs, "already holds 1 sequence and 2 intents") {
 		t.Errorf("migrate into a non-empty prefix: %d %s", code, errs)
 	}
 	if code, _, errs := runCmd(t, "db", "migrate", "--from-etcd", url, "--etcd-prefix", "/prod/", "--to", back); code != 1 || !strings.Contains(errs, "already exists") {
