@@ -3,6 +3,8 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
@@ -109,6 +111,15 @@ type outgoing struct {
 	lateFrom time.Time
 }
 
+// dueAt is when the request fell due: the instant it is late against, or
+// now.
+func (o outgoing) dueAt(now time.Time) time.Time {
+	if !o.lateFrom.IsZero() && o.lateFrom.Before(now) {
+		return o.lateFrom
+	}
+	return now
+}
+
 // send records req as the sequence's outgoing request; the loop executes
 // it (flush) once every dirty sequence has had its pass.
 func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Message, journal bool) time.Time {
@@ -130,9 +141,11 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 		o.late, o.lateFrom = lateStart, s.lateStart
 		s.lateStart = time.Time{}
 	case action == actStop && !s.lateStop.IsZero():
+		// Kept until a stop carries it: a status read may go first
+		// (after a reconnect), and the stop is late until it leaves.
 		o.late, o.lateFrom = lateStop, s.lateStop
+		s.lateStop = time.Time{}
 	}
-	s.lateStop = time.Time{}
 	r.outbox = append(r.outbox, o)
 	return time.Time{}
 }
@@ -154,6 +167,15 @@ func (r *Reconciler) flush(now time.Time) {
 		}
 		return
 	}
+	// Fair order: what fell due first leaves first (a run's start by its
+	// scheduled instant, a stop by its stop time), then by name; a
+	// burst after a restart or a stall is served in the order it was due.
+	slices.SortStableFunc(box, func(a, b outgoing) int {
+		if c := a.dueAt(now).Compare(b.dueAt(now)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.s.name, b.s.name)
+	})
 	begins := make([]int, len(box)) // index into r.batch.Begin, -1: not journaled
 	for i, o := range box {
 		begins[i] = -1
