@@ -344,38 +344,7 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		return
 	}
 	if res.action == actStatus {
-		s.lastPoll = now
-		if res.err == nil {
-			// How old an answer's counters are by the time a stop sent
-			// now reaches OCS: one round trip.
-			// This answer's own round trip: its counters are at most
-			// that old, and a stop takes at most that long to arrive.
-			s.pollRTT = now.Sub(res.sent)
-		}
-		if res.err == nil {
-			s.ocsBounced = false
-			r.observe(res.ans, now, false)
-			if c := s.conds[CondStalled]; c != nil && c.Reason == "StatusUnavailable" {
-				r.setCond(s, CondStalled, false, "", "", now)
-			}
-			return
-		}
-		if isOCS && s.spec != nil && s.spec.Engine == specs.EngineOCS && oe.Code == ocs.ErrCampaignScheduleNotFound {
-			r.onSequenceLost(s, now)
-			return
-		}
-		if ocs.IsTransient(res.err) {
-			// Polls are spaced already; backing off here would hold up
-			// a stop that is due by time. A link that is down is another
-			// matter: polling it again at once would spin.
-			r.setCond(s, CondStalled, true, "StatusUnavailable", "status poll: "+res.err.Error(), now)
-			if errors.Is(res.err, ocs.ErrDisconnected) {
-				r.noteLinkDown()
-				s.retryAt = now.Add(r.cfg.BackoffMin)
-			}
-			return
-		}
-		r.fail(s, now, res.action, res.err)
+		r.onStatus(s, res, oe, now)
 		return
 	}
 	if res.action == actLoad {
@@ -437,6 +406,39 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		r.unsure(s, res.err)
 		r.fail(s, now, res.action, res.err)
 	}
+}
+
+// onStatus applies a status poll's answer or failure.
+func (r *Reconciler) onStatus(s *seqState, res result, oe *ocs.OCSError, now time.Time) {
+	isOCS := oe != nil
+	s.lastPoll = now
+	if res.err == nil {
+		// This answer's own round trip: its counters are at most that
+		// old, and a stop takes at most that long to arrive.
+		s.pollRTT = now.Sub(res.sent)
+		s.ocsBounced = false
+		r.observe(res.ans, now, false)
+		if c := s.conds[CondStalled]; c != nil && c.Reason == "StatusUnavailable" {
+			r.setCond(s, CondStalled, false, "", "", now)
+		}
+		return
+	}
+	if isOCS && s.spec != nil && s.spec.Engine == specs.EngineOCS && oe.Code == ocs.ErrCampaignScheduleNotFound {
+		r.onSequenceLost(s, now)
+		return
+	}
+	if ocs.IsTransient(res.err) {
+		// Polls are spaced already; backing off here would hold up
+		// a stop that is due by time. A link that is down is another
+		// matter: polling it again at once would spin.
+		r.setCond(s, CondStalled, true, "StatusUnavailable", "status poll: "+res.err.Error(), now)
+		if errors.Is(res.err, ocs.ErrDisconnected) {
+			r.noteLinkDown()
+			s.retryAt = now.Add(r.cfg.BackoffMin)
+		}
+		return
+	}
+	r.fail(s, now, res.action, res.err)
 }
 
 // unsure handles a request whose outcome is unknown. A dropped link may

@@ -105,167 +105,202 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 	o := r.obs[k]
 	switch run.ItemState {
 	case stSleeping, "":
-		if now.Before(run.SleepUntil) {
-			s.phase, s.nextAction, s.nextAt = PhaseSleeping, "load "+item.Name, run.SleepUntil
-			return run.SleepUntil
-		}
-		if suspended {
-			s.phase, s.nextAction = PhaseSuspended, ""
-			return time.Time{}
-		}
-		if item.StopAt.Time.Kind == specs.StopAbsolute && !now.Before(item.StopAt.Time.At) {
-			return r.finishItem(s, now, "stop time "+item.StopAt.Time.String()+" passed before the item could start")
-		}
-		if !schedule.InWindow(spec, now) {
-			open, ok := schedule.NextWindowOpen(spec, now)
-			s.phase, s.nextAction, s.nextAt = PhasePaused, "load "+item.Name+" when the window opens", open
-			if !ok {
-				return time.Time{}
-			}
-			return open
-		}
-		if !r.countersUsable(s, item, now) {
-			s.phase, s.nextAction = PhaseWaiting, ""
-			return now.Add(r.cfg.Resync)
-		}
-		nk := groupKey{item.CampaignDBID, item.GroupDBID}
-		if owner, ok := r.claims[nk]; ok && owner != s.name {
-			r.groupWaiters[s.name] = struct{}{}
-			r.setCond(s, CondConflict, true, "GroupInUse",
-				fmt.Sprintf("campaign group %s is in use by sequence %q; waiting for it", nk, owner), now)
-			s.phase = PhaseWaiting
-			return now.Add(r.cfg.Resync)
-		}
-		r.claims[nk] = s.name // ours to look at; given back if someone else has it
-		run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
-		if no := r.obs[nk]; no == nil || no.stale || now.Sub(no.at) >= r.cfg.PollInterval {
-			// Look before loading: a group found loaded now is someone
-			// else's, and after a crash between this Load's intent and
-			// its sending, a group found loaded was then at least free a
-			// moment before.
-			s.phase = PhaseStarting
-			return r.sendStatus(s, now, r.target(spec, nk))
-		}
-		if no := r.obs[nk]; no.status != ocs.StatusNotLoaded {
-			// The same words as a Load refused with AlreadyLoaded.
-			r.release(s, nk)
-			r.setCond(s, CondConflict, true, "LoadedOutside",
-				fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", nk.campaign, nk.group), now)
-			s.phase = PhaseWaiting
-			return now.Add(r.cfg.Resync)
-		}
-		r.setCond(s, CondConflict, false, "", "", now)
-		r.claims[nk] = s.name
-		run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
-		run.ItemState = stLoading
-		return r.sendLoad(s, now, item)
+		return r.passSleeping(s, now, item, suspended)
 	case stLoading:
 		return r.sendLoad(s, now, item)
 	case stLoaded:
-		if suspended {
-			s.phase = PhaseSuspended
-			return time.Time{}
-		}
-		if reason := r.timeStop(spec, item, run, now); reason != "" {
-			run.EndReason = reason
-			run.ItemState = stUnloading
-			return r.sendSimple(s, now, actUnload, ocs.NewUnload(r.target(spec, k)))
-		}
-		if !schedule.InWindow(spec, now) {
-			open, _ := schedule.NextWindowOpen(spec, now)
-			s.phase, s.nextAction, s.nextAt = PhasePaused, "start "+item.Name+" when the window opens", open
-			return open
-		}
-		run.ItemState = stStarting
-		return r.sendStart(s, now, item)
+		return r.passLoaded(s, now, item, suspended)
 	case stStarting:
 		return r.sendStart(s, now, item)
 	case stDialing:
-		if o != nil && o.status == ocs.StatusNotLoaded {
-			return r.lostGroup(s, now, item, o)
-		}
-		if reason := r.stopReason(spec, item, run, o, s.pollRTT, now); reason != "" {
-			run.StopGoal, run.EndReason, run.ItemState = goalEnd, reason, stStopping
-			if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok && !now.Before(t) && !run.ItemStarted.IsZero() {
-				s.lateStop = t
-			}
-			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
-		}
-		if suspended {
-			run.StopGoal, run.PauseReason, run.ItemState = goalPause, r.suspendWord(s, now), stStopping
-			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
-		}
-		if !schedule.InWindow(spec, now) {
-			run.StopGoal, run.PauseReason, run.ItemState = goalPause, schedule.ClosedReason(spec, now), stStopping
-			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
-		}
-		want := pacingOf(item)
-		if have := appliedPacing(run); have != want {
-			if have.DialMode.LiveSwitchable(want.DialMode) {
-				return r.sendSetMode(s, now, item)
-			}
-			run.StopGoal, run.ItemState = goalRestart, stStopping
-			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
-		}
-		if o != nil && o.status == ocs.StatusInActive && now.Sub(o.since) > r.cfg.PollInterval && !(item.AutoCompletion && o.depleted) {
-			r.setCond(s, CondConflict, true, "StoppedOutside",
-				fmt.Sprintf("campaign group %s was stopped outside the sequencer; not restarting it", k), now)
-		}
-		s.phase, s.nextAction = PhaseRunning, "stop "+item.Name
-		next := time.Time{}
-		if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok {
-			next, s.nextAt = t, t
-		}
-		if t, ok := schedule.NextWindowChange(spec, now); ok && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-		// Poll even without count stops, only less often: OCS may restart
-		// or fail over without telling us, and its status events are not
-		// retried.
-		poll := s.lastPoll.Add(r.pollEvery(item, run, o, s.pollRTT))
-		if !now.Before(poll) {
-			return r.sendStatus(s, now, r.target(spec, k))
-		}
-		if next.IsZero() || poll.Before(next) {
-			next = poll
-		}
-		return next
+		return r.passDialing(s, now, item, o, suspended)
 	case stStopping:
 		return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
 	case stPaused:
-		if reason := r.timeStop(spec, item, run, now); reason != "" {
-			run.EndReason, run.ItemState = reason, stUnloading
-			return r.sendSimple(s, now, actUnload, ocs.NewUnload(r.target(spec, k)))
-		}
-		if o != nil && o.status == ocs.StatusNotLoaded {
-			return r.lostGroup(s, now, item, o)
-		}
-		if suspended {
-			s.phase, s.nextAction = PhaseSuspended, ""
-			return time.Time{}
-		}
-		if !schedule.InWindow(spec, now) {
-			open, _ := schedule.NextWindowOpen(spec, now)
-			s.phase, s.nextAction, s.nextAt = PhasePaused, "resume "+item.Name, open
-			if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok && t.Before(open) {
-				return t
-			}
-			return open
-		}
-		cause, msg := "window", schedule.OpenReason(spec)
-		if !pausedByWindow(run.PauseReason) {
-			cause, msg = "suspend", run.PauseReason+" no more"
-		}
-		r.history(s, now, store.Event{Kind: "item-resume", Run: run.ID, Item: run.ItemName, Message: "resumed: " + msg,
-			Fields: map[string]string{"cause": cause, "reason": msg}})
-		run.PauseReason, run.ItemState = "", stStarting
-		return r.sendStart(s, now, item)
+		return r.passPaused(s, now, item, o, suspended)
 	case stUnloading:
 		return r.sendSimple(s, now, actUnload, ocs.NewUnload(r.target(spec, k)))
 	case stDraining:
 		return r.passDraining(s, now, k)
 	}
 	return time.Time{}
+}
+
+// passSleeping waits out the sleep before an item, its window and its
+// campaign group, then looks before it loads.
+func (r *Reconciler) passSleeping(s *seqState, now time.Time, item *specs.Item, suspended bool) time.Time {
+	spec := s.spec
+	run := s.prog.Run
+	if now.Before(run.SleepUntil) {
+		s.phase, s.nextAction, s.nextAt = PhaseSleeping, "load "+item.Name, run.SleepUntil
+		return run.SleepUntil
+	}
+	if suspended {
+		s.phase, s.nextAction = PhaseSuspended, ""
+		return time.Time{}
+	}
+	if item.StopAt.Time.Kind == specs.StopAbsolute && !now.Before(item.StopAt.Time.At) {
+		return r.finishItem(s, now, "stop time "+item.StopAt.Time.String()+" passed before the item could start")
+	}
+	if !schedule.InWindow(spec, now) {
+		open, ok := schedule.NextWindowOpen(spec, now)
+		s.phase, s.nextAction, s.nextAt = PhasePaused, "load "+item.Name+" when the window opens", open
+		if !ok {
+			return time.Time{}
+		}
+		return open
+	}
+	if !r.countersUsable(s, item, now) {
+		s.phase, s.nextAction = PhaseWaiting, ""
+		return now.Add(r.cfg.Resync)
+	}
+	nk := groupKey{item.CampaignDBID, item.GroupDBID}
+	if owner, ok := r.claims[nk]; ok && owner != s.name {
+		r.groupWaiters[s.name] = struct{}{}
+		r.setCond(s, CondConflict, true, "GroupInUse",
+			fmt.Sprintf("campaign group %s is in use by sequence %q; waiting for it", nk, owner), now)
+		s.phase = PhaseWaiting
+		return now.Add(r.cfg.Resync)
+	}
+	r.claims[nk] = s.name // ours to look at; given back if someone else has it
+	run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
+	if no := r.obs[nk]; no == nil || no.stale || now.Sub(no.at) >= r.cfg.PollInterval {
+		// Look before loading: a group found loaded now is someone
+		// else's, and after a crash between this Load's intent and
+		// its sending, a group found loaded was then at least free a
+		// moment before.
+		s.phase = PhaseStarting
+		return r.sendStatus(s, now, r.target(spec, nk))
+	}
+	if no := r.obs[nk]; no.status != ocs.StatusNotLoaded {
+		// The same words as a Load refused with AlreadyLoaded.
+		r.release(s, nk)
+		r.setCond(s, CondConflict, true, "LoadedOutside",
+			fmt.Sprintf("campaign group %d@%d is loaded outside the sequencer; waiting", nk.campaign, nk.group), now)
+		s.phase = PhaseWaiting
+		return now.Add(r.cfg.Resync)
+	}
+	r.setCond(s, CondConflict, false, "", "", now)
+	r.claims[nk] = s.name
+	run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
+	run.ItemState = stLoading
+	return r.sendLoad(s, now, item)
+}
+
+// passLoaded starts a loaded item, unless it is suspended, past its stop
+// time or outside its window.
+func (r *Reconciler) passLoaded(s *seqState, now time.Time, item *specs.Item, suspended bool) time.Time {
+	spec := s.spec
+	run := s.prog.Run
+	k := runGroup(run)
+	if suspended {
+		s.phase = PhaseSuspended
+		return time.Time{}
+	}
+	if reason := r.timeStop(spec, item, run, now); reason != "" {
+		run.EndReason = reason
+		run.ItemState = stUnloading
+		return r.sendSimple(s, now, actUnload, ocs.NewUnload(r.target(spec, k)))
+	}
+	if !schedule.InWindow(spec, now) {
+		open, _ := schedule.NextWindowOpen(spec, now)
+		s.phase, s.nextAction, s.nextAt = PhasePaused, "start "+item.Name+" when the window opens", open
+		return open
+	}
+	run.ItemState = stStarting
+	return r.sendStart(s, now, item)
+}
+
+// passDialing watches a dialing item: its stops, suspends, window, pacing
+// and OCS's view of its group; it polls as its count stops require.
+func (r *Reconciler) passDialing(s *seqState, now time.Time, item *specs.Item, o *observation, suspended bool) time.Time {
+	spec := s.spec
+	run := s.prog.Run
+	k := runGroup(run)
+	if o != nil && o.status == ocs.StatusNotLoaded {
+		return r.lostGroup(s, now, item, o)
+	}
+	if reason := r.stopReason(spec, item, run, o, s.pollRTT, now); reason != "" {
+		run.StopGoal, run.EndReason, run.ItemState = goalEnd, reason, stStopping
+		if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok && !now.Before(t) && !run.ItemStarted.IsZero() {
+			s.lateStop = t
+		}
+		return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
+	}
+	if suspended {
+		run.StopGoal, run.PauseReason, run.ItemState = goalPause, r.suspendWord(s, now), stStopping
+		return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
+	}
+	if !schedule.InWindow(spec, now) {
+		run.StopGoal, run.PauseReason, run.ItemState = goalPause, schedule.ClosedReason(spec, now), stStopping
+		return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
+	}
+	want := pacingOf(item)
+	if have := appliedPacing(run); have != want {
+		if have.DialMode.LiveSwitchable(want.DialMode) {
+			return r.sendSetMode(s, now, item)
+		}
+		run.StopGoal, run.ItemState = goalRestart, stStopping
+		return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
+	}
+	if o != nil && o.status == ocs.StatusInActive && now.Sub(o.since) > r.cfg.PollInterval && !(item.AutoCompletion && o.depleted) {
+		r.setCond(s, CondConflict, true, "StoppedOutside",
+			fmt.Sprintf("campaign group %s was stopped outside the sequencer; not restarting it", k), now)
+	}
+	s.phase, s.nextAction = PhaseRunning, "stop "+item.Name
+	next := time.Time{}
+	if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok {
+		next, s.nextAt = t, t
+	}
+	if t, ok := schedule.NextWindowChange(spec, now); ok && (next.IsZero() || t.Before(next)) {
+		next = t
+	}
+	// Poll even without count stops, only less often: OCS may restart
+	// or fail over without telling us, and its status events are not
+	// retried.
+	poll := s.lastPoll.Add(r.pollEvery(item, run, o, s.pollRTT))
+	if !now.Before(poll) {
+		return r.sendStatus(s, now, r.target(spec, k))
+	}
+	if next.IsZero() || poll.Before(next) {
+		next = poll
+	}
+	return next
+}
+
+// passPaused resumes a paused item when its window opens or its suspend
+// ends, or ends it at its stop time.
+func (r *Reconciler) passPaused(s *seqState, now time.Time, item *specs.Item, o *observation, suspended bool) time.Time {
+	spec := s.spec
+	run := s.prog.Run
+	k := runGroup(run)
+	if reason := r.timeStop(spec, item, run, now); reason != "" {
+		run.EndReason, run.ItemState = reason, stUnloading
+		return r.sendSimple(s, now, actUnload, ocs.NewUnload(r.target(spec, k)))
+	}
+	if o != nil && o.status == ocs.StatusNotLoaded {
+		return r.lostGroup(s, now, item, o)
+	}
+	if suspended {
+		s.phase, s.nextAction = PhaseSuspended, ""
+		return time.Time{}
+	}
+	if !schedule.InWindow(spec, now) {
+		open, _ := schedule.NextWindowOpen(spec, now)
+		s.phase, s.nextAction, s.nextAt = PhasePaused, "resume "+item.Name, open
+		if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok && t.Before(open) {
+			return t
+		}
+		return open
+	}
+	cause, msg := "window", schedule.OpenReason(spec)
+	if !pausedByWindow(run.PauseReason) {
+		cause, msg = "suspend", run.PauseReason+" no more"
+	}
+	r.history(s, now, store.Event{Kind: "item-resume", Run: run.ID, Item: run.ItemName, Message: "resumed: " + msg,
+		Fields: map[string]string{"cause": cause, "reason": msg}})
+	run.PauseReason, run.ItemState = "", stStarting
+	return r.sendStart(s, now, item)
 }
 
 // settleFromObservation finishes, from what OCS reports, a step a crash
@@ -480,10 +515,10 @@ func (r *Reconciler) stopReason(spec *specs.Sequence, item *specs.Item, run *sto
 	dials, contacts := itemCounters(run, o)
 	ahead := func(n int64, rate float64) float64 { return float64(n) + rate*lead.Seconds() }
 	if item.StopAt.Contacts > 0 && ahead(contacts, o.contactRate) >= float64(item.StopAt.Contacts) {
-		return count(int64(item.StopAt.Contacts), "contact") + " reached"
+		return plural(int64(item.StopAt.Contacts), "contact") + " reached"
 	}
 	if item.StopAt.Dials > 0 && ahead(dials, o.dialRate) >= float64(item.StopAt.Dials) {
-		return count(int64(item.StopAt.Dials), "dial") + " reached"
+		return plural(int64(item.StopAt.Dials), "dial") + " reached"
 	}
 	if !item.AutoCompletion && !o.stale && o.status == ocs.StatusRunning && o.stats.RecordsLeft == 0 {
 		// Without auto-completion OCS keeps an empty list running for
@@ -680,7 +715,7 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 	run.Items = append(run.Items, res)
 	r.release(s, k)
 	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: run.ItemName,
-		Message: fmt.Sprintf("item %s ended: %s (%s, %s%s)", run.ItemName, reason, count(res.Dials, "dial"), count(res.Contacts, "contact"), overshoot(r.currentItem(s), res)),
+		Message: fmt.Sprintf("item %s ended: %s (%s, %s%s)", run.ItemName, reason, plural(res.Dials, "dial"), plural(res.Contacts, "contact"), overshoot(r.currentItem(s), res)),
 		Fields:  map[string]string{"reason": reason}})
 	r.log.Info("item ended", "sequence", s.name, "item", run.ItemName, "reason", reason, "dials", res.Dials, "contacts", res.Contacts)
 
@@ -713,10 +748,10 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 func overshoot(it *specs.Item, res store.ItemResult) string {
 	out := ""
 	if it.StopAt.Dials > 0 && res.Dials >= int64(it.StopAt.Dials) {
-		out += "; overshoot " + count(res.Dials-int64(it.StopAt.Dials), "dial")
+		out += "; overshoot " + plural(res.Dials-int64(it.StopAt.Dials), "dial")
 	}
 	if it.StopAt.Contacts > 0 && res.Contacts >= int64(it.StopAt.Contacts) {
-		out += "; overshoot " + count(res.Contacts-int64(it.StopAt.Contacts), "contact")
+		out += "; overshoot " + plural(res.Contacts-int64(it.StopAt.Contacts), "contact")
 	}
 	return out
 }
@@ -792,8 +827,8 @@ func appliedPacing(run *store.Run) ocs.Pacing {
 	return ocs.Pacing{DialMode: ocs.DialMode(run.DialMode), OptimizeBy: ocs.OptimizeMethod(run.OptimizeBy), OptimizeGoal: run.OptimizeGoal}
 }
 
-// count says "1 dial" and "2 dials".
-func count(n int64, noun string) string {
+// plural says "1 dial" and "2 dials".
+func plural(n int64, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
