@@ -13,6 +13,7 @@ package reconcile_test
 //	go test ./reconcile -run '^$' -bench 'Burst10000' -benchtime=1x -timeout 60m
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"flag"
@@ -38,8 +39,9 @@ var (
 	// sequence): a start found already due while the loop is still busy
 	// with the snapshot measures the snapshot, not the burst. Zero: a
 	// default sized for one fsync'd write per sequence.
-	scaleLead = flag.Duration("scale.lead", 0, "BenchmarkBurst…: time from the snapshot to the shared start instant (0: 10s + 4ms per sequence)")
-	stopLead  = flag.Duration("scale.stoplead", 0, "BenchmarkStopLateness…: time from the snapshot to the shared stop instant (0: 15s + 15ms per sequence)")
+	scaleLead = flag.Duration("scale.lead", 0, "BenchmarkBurst…: time from the snapshot to the shared start instant (0: 10s + 6ms per sequence)")
+	stopLead  = flag.Duration("scale.stoplead", 0, "BenchmarkStopLateness…: time from the snapshot to the shared stop instant (0: 20s + 40ms per sequence, sized for one fsync per write)")
+	scaleN    = flag.Int("scale.n", 0, "a smoke check: this many sequences instead of the 10,000 of BenchmarkBurst… and BenchmarkStopLateness…")
 	idleFor   = flag.Duration("scale.idle", 31*time.Second, "BenchmarkIdleCPU…: wall time measured (longer than Resync, so one resync falls in it)")
 )
 
@@ -208,7 +210,7 @@ func quantile(ds []time.Duration, q float64) time.Duration { return ds[int(float
 // the store itself; per-request-fsync hides everything but
 // reconcile.Store (the baseline, same run).
 func BenchmarkBurst10000SequencesDueTheSameMinute(b *testing.B) {
-	const n = 10000
+	n := cmp.Or(*scaleN, 10000)
 	for _, c := range []struct {
 		name string
 		wrap func(*store.Store) reconcile.Store
@@ -225,7 +227,7 @@ func BenchmarkBurst10000SequencesDueTheSameMinute(b *testing.B) {
 				rec, snaps := runLoop(b, c.wrap(st), link, 0)
 				lead := *scaleLead
 				if lead == 0 {
-					lead = 10*time.Second + n*4*time.Millisecond
+					lead = 10*time.Second + time.Duration(n)*6*time.Millisecond
 				}
 				due := time.Now().Add(lead).Truncate(time.Second)
 				stop := specs.StopAt{Time: specs.StopTime{Kind: specs.StopAfter, After: 10 * time.Hour}}
@@ -235,7 +237,6 @@ func BenchmarkBurst10000SequencesDueTheSameMinute(b *testing.B) {
 				})
 				b.StartTimer()
 				starts := firstOf(b, sim, ocs.ReqStartDialing, n, time.Until(due)+20*time.Minute)
-				b.StopTimer()
 				late := lateness(starts, due)
 				b.ReportMetric(quantile(late, 1).Seconds(), "last-start-s")
 				b.ReportMetric(quantile(late, 0.5).Seconds(), "p50-start-s")
@@ -310,7 +311,6 @@ func BenchmarkIdleCPU100000(b *testing.B) {
 				cpu0, wall0 := cpuTime(), time.Now()
 				b.StartTimer()
 				time.Sleep(*idleFor)
-				b.StopTimer()
 				cpu, wall := cpuTime()-cpu0, time.Since(wall0)
 				b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "cpu-%")
 			}
@@ -325,7 +325,7 @@ func BenchmarkIdleCPU100000(b *testing.B) {
 // the snapshot, beyond the time they all take to reach dialing. bbolt
 // with fsync; the simulator over loopback TCP.
 func BenchmarkStopLateness10000(b *testing.B) {
-	for _, n := range []int{1, 10000} {
+	for _, n := range []int{1, cmp.Or(*scaleN, 10000)} {
 		b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
@@ -334,7 +334,7 @@ func BenchmarkStopLateness10000(b *testing.B) {
 				rec, snaps := runLoop(b, openStore(b, false), link, 0)
 				lead := *stopLead
 				if lead == 0 {
-					lead = 15*time.Second + time.Duration(n)*15*time.Millisecond
+					lead = 20*time.Second + time.Duration(n)*40*time.Millisecond
 				}
 				at := time.Now().Add(lead).Truncate(time.Second)
 				stop := specs.StopAt{Time: specs.StopTime{Kind: specs.StopAbsolute, At: at}}
@@ -344,7 +344,6 @@ func BenchmarkStopLateness10000(b *testing.B) {
 				})
 				b.StartTimer()
 				stops := firstOf(b, sim, ocs.ReqStopDialing, n, time.Until(at)+20*time.Minute)
-				b.StopTimer()
 				late := lateness(stops, at)
 				b.ReportMetric(float64(quantile(late, 0.5).Microseconds())/1000, "p50-ms")
 				b.ReportMetric(float64(quantile(late, 0.99).Microseconds())/1000, "p99-ms")
