@@ -128,7 +128,7 @@ func storm() error {
 		late[i] = at.Sub(due)
 	}
 	slices.Sort(late)
-	q := func(p float64) time.Duration { return late[int(float64(len(late)-1)*p)] }
+	q := func(p float64) time.Duration { return late[int(float64(len(late)-1)*p)].Round(time.Millisecond) }
 	fmt.Printf("CM_ReqStartDialing received by the simulator, after %s (the time it logged each one):\n", due.Format(time.TimeOnly))
 	fmt.Printf("  first %s  p50 %s  p99 %s  last %s  (%.0f starts/s)\n",
 		q(0), q(0.5), q(0.99), q(1), float64(len(late))/q(1).Seconds())
