@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,10 @@ type Metrics struct {
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	lateness     prometheus.Histogram
+	stopLate     prometheus.Histogram
+	commits      *prometheus.CounterVec
+	commitWrites prometheus.Histogram
+	commitTime   prometheus.Histogram
 	reloads      *prometheus.CounterVec
 	bypasses     *prometheus.CounterVec
 	dropped      prometheus.Counter
@@ -44,8 +49,23 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10),
 		}, []string{"type"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "sequencer_start_lateness_seconds", Help: "How late runs started against their schedule.",
+			Name: "sequencer_start_lateness_seconds", Help: "From a run's scheduled instant to the moment its first request left for OCS.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		stopLate: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sequencer_stop_lateness_seconds", Help: "From an item's stop time to the moment its StopDialing left for OCS.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sequencer_store_commits_total", Help: "Durable commits of one loop turn's progress, intents and outcomes, by result (ok, error).",
+		}, []string{"result"}),
+		commitWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sequencer_store_commit_writes", Help: "Writes (progress, intents, outcomes) per commit: how much one fsync carries.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sequencer_store_commit_duration_seconds", Help: "Time of one commit, fsync included; requests wait for it.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sequencer_spec_reloads_total", Help: "Spec snapshots applied, by result (ok, error).",
@@ -57,7 +77,7 @@ func NewMetrics() *Metrics {
 			Name: "sequencer_history_dropped_total", Help: "History events given up on because the store kept refusing writes.",
 		}),
 	}
-	m.reg.MustRegister(m.passes, m.passDuration, m.requests, m.latency, m.lateness, m.reloads, m.bypasses, m.dropped)
+	m.reg.MustRegister(m.passes, m.passDuration, m.requests, m.latency, m.lateness, m.stopLate, m.commits, m.commitWrites, m.commitTime, m.reloads, m.bypasses, m.dropped)
 	m.lead = newLeaderMetrics(m.reg)
 	return m
 }
@@ -77,6 +97,17 @@ func (m *Metrics) Request(typ, result string, latency time.Duration) {
 }
 
 func (m *Metrics) StartLateness(d time.Duration) { m.lateness.Observe(d.Seconds()) }
+func (m *Metrics) StopLateness(d time.Duration)  { m.stopLate.Observe(d.Seconds()) }
+
+func (m *Metrics) Commit(writes int, d time.Duration, err error) {
+	if err != nil {
+		m.commits.WithLabelValues("error").Inc()
+		return
+	}
+	m.commits.WithLabelValues("ok").Inc()
+	m.commitWrites.Observe(float64(writes))
+	m.commitTime.Observe(d.Seconds())
+}
 
 func (m *Metrics) SpecReload(ok bool) {
 	if ok {
@@ -93,6 +124,9 @@ type stateCollector struct {
 	groups *prometheus.Desc
 	queue  *prometheus.Desc
 	halted *prometheus.Desc
+	// OCS's own statistics per campaign group, where its HTTP link reports
+	// them: busy factor, hit ratio, overdial rate, time to complete.
+	stats [4]*prometheus.Desc
 }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -100,6 +134,9 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.groups
 	ch <- c.queue
 	ch <- c.halted
+	for _, d := range c.stats {
+		ch <- d
+	}
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -116,6 +153,14 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for st, n := range statuses {
 		ch <- prometheus.MustNewConstMetric(c.groups, prometheus.GaugeValue, float64(n), st)
+	}
+	for _, g := range c.r.Groups() {
+		campaign, group := strconv.Itoa(int(g.CampaignDBID)), strconv.Itoa(int(g.GroupDBID))
+		for i, v := range []*float64{g.BusyFactor, g.HitRatio, g.OverdialRate, g.TimeToComplete} {
+			if v != nil {
+				ch <- prometheus.MustNewConstMetric(c.stats[i], prometheus.GaugeValue, *v, campaign, group)
+			}
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(c.r.QueueDepth()))
 	halted := 0.0
@@ -154,6 +199,12 @@ func (m *Metrics) handler(r Reconciler, lists DNCLists) http.Handler {
 			groups: prometheus.NewDesc("sequencer_campaign_groups", "Campaign groups the daemon touches, by last observed OCS status.", []string{"status"}, nil),
 			queue:  prometheus.NewDesc("sequencer_queue_depth", "Sequences waiting for a reconcile pass.", nil, nil),
 			halted: prometheus.NewDesc("sequencer_halted", "1 while dialing is halted (sequencer halt, or a kind: Halt spec file).", nil, nil),
+			stats: [4]*prometheus.Desc{
+				prometheus.NewDesc("sequencer_ocs_busy_factor_ratio", "OCS's GSW_STAT_BUSY_FACTOR of a campaign group (0-1), while its HTTP link reports it.", []string{"campaign", "group"}, nil),
+				prometheus.NewDesc("sequencer_ocs_hit_ratio", "OCS's GSW_STAT_HIT_RATIO of a campaign group (0-1), while its HTTP link reports it.", []string{"campaign", "group"}, nil),
+				prometheus.NewDesc("sequencer_ocs_overdial_rate_ratio", "OCS's GSW_STAT_OVERDIAL_RATE of a campaign group (0-1), while its HTTP link reports it.", []string{"campaign", "group"}, nil),
+				prometheus.NewDesc("sequencer_ocs_time_to_complete_seconds", "OCS's GSW_STAT_TIME_TO_COMPLETE of a campaign group, while its HTTP link reports it.", []string{"campaign", "group"}, nil),
+			},
 		})
 	}
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

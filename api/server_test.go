@@ -26,6 +26,8 @@ type fakeRec struct {
 	calls []string
 	err   error
 	halt  reconcile.HaltStatus
+	// groups replaces the one default campaign group when set.
+	groups []reconcile.GroupObservation
 }
 
 func (f *fakeRec) Sequences() []reconcile.SequenceStatus {
@@ -40,6 +42,9 @@ func (f *fakeRec) Sequence(n string) (reconcile.SequenceStatus, bool) {
 	return s, ok
 }
 func (f *fakeRec) Groups() []reconcile.GroupObservation {
+	if f.groups != nil {
+		return f.groups
+	}
 	return []reconcile.GroupObservation{{CampaignDBID: 101, GroupDBID: 732, Status: "CM_GCS_Running", Dials: 10}}
 }
 func (f *fakeRec) check(name string) error {
@@ -293,6 +298,31 @@ func TestMetricsPassThePrometheusTextParser(t *testing.T) {
 	}
 	if g := fams["sequencer_queue_depth"]; g != nil && g.Metric[0].GetGauge().GetValue() != 3 {
 		t.Errorf("queue depth = %v, want 3", g.Metric[0].GetGauge().GetValue())
+	}
+}
+
+func TestOCSStatisticsAreGaugesPerCampaignGroupOnlyWhileKnown(t *testing.T) {
+	ts, rec, _ := newTestServer(t, "")
+	bf, ttc := 0.85, 600.0
+	rec.groups = []reconcile.GroupObservation{
+		{CampaignDBID: 101, GroupDBID: 732, Status: "CM_GCS_Running", OCSStatistics: reconcile.OCSStatistics{BusyFactor: &bf, TimeToComplete: &ttc}},
+		{CampaignDBID: 102, GroupDBID: 732, Status: "CM_GCS_Running"},
+	}
+	_, body := call(t, "GET", ts.URL+"/metrics", "", "")
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{"sequencer_ocs_busy_factor_ratio": 0.85, "sequencer_ocs_time_to_complete_seconds": 600} {
+		f := fams[name]
+		if f == nil || len(f.Metric) != 1 || f.Metric[0].GetGauge().GetValue() != want ||
+			f.Metric[0].GetLabel()[0].GetValue() != "101" || f.Metric[0].GetLabel()[1].GetValue() != "732" {
+			t.Errorf("%s: %v, want one series 101/732 = %v", name, f, want)
+		}
+	}
+	if fams["sequencer_ocs_hit_ratio"] != nil {
+		t.Errorf("a hit ratio no group reported is exported: %v", fams["sequencer_ocs_hit_ratio"])
 	}
 }
 

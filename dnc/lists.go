@@ -1,6 +1,7 @@
 package dnc
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"log/slog"
@@ -73,6 +74,14 @@ type Lists struct {
 	inFlight map[string]bool
 	armed    time.Time // when the retry timer fires; zero: not armed
 	dirty    map[string]bool
+	// due holds the pending entries waiting for their NextTry, soonest
+	// first, so that promote looks only at those that are due; scheduled
+	// is the instant of each one's live heap item (older items are stale).
+	due       dueHeap
+	scheduled map[string]time.Time
+	// tallies are the per-list counts publish shows, kept up to date at
+	// each change of an entry, so that publish does not walk them all.
+	tallies map[string]*tally
 }
 
 // NewLists returns Lists; Run starts them.
@@ -93,7 +102,8 @@ func NewLists(cfg Config) *Lists {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Lists{cfg: cfg, log: cfg.Logger, entries: map[string]*store.DNCEntry{}, lists: map[string]*specs.DoNotCallList{},
-		inFlight: map[string]bool{}, dirty: map[string]bool{}, queued: map[string]bool{}}
+		inFlight: map[string]bool{}, dirty: map[string]bool{}, queued: map[string]bool{},
+		scheduled: map[string]time.Time{}, tallies: map[string]*tally{}}
 	empty := []ListStatus{}
 	l.published.Store(&empty)
 	return l
@@ -127,6 +137,10 @@ func (l *Lists) Run(ctx context.Context, snaps <-chan specs.Snapshot) error {
 	}
 	for k, e := range stored {
 		l.entries[k] = &e
+		l.count(&e, 1)
+		// At start-up every pending entry is a candidate: the first
+		// promote queues those due.
+		l.schedule(k)
 	}
 	work := make(chan job)
 	results := make(chan result, l.cfg.Workers)
@@ -225,23 +239,32 @@ func (l *Lists) apply(snap specs.Snapshot, now time.Time) {
 			if !ok {
 				l.entries[k] = &store.DNCEntry{Key: k, List: name, Target: dl.TargetAppDBID, Phone: e.Phone,
 					CustomerID: e.CustomerID, State: store.DNCPending}
+				l.count(l.entries[k], 1)
 				l.enqueue(k)
 				l.dirty[k] = true
 				continue
 			}
 			if cur.List != name || cur.Removed != nil {
+				l.count(cur, -1)
 				cur.List, cur.Removed = name, nil
+				l.count(cur, 1)
 				l.dirty[k] = true
 			}
-			if cur.State == store.DNCPending && !l.inFlight[k] && !cur.NextTry.After(now) {
-				l.enqueue(k)
+			if cur.State == store.DNCPending && !l.inFlight[k] {
+				if cur.NextTry.After(now) {
+					l.schedule(k) // back in a list: its retry may have been dropped
+				} else {
+					l.enqueue(k)
+				}
 			}
 		}
 	}
 	for k, e := range l.entries {
 		if !want[k] && e.Removed == nil {
 			t := now
+			l.count(e, -1)
 			e.Removed = &t
+			l.count(e, 1)
 			l.dirty[k] = true
 			l.log.Info("entry removed from its DoNotCallList; OCS keeps it (a Do-Not-Call cannot be undone over the CommDN)",
 				"list", e.List, "phone", e.Phone, "customer_id", e.CustomerID, "state", e.State)
@@ -267,6 +290,8 @@ func (l *Lists) enqueue(k string) {
 func (l *Lists) settle(r result, now time.Time) (retry time.Time) {
 	delete(l.inFlight, r.key)
 	e := l.entries[r.key]
+	l.count(e, -1)
+	defer l.count(e, 1)
 	e.Attempts++
 	e.Outcomes = e.Outcomes[:0]
 	for _, o := range r.outcomes {
@@ -285,6 +310,7 @@ func (l *Lists) settle(r result, now time.Time) (retry time.Time) {
 		l.log.Warn("DNC entry not processed; will retry", "list", e.List, "phone", e.Phone, "customer_id", e.CustomerID,
 			"attempt", e.Attempts, "retry_at", e.NextTry, "err", e.LastError)
 		retry = e.NextTry
+		l.schedule(r.key)
 	case Failed(r.outcomes):
 		e.State, e.LastError = store.DNCFailed, "refused by OCS"
 		l.log.Error("DNC entry refused by OCS", "list", e.List, "phone", e.Phone, "customer_id", e.CustomerID, "outcomes", e.Outcomes)
@@ -304,21 +330,63 @@ func backoff(lo, hi time.Duration, attempts int) time.Duration {
 }
 
 // promote queues the pending entries that are due (at start-up, every
-// pending one) and returns when the next retry is due (zero: none).
+// pending one) and returns when the next retry is due (zero: none). It
+// looks only at the entries due, and at stale heap items.
 func (l *Lists) promote(now time.Time) (next time.Time) {
-	for k, e := range l.entries {
-		if e.State != store.DNCPending || e.Removed != nil || l.inFlight[k] || l.queued[k] {
-			continue
+	for len(l.due) > 0 {
+		top := l.due[0]
+		live := l.scheduled[top.key] == top.at
+		if live && top.at.After(now) && l.waiting(top.key) {
+			return top.at
 		}
-		if e.NextTry.After(now) {
-			if next.IsZero() || e.NextTry.Before(next) {
-				next = e.NextTry
-			}
-			continue
+		heap.Pop(&l.due)
+		if !live {
+			continue // rescheduled since: a later item stands for it
 		}
-		l.enqueue(k)
+		delete(l.scheduled, top.key)
+		if l.waiting(top.key) {
+			l.enqueue(top.key)
+		}
 	}
-	return next
+	return time.Time{}
+}
+
+// waiting reports whether k is a pending entry that nothing else will
+// send: not removed, in flight or queued.
+func (l *Lists) waiting(k string) bool {
+	e := l.entries[k]
+	return e != nil && e.State == store.DNCPending && e.Removed == nil && !l.inFlight[k] && !l.queued[k]
+}
+
+// schedule puts k's NextTry on the heap unless it is there already.
+func (l *Lists) schedule(k string) {
+	e := l.entries[k]
+	if e.State != store.DNCPending {
+		return
+	}
+	if at, ok := l.scheduled[k]; ok && at.Equal(e.NextTry) {
+		return
+	}
+	l.scheduled[k] = e.NextTry
+	heap.Push(&l.due, dueItem{e.NextTry, k})
+}
+
+type dueItem struct {
+	at  time.Time
+	key string
+}
+
+type dueHeap []dueItem
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueItem)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
 }
 
 func (l *Lists) flush() {
@@ -336,52 +404,74 @@ func (l *Lists) flush() {
 	clear(l.dirty)
 }
 
+// tally is what publish shows of one list name, kept by count.
+type tally struct {
+	entries, processed, pending, failed, removed int
+	problems                                     map[string]string // by entry key
+	// rendered is the sorted, cut problem list, nil when problems changed
+	// since: only a list whose problems changed is sorted again.
+	rendered []string
+	fresh    bool
+}
+
+// count adds (d = 1) or takes back (d = -1) e's share of its list's
+// tally: call it with -1 before changing an entry and 1 after.
+func (l *Lists) count(e *store.DNCEntry, d int) {
+	t := l.tallies[e.List]
+	if t == nil {
+		t = &tally{problems: map[string]string{}}
+		l.tallies[e.List] = t
+	}
+	if e.Removed != nil {
+		t.removed += d
+		return
+	}
+	t.entries += d
+	problem := ""
+	switch {
+	case e.State == store.DNCProcessed:
+		t.processed += d
+	case e.State == store.DNCFailed:
+		t.failed += d
+		problem = fmt.Sprintf("%s: %s %v", label(e), e.LastError, e.Outcomes)
+	default:
+		t.pending += d
+		if e.LastError != "" {
+			problem = fmt.Sprintf("%s: retrying after %d attempts: %s", label(e), e.Attempts, e.LastError)
+		}
+	}
+	if problem == "" {
+		return
+	}
+	if d > 0 {
+		t.problems[e.Key] = problem
+	} else {
+		delete(t.problems, e.Key)
+	}
+	t.fresh = false
+}
+
+// publish shows the tallies: its cost is the number of lists, plus the
+// problems of those whose problems changed.
 func (l *Lists) publish() {
-	by := map[string]*ListStatus{}
+	out := make([]ListStatus, 0, len(l.lists))
 	for _, name := range sortedKeys(l.lists) {
-		dl := l.lists[name]
-		by[name] = &ListStatus{Name: name, Target: dl.TargetAppDBID}
+		st := ListStatus{Name: name, Target: l.lists[name].TargetAppDBID}
+		if t := l.tallies[name]; t != nil {
+			st.Entries, st.Processed, st.Pending, st.Failed, st.Removed = t.entries, t.processed, t.pending, t.failed, t.removed
+			st.Problems = t.render()
+		}
+		out = append(out, st)
 	}
-	removedFrom := map[string]int{}
-	for _, e := range l.entries {
-		if e.Removed != nil {
-			removedFrom[e.List]++
-			continue
-		}
-		st := by[e.List]
-		if st == nil {
-			continue
-		}
-		st.Entries++
-		switch {
-		case e.State == store.DNCProcessed:
-			st.Processed++
-		case e.State == store.DNCFailed:
-			st.Failed++
-			st.Problems = append(st.Problems, fmt.Sprintf("%s: %s %v", label(e), e.LastError, e.Outcomes))
-		default:
-			st.Pending++
-			if e.LastError != "" {
-				st.Problems = append(st.Problems, fmt.Sprintf("%s: retrying after %d attempts: %s", label(e), e.Attempts, e.LastError))
-			}
+	var gone []string
+	for name, t := range l.tallies {
+		if _, listed := l.lists[name]; !listed && t.removed > 0 {
+			gone = append(gone, name)
 		}
 	}
-	out := make([]ListStatus, 0, len(by)+len(removedFrom))
-	for _, name := range sortedKeys(l.lists) {
-		st := by[name]
-		sort.Strings(st.Problems)
-		if len(st.Problems) > 10 {
-			st.Problems = append(st.Problems[:10], fmt.Sprintf("… and %d more", len(st.Problems)-10))
-		}
-		if n := removedFrom[name]; n > 0 {
-			st.Removed = n
-		}
-		out = append(out, *st)
-	}
-	for _, name := range sortedKeys(removedFrom) {
-		if by[name] == nil {
-			out = append(out, ListStatus{Name: name, Removed: removedFrom[name]})
-		}
+	sort.Strings(gone)
+	for _, name := range gone {
+		out = append(out, ListStatus{Name: name, Removed: l.tallies[name].removed})
 	}
 	for i := range out {
 		if out[i].Removed > 0 {
@@ -389,6 +479,23 @@ func (l *Lists) publish() {
 		}
 	}
 	l.published.Store(&out)
+}
+
+// render is the first ten problems in order, and how many more there are.
+func (t *tally) render() []string {
+	if t.fresh {
+		return t.rendered
+	}
+	var ps []string
+	for _, p := range t.problems {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	if len(ps) > 10 {
+		ps = append(ps[:10:10], fmt.Sprintf("… and %d more", len(ps)-10))
+	}
+	t.rendered, t.fresh = ps, true
+	return ps
 }
 
 func label(e *store.DNCEntry) string {

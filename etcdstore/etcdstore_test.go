@@ -109,6 +109,11 @@ func TestEveryWriteOfALeaderWhoseLeaseExpiredFailsWithErrFenced(t *testing.T) {
 		"PutHalt":        func() error { return old.PutHalt(&store.Halt{Reason: "r"}) },
 		"PutDNCEntries":  func() error { return old.PutDNCEntries([]store.DNCEntry{{Key: "k"}}) },
 		"Prune":          func() error { _, err := old.Prune(time.Now().Add(365 * 24 * time.Hour)); return err },
+		"Commit": func() error {
+			return old.Commit(&store.Batch{Progress: []store.Progress{{Sequence: "a", Generation: 98}},
+				Begin:  []store.Intent{{ID: "a/0/1/start", Sequence: "a"}},
+				Settle: []store.Settlement{{ID: "a/0/0/load", State: store.IntentDone}}})
+		},
 	}
 	for name, write := range writes {
 		if err := write(); !errors.Is(err, store.ErrFenced) || !strings.Contains(err.Error(), fence.Key) {
@@ -117,6 +122,9 @@ func TestEveryWriteOfALeaderWhoseLeaseExpiredFailsWithErrFenced(t *testing.T) {
 	}
 	if p, _, _ := base.Progress("a"); p.Generation != 2 {
 		t.Errorf("generation %d: the deposed leader overwrote the new one's progress", p.Generation)
+	}
+	if _, found, _ := base.Intent("a/0/1/start"); found {
+		t.Error("the deposed leader's commit journaled an intent")
 	}
 	if _, found, _ := base.Intent("a/0/0/start"); found {
 		t.Error("the deposed leader journaled an intent")
@@ -195,5 +203,66 @@ func TestAPrefixMadeWithAnotherOCSLinkIsRefusedUnlessAdoptedAndKeepsDNCOutcomesP
 	}
 	if id, _ := tool.Identity(); id != real {
 		t.Errorf("a tool's open sees link %+v, want the adopted one", id)
+	}
+}
+
+func TestACommitLargerThanOneTransactionKeepsEachSequencesWritesInOneTransaction(t *testing.T) {
+	cli := client(t, etcdtest.Start(t, 1))
+	s, err := etcdstore.Open(context.Background(), cli, etcdstore.Options{Prefix: "/chunk/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := cli.Get(context.Background(), "/chunk/meta/schema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &store.Batch{}
+	for i := range 250 {
+		seq := fmt.Sprintf("s%03d", i)
+		b.Progress = append(b.Progress, store.Progress{Sequence: seq})
+		b.Begin = append(b.Begin, store.Intent{ID: seq + "/0/0/load", Sequence: seq},
+			store.Intent{ID: seq + "/0/0/start", Sequence: seq})
+	}
+	if err := s.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	// Each transaction is one revision: the progress of a sequence and its
+	// intents must share theirs.
+	all, err := cli.Get(context.Background(), "/chunk/", clientv3.WithPrefix(), clientv3.WithMinModRev(r.Header.Revision+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revOf := map[string]int64{}
+	revs := map[int64]bool{}
+	for _, kv := range all.Kvs {
+		k := strings.TrimPrefix(string(kv.Key), "/chunk/")
+		k = strings.TrimPrefix(strings.TrimPrefix(k, "progress/"), "intents/")
+		seq, _, _ := strings.Cut(k, "/")
+		if rev, seen := revOf[seq]; seen && rev != kv.ModRevision {
+			t.Errorf("sequence %s written in two transactions (revisions %d and %d)", seq, rev, kv.ModRevision)
+		}
+		revOf[seq] = kv.ModRevision
+		revs[kv.ModRevision] = true
+	}
+	if len(revOf) != 250 || len(revs) < 2 {
+		t.Errorf("%d sequences written in %d transactions, want 250 in several (750 writes)", len(revOf), len(revs))
+	}
+}
+
+func TestACommitOfOneSequenceWithMoreWritesThanATransactionHoldsIsRefusedWhole(t *testing.T) {
+	cli := client(t, etcdtest.Start(t, 1))
+	s, err := etcdstore.Open(context.Background(), cli, etcdstore.Options{Prefix: "/big/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &store.Batch{Progress: []store.Progress{{Sequence: "a"}}}
+	for i := range 200 {
+		b.Begin = append(b.Begin, store.Intent{ID: fmt.Sprintf("a/0/%d/load", i), Sequence: "a"})
+	}
+	if err := s.Commit(b); err == nil || !strings.Contains(err.Error(), `"a"`) {
+		t.Errorf("commit: %v, want a refusal naming the sequence", err)
+	}
+	if _, found, _ := s.Progress("a"); found {
+		t.Error("part of a refused commit was written")
 	}
 }

@@ -22,6 +22,16 @@ type Link interface {
 	Close() error
 }
 
+// Pipeliner is a Link that can send a request and await its answer apart:
+// one goroutine writes requests in the order decided while their answers
+// are awaited together (matched by reference id), so a burst neither
+// serialises on round trips nor leaves in a scrambled order.
+type Pipeliner interface {
+	// Send writes req, or fails as Request would without waiting; wait
+	// returns the answer as Request would.
+	Send(req Message) (wait func(ctx context.Context) (Message, error), err error)
+}
+
 // Capabilities of a link.
 type Capabilities struct {
 	// Counters: status events carry PropStatistics (dials, contacts,

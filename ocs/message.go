@@ -96,6 +96,10 @@ type Message struct {
 	// the request was in flight, so OCS may have sent it after computing
 	// this answer: the answer is no newer than it. 0: not an answer.
 	After uint64
+	// Rates are the statistics OCS documents for its HTTP interface; a
+	// CommDN message never carries them (see Rates), so only the HTTP
+	// link fills them. Not on the CommDN wire.
+	Rates Rates
 }
 
 // Target addresses one campaign group (or, with CampaignDBID 0 and a
@@ -198,6 +202,33 @@ func (m Message) Stats() (Stats, bool) {
 	s.RecordsLeft, _ = l.GetInt(StatRecordsLeft)
 	return s, true
 }
+
+// Rates are the campaign-group statistics OCS's HTTP state POSTs carry
+// from OCS 8.1.517.04 (GSW_STAT_BUSY_FACTOR, GSW_STAT_HIT_RATIO,
+// GSW_STAT_OVERDIAL_RATE, GSW_STAT_TIME_TO_COMPLETE): fractions (0.85 is
+// 85 %) and seconds, each "non-negative numeric or null". The seed's
+// CommDN status has no statistics and a TKVList holds no fractions, so the
+// CommDN codec has no key for them. Has says which values OCS sent.
+type Rates struct {
+	Has            RateAttr
+	BusyFactor     float64 // share of agent time busy with calls
+	HitRatio       float64 // share of dials that reached a person
+	OverdialRate   float64 // share of answered calls abandoned for want of an agent
+	TimeToComplete float64 // seconds OCS expects the group to need to finish its lists
+}
+
+// RateAttr is a bit set of the Rates present.
+type RateAttr uint8
+
+const (
+	RateBusyFactor RateAttr = 1 << iota
+	RateHitRatio
+	RateOverdialRate
+	RateTimeToComplete
+)
+
+// WithRates attaches the HTTP statistics to a message.
+func (m Message) WithRates(r Rates) Message { m.Rates = r; return m }
 
 // WithStats attaches counters to a status event.
 func (m Message) WithStats(s Stats) Message {

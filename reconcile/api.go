@@ -67,8 +67,8 @@ func (r *Reconciler) Suspend(ctx context.Context, name, who, why string, until t
 	return r.do(ctx, name, func(s *seqState, now time.Time) error {
 		s.prog.Override = &store.Override{Suspended: true, Who: who, Why: why, At: now, Until: until}
 		r.history(s, now, store.Event{Kind: "override", Message: fmt.Sprintf("suspended by %s: %s", who, why)})
-		if !r.persist(s, now) {
-			return fmt.Errorf("save override for %s", name)
+		if err := r.persistNow(s, now); err != nil {
+			return fmt.Errorf("save override for %s: %w", name, err)
 		}
 		return nil
 	})
@@ -80,8 +80,8 @@ func (r *Reconciler) Resume(ctx context.Context, name, who, why string) error {
 	return r.do(ctx, name, func(s *seqState, now time.Time) error {
 		s.prog.Override = nil
 		r.history(s, now, store.Event{Kind: "override", Message: fmt.Sprintf("resumed by %s: %s", who, why)})
-		if !r.persist(s, now) {
-			return fmt.Errorf("save override for %s", name)
+		if err := r.persistNow(s, now); err != nil {
+			return fmt.Errorf("save override for %s: %w", name, err)
 		}
 		return nil
 	})
@@ -141,17 +141,16 @@ func (r *Reconciler) onCommand(c command, now time.Time) {
 
 // publish copies the status of sequences that changed for readers.
 func (r *Reconciler) publish(now time.Time) {
-	var upd []SequenceStatus
-	for _, s := range r.seqs {
-		if !s.pub || s.spec == nil {
-			continue
-		}
-		s.pub = false
-		upd = append(upd, r.statusOf(s, now))
-	}
-	if len(upd) == 0 {
+	if len(r.pubSet) == 0 {
 		return
 	}
+	upd := make([]SequenceStatus, 0, len(r.pubSet))
+	for _, s := range r.pubSet {
+		if s.spec != nil && r.seqs[s.name] == s {
+			upd = append(upd, r.statusOf(s, now))
+		}
+	}
+	clear(r.pubSet)
 	r.pubMu.Lock()
 	for _, st := range upd {
 		r.published[st.Name] = st
@@ -171,6 +170,9 @@ func (r *Reconciler) statusOf(s *seqState, now time.Time) SequenceStatus {
 		st.CampaignDBID, st.GroupDBID = run.CampaignDBID, run.GroupDBID
 		if o := r.obs[runGroup(run)]; o != nil && o.has && loadedState(run.ItemState) {
 			st.Dials, st.Contacts = itemCounters(run, o)
+		}
+		if o := r.obs[runGroup(run)]; o != nil && loadedState(run.ItemState) {
+			st.OCSStatistics = statisticsOf(o.rates)
 		}
 	}
 	st.Suspended, st.SuspendedBy = r.suspended(s, now)

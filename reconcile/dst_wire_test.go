@@ -294,6 +294,28 @@ func (s *dstStore) BeginIntent(in store.Intent) (store.Intent, bool, error) {
 	return got, existed, err
 }
 
+// Commit is the loop's group commit; armed, the daemon dies right after
+// a commit that journals a request, before the request can leave.
+func (s *dstStore) Commit(b *store.Batch) error {
+	if s.isDead() {
+		return errDSTCrashed
+	}
+	if err := s.Store.Commit(b); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	crash := s.armed && len(b.Begin) > 0
+	if crash {
+		s.armed, s.dead = false, true
+	}
+	s.mu.Unlock()
+	if crash {
+		s.onCrash()
+		return errDSTCrashed
+	}
+	return nil
+}
+
 func (s *dstStore) SettleIntent(id string, state store.IntentState, outcome string, at time.Time) error {
 	if s.isDead() {
 		return errDSTCrashed

@@ -68,3 +68,31 @@ func TestTheDSTStoreArmedDiesRightAfterWritingAnIntent(t *testing.T) {
 		t.Error("progress reached the file after the crash")
 	}
 }
+
+func TestTheDSTStoreArmedDiesRightAfterACommitThatJournalsARequest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sequencer.db")
+	raw, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	crashed := 0
+	s := &dstStore{Store: raw, armed: true, onCrash: func() { crashed++ }}
+	// A commit with progress alone is no request: the store lives on.
+	if err := s.Commit(&store.Batch{Progress: []store.Progress{{Sequence: "s"}}}); err != nil {
+		t.Fatalf("commit of progress alone: %v", err)
+	}
+	in := store.Intent{ID: "run/0/0/load", Sequence: "s", Action: "load", Created: dstT0}
+	if err := s.Commit(&store.Batch{Begin: []store.Intent{in}}); !errors.Is(err, errDSTCrashed) {
+		t.Fatalf("armed commit: %v, want the crash", err)
+	}
+	if crashed != 1 {
+		t.Errorf("onCrash ran %d times", crashed)
+	}
+	if open, _ := raw.OpenIntents(); len(open) != 1 || open[0].ID != in.ID {
+		t.Errorf("the intent did not reach the file before the crash: %+v", open)
+	}
+	if err := s.Commit(&store.Batch{Progress: []store.Progress{{Sequence: "t"}}}); !errors.Is(err, errDSTCrashed) {
+		t.Errorf("a dead store committed: %v", err)
+	}
+}

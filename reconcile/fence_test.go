@@ -32,6 +32,13 @@ func (f *fencedStore) PutProgress(p store.Progress) error {
 	return f.Store.PutProgress(p)
 }
 
+func (f *fencedStore) Commit(b *store.Batch) error {
+	if err := f.refuse(); err != nil {
+		return err
+	}
+	return commitVia(f.Store, b)
+}
+
 func (f *fencedStore) BeginIntent(in store.Intent) (store.Intent, bool, error) {
 	if err := f.refuse(); err != nil {
 		return store.Intent{}, false, err

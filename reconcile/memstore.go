@@ -85,6 +85,33 @@ func (m *MemStore) SettleIntent(id string, state store.IntentState, outcome stri
 	return nil
 }
 
+// Commit applies b at once, as one write.
+func (m *MemStore) Commit(b *store.Batch) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range b.Progress {
+		m.prog[p.Sequence] = p
+	}
+	b.Fresh = b.Fresh[:0]
+	for _, in := range b.Begin {
+		_, exists := m.intents[in.ID]
+		if !exists {
+			if in.State == "" {
+				in.State = store.IntentOpen
+			}
+			m.intents[in.ID] = in
+		}
+		b.Fresh = append(b.Fresh, !exists)
+	}
+	for _, x := range b.Settle {
+		if in, ok := m.intents[x.ID]; ok {
+			in.State = x.State
+			m.intents[x.ID] = in
+		}
+	}
+	return nil
+}
+
 func (m *MemStore) OpenIntents() ([]store.Intent, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -160,6 +187,13 @@ func (p *projectionStore) BeginIntent(in store.Intent) (store.Intent, bool, erro
 	return in, true, nil
 }
 func (p *projectionStore) SettleIntent(string, store.IntentState, string, time.Time) error {
+	return nil
+}
+func (p *projectionStore) Commit(b *store.Batch) error {
+	b.Fresh = b.Fresh[:0]
+	for range b.Begin {
+		b.Fresh = append(b.Fresh, true)
+	}
 	return nil
 }
 func (p *projectionStore) OpenIntents() ([]store.Intent, error)      { return nil, nil }

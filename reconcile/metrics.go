@@ -10,8 +10,15 @@ type Metrics interface {
 	// Request counts one OCS request by message type and result (ok,
 	// goal-reached, ocs-error, timeout, disconnected, error) and its latency.
 	Request(typ, result string, latency time.Duration)
-	// StartLateness observes how late a run started against its schedule.
+	// StartLateness observes how late a run started: from its scheduled
+	// instant to the moment its first request left for OCS.
 	StartLateness(d time.Duration)
+	// StopLateness observes how late a time stop was: from the item's
+	// stop instant to the moment its StopDialing left for OCS.
+	StopLateness(d time.Duration)
+	// Commit observes one turn's durable commit: how many writes, how
+	// long, and whether it failed.
+	Commit(writes int, d time.Duration, err error)
 	// SpecReload counts a specs snapshot, with or without errors.
 	SpecReload(ok bool)
 }
@@ -41,4 +48,6 @@ func (noMetrics) HistoryDropped(int)   {}
 func (noMetrics) Pass(string, time.Duration)            {}
 func (noMetrics) Request(string, string, time.Duration) {}
 func (noMetrics) StartLateness(time.Duration)           {}
+func (noMetrics) StopLateness(time.Duration)            {}
+func (noMetrics) Commit(int, time.Duration, error)      {}
 func (noMetrics) SpecReload(bool)                       {}

@@ -98,8 +98,10 @@ func TestAnswersLaterThanTheTimeoutSlowTheRunButNeverRepeatALoadOrStart(t *testi
 	synctest.Test(t, func(t *testing.T) {
 		h := newSimHarness(t, ocssim.Default())
 		// Answers later than the 5 s request timeout: every request first
-		// times out, then the loop reads the status and carries on.
-		h.sim.DelayAnswers(7 * time.Second)
+		// times out, then the loop reads the status and carries on. (Not
+		// 7 s: a late answer would then arrive at the very instant of the
+		// second retry, and which the loop sees first is a coin toss.)
+		h.sim.DelayAnswers(7*time.Second + 300*time.Millisecond)
 		a := item("fresh-leads", 101, ocs.DialModeProgress)
 		a.StopAt.Time = after(time.Minute)
 		b := item("retries", 102, ocs.DialModeProgress)

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,13 +41,18 @@ type Config struct {
 	Logger        *slog.Logger
 	Metrics       Metrics
 
-	Resync               time.Duration // look at every sequence at least this often [30s]
+	Resync               time.Duration // look at every sequence with a run at least this often [30s]
+	IdleResync           time.Duration // and one waiting for its next start [15m]
 	MaxSleep             time.Duration // never trust one long timer [1m]
 	PollInterval         time.Duration // status polls of a dialing item with count stops [5s]
 	WaitingUnloadTimeout time.Duration // then ForceUnload [2m]
 	RequestTimeout       time.Duration // per request, on top of the link's own [10s]
-	BackoffMin           time.Duration // first retry after a failure [1s]
-	BackoffMax           time.Duration // cap [5m]
+	// BatchWindow: how long a turn that applied an answer waits for the
+	// answers of other requests in flight, so they share one commit
+	// [2ms]; negative: never.
+	BatchWindow time.Duration
+	BackoffMin  time.Duration // first retry after a failure [1s]
+	BackoffMax  time.Duration // cap [5m]
 }
 
 func (c *Config) defaults() {
@@ -68,10 +74,14 @@ func (c *Config) defaults() {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	def(&c.Resync, 30*time.Second)
+	def(&c.IdleResync, 15*time.Minute)
 	def(&c.MaxSleep, time.Minute)
 	def(&c.PollInterval, 5*time.Second)
 	def(&c.WaitingUnloadTimeout, 2*time.Minute)
 	def(&c.RequestTimeout, 10*time.Second)
+	if c.BatchWindow == 0 {
+		c.BatchWindow = 2 * time.Millisecond
+	}
 	def(&c.BackoffMin, time.Second)
 	def(&c.BackoffMax, 5*time.Minute)
 }
@@ -124,6 +134,17 @@ type Reconciler struct {
 	// one (the live loop: execute; the projector: an answer at once).
 	outbox []outgoing
 	exec   func(result)
+	snd    *sender
+	// awaiting: requests handed to the executor whose answers have not
+	// been applied yet.
+	awaiting int
+	// The turn's durable writes, committed together before its requests
+	// leave (flush): progress of the sequences that moved, and the
+	// intents and settlements in batch.
+	toSave map[string]*seqState
+	batch  store.Batch
+	// pubSet: sequences whose published status is out of date.
+	pubSet map[string]*seqState
 
 	// Published copies for readers.
 	pubMu     sync.RWMutex
@@ -150,10 +171,13 @@ func New(cfg Config) *Reconciler {
 		selfStop:     map[groupKey]uint64{},
 		named:        map[groupKey]bool{},
 		claims:       map[groupKey]string{},
+		toSave:       map[string]*seqState{},
+		pubSet:       map[string]*seqState{},
 		groupWaiters: map[string]struct{}{},
 		published:    map[string]SequenceStatus{},
 		pubGroups:    map[groupKey]GroupObservation{},
 		rec:          newRecorder(cfg.Store, cfg.Logger),
+		snd:          newSender(),
 	}
 	r.rec.dropped = func(n int) { r.safety().HistoryDropped(n) }
 	r.exec = r.execute
@@ -181,6 +205,8 @@ type observation struct {
 	// the rates are the average since it, which late answers skew less.
 	firstAt    time.Time
 	firstStats ocs.Stats
+	// OCS's HTTP statistics, the last sent while loaded (keptRates).
+	rates ocs.Rates
 }
 
 type result struct {
@@ -188,6 +214,10 @@ type result struct {
 	req, ans            ocs.Message
 	err                 error
 	sent                time.Time
+	// late/lateFrom: the instant this request is late against, if the
+	// lateness metrics measure it (the run's first request, a time stop).
+	late     string
+	lateFrom time.Time
 	// retry: the journal already held this intent, so an earlier attempt
 	// of the very same step may have reached OCS. Only then do
 	// AlreadyLoaded/AlreadyStarted mean "ours".
@@ -218,6 +248,9 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 	stopRec := make(chan struct{})
 	go r.rec.run(stopRec)
 	defer func() { close(stopRec); <-r.rec.done }()
+	stopSend := make(chan struct{})
+	go r.sendLoop(stopSend)
+	defer func() { close(stopSend); <-r.snd.done }()
 	r.pubMu.Lock()
 	r.running = true
 	r.pubMu.Unlock()
@@ -238,9 +271,11 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 			r.drain()
 			return fmt.Errorf("reconcile: %w", r.fenced)
 		}
+		// The wait counts from after the turn's work (a burst's commit
+		// and passes take time), so the next due look is not late by it.
 		wait := r.cfg.MaxSleep
 		if r.due.Len() > 0 {
-			if d := r.due[0].due.Sub(now); d < wait {
+			if d := time.Until(r.due[0].due); d < wait {
 				wait = d
 			}
 		}
@@ -264,19 +299,79 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 				events = nil
 				continue
 			}
-			if ev.IsLinkNotice() {
-				r.onLink(ev, time.Now())
-				continue
-			}
-			r.observe(ev, time.Now(), true)
+			r.onEvent(ev, time.Now())
 		case res := <-r.results:
 			r.onResult(res, time.Now())
 		case c := <-r.cmds:
 			r.onCommand(c, time.Now())
+			continue // the command's own turn ran (onCommand)
 		case <-r.poke:
 		case <-timer.C:
 		}
+		events = r.gather(events)
 	}
+}
+
+// maxGather bounds the answers and events taken into one turn, so that a
+// storm of them still lets due sequences and commands through.
+const maxGather = 4096
+
+// gather takes the answers and events that are already waiting into this
+// turn. Under load the turn's passes, one commit and one fsync then serve
+// all of them: thousands of answers cost a few commits, not one each
+// (group commit). While other requests are still awaiting their answers,
+// it waits up to BatchWindow for more, so a burst's answers share a
+// commit even when they trickle in; a lone request's answer never waits.
+// It returns the events channel, nil once closed.
+func (r *Reconciler) gather(events <-chan ocs.Message) <-chan ocs.Message {
+	var timer *time.Timer
+	var deadline <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for range maxGather {
+		select {
+		case res := <-r.results:
+			r.onResult(res, time.Now())
+			continue
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			r.onEvent(ev, time.Now())
+			continue
+		default:
+		}
+		if r.awaiting == 0 || r.cfg.BatchWindow <= 0 {
+			return events
+		}
+		if timer == nil {
+			timer = time.NewTimer(r.cfg.BatchWindow)
+			deadline = timer.C
+		}
+		select {
+		case res := <-r.results:
+			r.onResult(res, time.Now())
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			r.onEvent(ev, time.Now())
+		case <-deadline:
+			return events
+		}
+	}
+	return events
+}
+
+func (r *Reconciler) onEvent(ev ocs.Message, now time.Time) {
+	if ev.IsLinkNotice() {
+		r.onLink(ev, now)
+		return
+	}
+	r.observe(ev, now, true)
 }
 
 // drain waits for requests in flight so that their outcome is recorded;
@@ -289,6 +384,12 @@ func (r *Reconciler) drain() {
 		case res := <-r.results:
 			r.onResult(res, time.Now())
 		case <-done:
+			// The answers' outcomes; nothing is sent any more.
+			clear(r.outbox)
+			r.outbox = r.outbox[:0]
+			if err := r.commit(time.Now()); err != nil {
+				r.log.Error("save the last answers' outcomes", "err", err)
+			}
 			return
 		}
 	}
@@ -350,26 +451,27 @@ func (r *Reconciler) processDue(now time.Time) {
 
 func (r *Reconciler) processDirty(now time.Time) {
 	if len(r.dirty) == 0 {
+		r.flush(now) // answers' outcomes may still wait for their commit
 		return
 	}
-	names := make([]string, 0, len(r.dirty))
+	batch := make([]*seqState, 0, len(r.dirty))
 	for n := range r.dirty {
-		names = append(names, n)
+		if s, ok := r.seqs[n]; ok {
+			batch = append(batch, s)
+		}
 	}
-	sort.Strings(names) // deterministic order keeps transcripts stable
+	// Fair order: the longest due first, then by name, so a burst is
+	// served in the order it fell due and transcripts stay stable.
+	sortStates(batch)
 	r.pubMu.Lock()
-	r.queue = len(names)
+	r.queue = len(r.dirty)
 	r.pubMu.Unlock()
-	if len(names) > 1024 {
+	if len(r.dirty) > 1024 {
 		r.dirty = map[string]struct{}{} // clear costs the table's peak size, every turn
 	} else {
 		clear(r.dirty)
 	}
-	for _, n := range names {
-		s, ok := r.seqs[n]
-		if !ok {
-			continue
-		}
+	for _, s := range batch {
 		t0 := time.Now()
 		next := r.pass(s, now)
 		r.cfg.Metrics.Pass(passResult(s), time.Since(t0))
@@ -383,17 +485,44 @@ func (r *Reconciler) processDirty(now time.Time) {
 		if o := s.prog.Override; o != nil && o.Suspended && o.Until.After(now) && (next.IsZero() || o.Until.Before(next)) {
 			next = o.Until // a suspend --for ends on time, not at the next resync
 		}
-		if next.IsZero() || next.After(now.Add(r.cfg.Resync)) {
-			next = now.Add(r.cfg.Resync)
+		if lim := now.Add(r.resyncOf(s)); next.IsZero() || next.After(lim) {
+			next = lim
 		}
 		if !next.After(now) {
 			next = now.Add(time.Millisecond)
 		}
 		r.schedule(s, next)
-		s.pub = true
+		r.markPub(s)
 	}
 	r.flush(now)
 }
+
+// resyncOf is how long a sequence may go unlooked at. One with a run
+// reads OCS at least every Resync; one with none has nothing to check
+// before its next start, which its pass returns, and is looked at only
+// every IdleResync as a net: 100,000 waiting sequences must cost almost
+// nothing.
+func (r *Reconciler) resyncOf(s *seqState) time.Duration {
+	if s.prog.Run != nil || s.inflight != "" || s.deleted || s.spec == nil {
+		return r.cfg.Resync
+	}
+	if c := s.conds[CondStalled]; c != nil && c.Status {
+		return r.cfg.Resync
+	}
+	return r.cfg.IdleResync
+}
+
+// sortStates orders sequences by when they fell due, then by name.
+func sortStates(ss []*seqState) {
+	slices.SortFunc(ss, func(a, b *seqState) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+}
+
+func (r *Reconciler) markPub(s *seqState) { r.pubSet[s.name] = s }
 
 func passResult(s *seqState) string {
 	if c := s.conds[CondStalled]; c != nil && c.Status {
@@ -419,6 +548,8 @@ func (r *Reconciler) forget(s *seqState) {
 		heap.Remove(&r.due, s.heapIdx)
 	}
 	delete(r.seqs, s.name)
+	delete(r.toSave, s.name) // its progress is deleted: a queued write must not bring it back
+	delete(r.pubSet, s.name)
 	r.pubMu.Lock()
 	delete(r.published, s.name)
 	r.pubMu.Unlock()
@@ -561,8 +692,13 @@ func (r *Reconciler) noteStore(err error) {
 // dueHeap orders sequences by their next look.
 type dueHeap []*seqState
 
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Len() int { return len(h) }
+func (h dueHeap) Less(i, j int) bool {
+	if c := h[i].due.Compare(h[j].due); c != 0 {
+		return c < 0
+	}
+	return h[i].name < h[j].name
+}
 func (h dueHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].heapIdx = i

@@ -1,9 +1,10 @@
 package reconcile
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
@@ -61,6 +62,11 @@ func intentID(run *store.Run, action string, req ocs.Message) string {
 // sets Up before it sends the notice, so a notice cannot be missed). A
 // link that cannot tell is not trusted to come back on its own: the
 // sequence's own backoff paces it instead.
+func (r *Reconciler) linkUp() bool {
+	u, ok := r.cfg.Link.(interface{ Up() bool })
+	return ok && u.Up() && !r.linkDown
+}
+
 func (r *Reconciler) noteLinkDown() {
 	u, ok := r.cfg.Link.(interface{ Up() bool })
 	if !ok || u.Up() || r.linkDown {
@@ -97,10 +103,21 @@ func reducesDialing(action string) bool {
 // executed by the live loop (a goroutine per request) or answered at once
 // by the projector, which runs this code forward on a virtual clock.
 type outgoing struct {
-	s       *seqState
-	action  string
-	req     ocs.Message
-	journal bool
+	s        *seqState
+	action   string
+	req      ocs.Message
+	journal  bool
+	late     string
+	lateFrom time.Time
+}
+
+// dueAt is when the request fell due: the instant it is late against, or
+// now.
+func (o outgoing) dueAt(now time.Time) time.Time {
+	if !o.lateFrom.IsZero() && o.lateFrom.Before(now) {
+		return o.lateFrom
+	}
+	return now
 }
 
 // send records req as the sequence's outgoing request; the loop executes
@@ -118,59 +135,89 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 	}
 	s.inflight = action
 	s.nextAction, s.nextAt = action, now
-	r.outbox = append(r.outbox, outgoing{s: s, action: action, req: req, journal: journal})
+	o := outgoing{s: s, action: action, req: req, journal: journal}
+	switch {
+	case !s.lateStart.IsZero():
+		o.late, o.lateFrom = lateStart, s.lateStart
+		s.lateStart = time.Time{}
+	case action == actStop && !s.lateStop.IsZero():
+		// Kept until a stop carries it: a status read may go first
+		// (after a reconnect), and the stop is late until it leaves.
+		o.late, o.lateFrom = lateStop, s.lateStop
+		s.lateStop = time.Time{}
+	}
+	r.outbox = append(r.outbox, o)
 	return time.Time{}
 }
 
-// flush executes the outbox: it persists each sequence's progress and the
-// request's intent, then hands the request to the executor. A request
-// that only reduces dialing goes out even when the journal cannot be
-// written; any other waits, backing off, for its intent.
+// flush ends a turn: it commits every durable write the turn made (the
+// progress of the sequences that moved, the intents of the requests about
+// to leave, the outcomes of the answers that came back) in one transaction,
+// then hands the requests to the executor in the order decided. Nothing
+// leaves before the commit that journals it. When the commit fails, a
+// request that only reduces dialing goes out anyway (a full disk must
+// never keep OCS dialing); any other waits, backing off, and the writes
+// are tried again next turn.
 func (r *Reconciler) flush(now time.Time) {
 	box := r.outbox
 	defer func() { clear(box); r.outbox = box[:0] }()
-	for _, o := range box {
+	if r.fenced != nil {
+		for _, o := range box {
+			o.s.inflight = "" // deposed: the new leader owns OCS now
+		}
+		return
+	}
+	// Fair order: what fell due first leaves first (a run's start by its
+	// scheduled instant, a stop by its stop time), then by name; a
+	// burst after a restart or a stall is served in the order it was due.
+	slices.SortStableFunc(box, func(a, b outgoing) int {
+		if c := a.dueAt(now).Compare(b.dueAt(now)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.s.name, b.s.name)
+	})
+	begins := make([]int, len(box)) // index into r.batch.Begin, -1: not journaled
+	for i, o := range box {
+		begins[i] = -1
 		s := o.s
-		if r.fenced != nil {
-			s.inflight = "" // deposed: the new leader owns OCS now
+		if s.gone || s.inflight != o.action || !o.journal || s.prog.Run == nil {
 			continue
 		}
+		run := s.prog.Run
+		begins[i] = len(r.batch.Begin)
+		r.batch.Begin = append(r.batch.Begin, store.Intent{ID: intentID(run, o.action, o.req), Sequence: s.name, Run: run.ID,
+			Item: run.Item, Action: o.action, Request: o.req.Encode().String(), Created: now, State: store.IntentOpen})
+	}
+	err := r.commit(now)
+	if errors.Is(err, store.ErrFenced) {
+		for _, o := range box {
+			o.s.inflight = ""
+		}
+		return
+	}
+	for i, o := range box {
+		s := o.s
 		if s.gone || s.inflight != o.action {
 			continue
 		}
 		id, retry := "", false
-		if o.journal && s.prog.Run != nil {
+		if b := begins[i]; b >= 0 {
 			run := s.prog.Run
-			id = intentID(run, o.action, o.req)
-			in := store.Intent{ID: id, Sequence: s.name, Run: run.ID, Item: run.Item, Action: o.action,
-				Request: o.req.Encode().String(), Created: now, State: store.IntentOpen}
-			err := r.saveProgress(s, now)
+			id = r.batch.Begin[b].ID
 			if err == nil {
-				var fresh bool
-				_, fresh, err = r.cfg.Store.BeginIntent(in)
-				retry = !fresh
-				if err != nil {
-					err = fmt.Errorf("journal %s: %w", o.action, err)
-				}
-				r.noteStore(err)
-			}
-			if errors.Is(err, store.ErrFenced) {
-				r.deposed(err)
-				s.inflight = ""
-				continue
-			}
-			if err != nil {
+				retry = !r.batch.Fresh[b]
+			} else {
+				jerr := fmt.Errorf("journal %s: %w", o.action, err)
 				if !reducesDialing(o.action) {
 					s.inflight = ""
-					r.fail(s, now, o.action, err)
+					r.fail(s, now, o.action, jerr)
 					r.schedule(s, s.retryAt)
-					s.pub = true
+					r.markPub(s)
 					continue
 				}
-				s.unsaved = true
 				r.setCond(s, CondStalled, true, "JournalUnavailable",
-					fmt.Sprintf("%s sent without its journal entry (%v); the write is retried", o.action, err), now)
-				r.log.Error("journal write failed; sending the stop anyway", "sequence", s.name, "action", o.action, "err", err)
+					fmt.Sprintf("%s sent without its journal entry (%v); the write is retried", o.action, jerr), now)
+				r.log.Error("journal write failed; sending the stop anyway", "sequence", s.name, "action", o.action, "err", jerr)
 				r.safety().JournalBypass(o.action)
 			}
 			r.history(s, now, store.Event{Kind: "request", Run: run.ID, Item: run.ItemName, Action: o.action,
@@ -178,25 +225,101 @@ func (r *Reconciler) flush(now time.Time) {
 			r.log.Info("request", "sequence", s.name, "item", run.ItemName, "action", o.action, "type", o.req.Type.String(),
 				"campaign", o.req.CampaignDBID, "group", o.req.GroupDBID)
 		}
-		r.exec(result{seq: s.name, action: o.action, intent: id, req: o.req, sent: now, retry: retry})
+		r.awaiting++
+		r.exec(result{seq: s.name, action: o.action, intent: id, req: o.req, sent: now, retry: retry, late: o.late, lateFrom: o.lateFrom})
 	}
+	r.batch.Begin, r.batch.Fresh = r.batch.Begin[:0], r.batch.Fresh[:0]
 }
 
-// execute sends a request in its own goroutine; the answer comes back to
-// the loop as a result.
-func (r *Reconciler) execute(res result) {
-	r.inflight.Add(1)
-	go func() {
-		defer r.inflight.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
-		defer cancel()
-		res.ans, res.err = r.cfg.Link.Request(ctx, res.req)
-		r.results <- res
-	}()
+// Committer is a Store that can write one turn's writes in a single
+// transaction. A Store without it gets one write (and one fsync) per call.
+type Committer interface {
+	Commit(b *store.Batch) error
+}
+
+// commit writes the turn's pending progress, intents and settlements. On
+// failure the progress and settlements stay pending for the next turn
+// (intents do not: their requests did not leave, and the next attempt
+// journals them again); every sequence whose progress did not reach the
+// store backs off, unless it has a request in this turn (flush decides).
+func (r *Reconciler) commit(now time.Time) error {
+	if len(r.toSave) == 0 && len(r.batch.Begin) == 0 && len(r.batch.Settle) == 0 {
+		return nil
+	}
+	saving := make([]*seqState, 0, len(r.toSave))
+	for _, s := range r.toSave {
+		saving = append(saving, s)
+	}
+	sortStates(saving)
+	r.batch.Progress = r.batch.Progress[:0]
+	for _, s := range saving {
+		r.batch.Progress = append(r.batch.Progress, s.prog)
+	}
+	var err error
+	n, t0 := r.batch.Len(), time.Now()
+	if c, ok := r.cfg.Store.(Committer); ok {
+		err = c.Commit(&r.batch)
+	} else {
+		err = r.commitEach()
+	}
+	clear(r.batch.Progress)
+	r.batch.Progress = r.batch.Progress[:0]
+	r.cfg.Metrics.Commit(n, time.Since(t0), err)
+	if err != nil {
+		if errors.Is(err, store.ErrFenced) {
+			r.deposed(err)
+		}
+		err = fmt.Errorf("save progress: %w", err)
+		r.noteStore(err)
+		for _, s := range saving {
+			s.unsaved = true
+			if s.inflight == "" {
+				r.fail(s, now, "", err)
+				r.schedule(s, s.retryAt)
+				r.markPub(s)
+			}
+		}
+		return err
+	}
+	r.noteStore(nil)
+	for _, s := range saving {
+		s.unsaved = false
+		s.hasProg = true
+	}
+	clear(r.toSave)
+	clear(r.batch.Settle)
+	r.batch.Settle = r.batch.Settle[:0]
+	return nil
+}
+
+// commitEach is commit for a store without Commit: one call per write,
+// stopping at the first failure, as the loop wrote before group commit.
+func (r *Reconciler) commitEach() error {
+	b := &r.batch
+	for _, p := range b.Progress {
+		if err := r.cfg.Store.PutProgress(p); err != nil {
+			return err
+		}
+	}
+	b.Fresh = b.Fresh[:0]
+	for _, in := range b.Begin {
+		_, fresh, err := r.cfg.Store.BeginIntent(in)
+		if err != nil {
+			return err
+		}
+		b.Fresh = append(b.Fresh, fresh)
+	}
+	for _, st := range b.Settle {
+		if err := r.cfg.Store.SettleIntent(st.ID, st.State, st.Outcome, st.At); err != nil && !errors.Is(err, store.ErrUnknownIntent) {
+			return err
+		}
+	}
+	return nil
 }
 
 // onResult records an answer and moves the sequence's state on.
 func (r *Reconciler) onResult(res result, now time.Time) {
+	r.awaiting--
 	s := r.seqs[res.seq]
 	if s == nil {
 		return
@@ -206,6 +329,20 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 	var oe *ocs.OCSError
 	isOCS := errors.As(res.err, &oe)
 	r.cfg.Metrics.Request(res.req.Type.String(), requestResult(res.err, oe), now.Sub(res.sent))
+	if errors.Is(res.err, ocs.ErrNotSent) && res.intent != "" && s.prog.Run != nil {
+		// It never left: the step is not under way, and its retry is a
+		// new step (new intent id), so that an "already loaded" then is
+		// not taken for the answer to this one.
+		r.settle(res.intent, store.IntentFailed, res.err.Error(), now)
+		res.intent = ""
+		s.prog.Run.Segment++
+		r.persist(s, now)
+	}
+	if errors.Is(res.err, ocs.ErrNotSent) && r.linkUp() {
+		// And the link came up since (its LinkUp was applied before
+		// this answer): go again at once rather than after a backoff.
+		return
+	}
 	if res.action == actStatus {
 		s.lastPoll = now
 		if res.err == nil {
@@ -259,9 +396,7 @@ func (r *Reconciler) onResult(res result, now time.Time) {
 		}
 	}
 	if res.intent != "" {
-		if err := r.cfg.Store.SettleIntent(res.intent, state, outcome, now); err != nil {
-			r.log.Error("settle intent", "intent", res.intent, "err", err)
-		}
+		r.settle(res.intent, state, outcome, now)
 	}
 	run := s.prog.Run
 	evt := store.Event{Kind: "answer", Action: res.action, Message: outcome,
@@ -446,9 +581,7 @@ func (r *Reconciler) settleOpenIntents(s *seqState, now time.Time) {
 			}
 		}
 		outcome := fmt.Sprintf("interrupted by a restart; OCS reports %s; continuing from state %q", status, stateOf(s))
-		if err := r.cfg.Store.SettleIntent(in.ID, store.IntentFailed, outcome, now); err != nil {
-			r.log.Error("settle intent", "intent", in.ID, "err", err)
-		}
+		r.settle(in.ID, store.IntentFailed, outcome, now)
 		r.history(s, now, store.Event{Kind: "recover", Run: in.Run, Action: in.Action, Message: outcome})
 	}
 	s.openIntents = nil
@@ -508,6 +641,7 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	if m.Has&ocs.AttrDialMode != 0 {
 		o.mode = m.DialMode
 	}
+	o.rates = keptRates(o.rates, m.Rates, st)
 	if stats, has := m.Stats(); has && st != ocs.StatusNotLoaded {
 		o.sample(stats, now.Sub(prevAt), now)
 		o.stats, o.has = stats, true
@@ -527,7 +661,8 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now})
 	r.pubMu.Lock()
 	r.pubGroups[k] = GroupObservation{CampaignDBID: k.campaign, GroupDBID: k.group, Status: st.String(), DialMode: o.mode.Short(),
-		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now}
+		Dials: int64(o.stats.Dials), Contacts: int64(o.stats.Contacts), RecordsLeft: int64(o.stats.RecordsLeft), Sequence: owner, At: now,
+		OCSStatistics: statisticsOf(o.rates)}
 	r.pubMu.Unlock()
 	if owner != "" {
 		r.markDirty(owner)
@@ -610,32 +745,30 @@ func statusOf(m ocs.Message) (ocs.GroupCampStatus, bool) {
 	return 0, false
 }
 
+// persist queues the sequence's progress for this turn's commit, which
+// runs before any request of the turn leaves. It cannot fail here: a
+// failed commit backs the sequence off then (commit).
 func (r *Reconciler) persist(s *seqState, now time.Time) bool {
-	if err := r.saveProgress(s, now); err != nil {
-		r.fail(s, now, "", err)
-		return false
-	}
+	r.saveProgress(s, now)
 	return true
 }
 
-// saveProgress writes the sequence's progress; a failure leaves it marked
-// unsaved, and the next pass writes it before anything else.
-func (r *Reconciler) saveProgress(s *seqState, now time.Time) error {
+func (r *Reconciler) saveProgress(s *seqState, now time.Time) {
 	s.prog.Sequence = s.name
 	s.prog.UpdatedAt = now
-	if err := r.cfg.Store.PutProgress(s.prog); err != nil {
-		if errors.Is(err, store.ErrFenced) {
-			r.deposed(err)
-		}
-		s.unsaved = true
-		err = fmt.Errorf("save progress: %w", err)
-		r.noteStore(err)
-		return err
-	}
-	r.noteStore(nil)
-	s.unsaved = false
-	s.hasProg = true
-	return nil
+	r.toSave[s.name] = s
+}
+
+// persistNow writes the sequence's progress (and whatever else the turn
+// queued) at once: for a command whose caller is told it is durable.
+func (r *Reconciler) persistNow(s *seqState, now time.Time) error {
+	r.saveProgress(s, now)
+	return r.commit(now)
+}
+
+// settle queues an intent's outcome for this turn's commit.
+func (r *Reconciler) settle(id string, state store.IntentState, outcome string, now time.Time) {
+	r.batch.Settle = append(r.batch.Settle, store.Settlement{ID: id, State: state, Outcome: outcome, At: now})
 }
 
 func (r *Reconciler) history(s *seqState, now time.Time, ev store.Event) {
@@ -680,7 +813,7 @@ func (r *Reconciler) setCond(s *seqState, typ string, status bool, reason, msg s
 			c.Since = now
 		}
 		c.Status, c.Reason, c.Message = status, reason, msg
-		s.pub = true
+		r.markPub(s)
 		if status && typ != CondReady && typ != CondReconciling {
 			r.history(s, now, store.Event{Kind: "condition", Message: typ + ": " + msg})
 		}

@@ -186,6 +186,9 @@ func (r *Reconciler) passSequencer(s *seqState, now time.Time, suspended bool) t
 		}
 		if reason := r.stopReason(spec, item, run, o, s.pollRTT, now); reason != "" {
 			run.StopGoal, run.EndReason, run.ItemState = goalEnd, reason, stStopping
+			if t, ok := schedule.ItemStopTime(spec, item, run.ItemStarted); ok && !now.Before(t) && !run.ItemStarted.IsZero() {
+				s.lateStop = t
+			}
 			return r.sendSimple(s, now, actStop, ocs.NewStopDialing(r.target(spec, k)))
 		}
 		if suspended {
@@ -439,7 +442,7 @@ func (r *Reconciler) beginRun(s *seqState, now, scheduled time.Time) time.Time {
 	r.history(s, now, store.Event{Kind: "run-start", Run: run.ID, SpecHash: spec.Hash,
 		Message: fmt.Sprintf("run started (scheduled %s, %s late)", scheduled.UTC().Format(time.RFC3339), now.Sub(scheduled).Round(time.Millisecond))})
 	r.log.Info("run started", "sequence", s.name, "run", run.ID)
-	r.cfg.Metrics.StartLateness(now.Sub(scheduled))
+	s.lateStart = scheduled
 	if !r.persist(s, now) {
 		return time.Time{}
 	}
@@ -477,10 +480,10 @@ func (r *Reconciler) stopReason(spec *specs.Sequence, item *specs.Item, run *sto
 	dials, contacts := itemCounters(run, o)
 	ahead := func(n int64, rate float64) float64 { return float64(n) + rate*lead.Seconds() }
 	if item.StopAt.Contacts > 0 && ahead(contacts, o.contactRate) >= float64(item.StopAt.Contacts) {
-		return fmt.Sprintf("%d contacts reached", item.StopAt.Contacts)
+		return count(int64(item.StopAt.Contacts), "contact") + " reached"
 	}
 	if item.StopAt.Dials > 0 && ahead(dials, o.dialRate) >= float64(item.StopAt.Dials) {
-		return fmt.Sprintf("%d dials reached", item.StopAt.Dials)
+		return count(int64(item.StopAt.Dials), "dial") + " reached"
 	}
 	if !item.AutoCompletion && !o.stale && o.status == ocs.StatusRunning && o.stats.RecordsLeft == 0 {
 		// Without auto-completion OCS keeps an empty list running for
@@ -677,7 +680,7 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 	run.Items = append(run.Items, res)
 	r.release(s, k)
 	r.history(s, now, store.Event{Kind: "item-end", Run: run.ID, Item: run.ItemName,
-		Message: fmt.Sprintf("item %s ended: %s (%d dials, %d contacts%s)", run.ItemName, reason, res.Dials, res.Contacts, overshoot(r.currentItem(s), res)),
+		Message: fmt.Sprintf("item %s ended: %s (%s, %s%s)", run.ItemName, reason, count(res.Dials, "dial"), count(res.Contacts, "contact"), overshoot(r.currentItem(s), res)),
 		Fields:  map[string]string{"reason": reason}})
 	r.log.Info("item ended", "sequence", s.name, "item", run.ItemName, "reason", reason, "dials", res.Dials, "contacts", res.Contacts)
 
@@ -710,10 +713,10 @@ func (r *Reconciler) finishItem(s *seqState, now time.Time, reason string) time.
 func overshoot(it *specs.Item, res store.ItemResult) string {
 	out := ""
 	if it.StopAt.Dials > 0 && res.Dials >= int64(it.StopAt.Dials) {
-		out += fmt.Sprintf("; overshoot %d dials", res.Dials-int64(it.StopAt.Dials))
+		out += "; overshoot " + count(res.Dials-int64(it.StopAt.Dials), "dial")
 	}
 	if it.StopAt.Contacts > 0 && res.Contacts >= int64(it.StopAt.Contacts) {
-		out += fmt.Sprintf("; overshoot %d contacts", res.Contacts-int64(it.StopAt.Contacts))
+		out += "; overshoot " + count(res.Contacts-int64(it.StopAt.Contacts), "contact")
 	}
 	return out
 }
@@ -787,4 +790,12 @@ func pacingOf(it *specs.Item) ocs.Pacing {
 
 func appliedPacing(run *store.Run) ocs.Pacing {
 	return ocs.Pacing{DialMode: ocs.DialMode(run.DialMode), OptimizeBy: ocs.OptimizeMethod(run.OptimizeBy), OptimizeGoal: run.OptimizeGoal}
+}
+
+// count says "1 dial" and "2 dials".
+func count(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

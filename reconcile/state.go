@@ -87,6 +87,10 @@ type seqState struct {
 
 	due     time.Time
 	heapIdx int
+	// lateStart: the scheduled instant of a run whose first request has
+	// not left yet; lateStop: the stop instant of a time stop about to be
+	// sent (the lateness metrics).
+	lateStart, lateStop time.Time
 
 	failures int
 	retryAt  time.Time
@@ -95,5 +99,4 @@ type seqState struct {
 	phase      Phase
 	nextAction string
 	nextAt     time.Time
-	pub        bool
 }

@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
 )
 
 // Phase is the coarse state of a sequence shown to operators (docs/architecture.md).
@@ -64,11 +66,48 @@ type SequenceStatus struct {
 	TimeZone       string            `json:"timeZone,omitempty"`
 	// The current item's campaign group and its counts so far (with
 	// counters; carried across OCS restarts).
-	CampaignDBID int32       `json:"campaignDBID,omitempty"`
-	GroupDBID    int32       `json:"groupDBID,omitempty"`
-	Dials        int64       `json:"dials,omitempty"`
-	Contacts     int64       `json:"contacts,omitempty"`
-	Conditions   []Condition `json:"conditions"`
+	CampaignDBID int32 `json:"campaignDBID,omitempty"`
+	GroupDBID    int32 `json:"groupDBID,omitempty"`
+	Dials        int64 `json:"dials,omitempty"`
+	Contacts     int64 `json:"contacts,omitempty"`
+	// OCS's own statistics of that group, where its link reports them.
+	OCSStatistics
+	Conditions []Condition `json:"conditions"`
+}
+
+// OCSStatistics are the campaign-group statistics OCS documents for its
+// HTTP state POSTs (8.1.517.04+): fractions (0.85 is 85 %) and seconds.
+// Each is left out while unknown: links other than HTTP never carry them.
+type OCSStatistics struct {
+	BusyFactor     *float64 `json:"busyFactor,omitempty"`
+	HitRatio       *float64 `json:"hitRatio,omitempty"`
+	OverdialRate   *float64 `json:"overdialRate,omitempty"`
+	TimeToComplete *float64 `json:"timeToComplete,omitempty"` // seconds
+}
+
+func statisticsOf(r ocs.Rates) OCSStatistics {
+	v := func(bit ocs.RateAttr, f float64) *float64 {
+		if r.Has&bit == 0 {
+			return nil
+		}
+		return &f
+	}
+	return OCSStatistics{BusyFactor: v(ocs.RateBusyFactor, r.BusyFactor), HitRatio: v(ocs.RateHitRatio, r.HitRatio),
+		OverdialRate: v(ocs.RateOverdialRate, r.OverdialRate), TimeToComplete: v(ocs.RateTimeToComplete, r.TimeToComplete)}
+}
+
+// keptRates is what a group's statistics are after an observation: those it
+// carries if any (OCS sends them all in one state POST), else the last ones
+// while the group stays loaded (answers to polls may lack them), and none
+// once it is unloaded.
+func keptRates(last, got ocs.Rates, st ocs.GroupCampStatus) ocs.Rates {
+	switch {
+	case st == ocs.StatusNotLoaded:
+		return ocs.Rates{}
+	case got.Has != 0:
+		return got
+	}
+	return last
 }
 
 // GroupObservation is the last status OCS reported for a campaign group.
@@ -82,4 +121,5 @@ type GroupObservation struct {
 	RecordsLeft  int64     `json:"recordsLeft"`
 	Sequence     string    `json:"sequence,omitempty"`
 	At           time.Time `json:"at"`
+	OCSStatistics
 }

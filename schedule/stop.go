@@ -49,10 +49,10 @@ func ItemStopTime(seq *specs.Sequence, it *specs.Item, itemStarted time.Time) (t
 func Bound(seq *specs.Sequence, it *specs.Item, started time.Time) string {
 	var parts []string
 	if it.StopAt.Contacts > 0 {
-		parts = append(parts, fmt.Sprintf("%d contacts", it.StopAt.Contacts))
+		parts = append(parts, counted(it.StopAt.Contacts, "contact"))
 	}
 	if it.StopAt.Dials > 0 {
-		parts = append(parts, fmt.Sprintf("%d dials", it.StopAt.Dials))
+		parts = append(parts, counted(it.StopAt.Dials, "dial"))
 	}
 	if stop, ok := ItemStopTime(seq, it, started); ok {
 		parts = append(parts, localShort(seq, started, stop))
@@ -61,6 +61,14 @@ func Bound(seq *specs.Sequence, it *specs.Item, started time.Time) string {
 		return "until the list is depleted"
 	}
 	return "until " + strings.Join(parts, " or ")
+}
+
+// counted writes "1 dial", "2 dials".
+func counted(n int32, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // localShort formats t in the sequence's zone as briefly as is unambiguous

@@ -180,3 +180,11 @@ func TestBoundNamesCountsAndTheLocalStopTime(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestBoundSaysOneContactAndOneDialInTheSingular(t *testing.T) {
+	seq := cronSeq(t, "America/New_York", "0 18 * * *")
+	it := specs.Item{StopAt: specs.StopAt{Contacts: 1, Dials: 1}}
+	if got := Bound(seq, &it, ts(t, "2026-11-23T18:00:00-05:00")); got != "until 1 contact or 1 dial" {
+		t.Fatalf("got %q", got)
+	}
+}

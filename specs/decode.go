@@ -301,7 +301,7 @@ func (d *decoder) halt(root *yaml.Node) *Halt {
 	d.fields(root, "", map[string]func(*yaml.Node, string){
 		"apiVersion": func(*yaml.Node, string) {},
 		"kind":       func(*yaml.Node, string) {},
-		"metadata":   func(v *yaml.Node, f string) { h.Name, _, _ = d.metadata(v, f) },
+		"metadata":   func(v *yaml.Node, f string) { h.Name, _, h.NamePos = d.metadata(v, f) },
 		"spec":       func(v *yaml.Node, f string) { specNode = v },
 	})
 	if specNode == nil {
@@ -369,10 +369,13 @@ func (d *decoder) header(root *yaml.Node) string {
 	return kind
 }
 
-func (d *decoder) metadata(n *yaml.Node, f string) (name string, labels map[string]string, nameNode *yaml.Node) {
+// metadata decodes metadata.name and labels; namePos is where the name's
+// value is written (the document's mapping when it is missing).
+func (d *decoder) metadata(n *yaml.Node, f string) (name string, labels map[string]string, namePos Position) {
+	namePos = Position{d.path, n.Line, n.Column}
 	seen := d.fields(n, f, map[string]func(*yaml.Node, string){
 		"name": func(v *yaml.Node, f string) {
-			nameNode = v
+			namePos = Position{d.path, v.Line, v.Column}
 			if s, ok := d.str(v, f); ok {
 				if !nameRE.MatchString(s) {
 					d.errf(v, f, "%q is not a valid name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit", s)
@@ -410,7 +413,7 @@ func (d *decoder) sequence(root *yaml.Node) *Sequence {
 	seen := d.fields(root, "", map[string]func(*yaml.Node, string){
 		"apiVersion": func(*yaml.Node, string) {},
 		"kind":       func(*yaml.Node, string) {},
-		"metadata":   func(v *yaml.Node, f string) { s.Name, s.Labels, _ = d.metadata(v, f) },
+		"metadata":   func(v *yaml.Node, f string) { s.Name, s.Labels, s.NamePos = d.metadata(v, f) },
 		"spec":       func(v *yaml.Node, f string) { specNode = v },
 	})
 	if seen["metadata"] == nil {
@@ -794,7 +797,7 @@ func (d *decoder) dncList(root *yaml.Node) *DoNotCallList {
 	d.fields(root, "", map[string]func(*yaml.Node, string){
 		"apiVersion": func(*yaml.Node, string) {},
 		"kind":       func(*yaml.Node, string) {},
-		"metadata":   func(v *yaml.Node, f string) { l.Name, _, _ = d.metadata(v, f) },
+		"metadata":   func(v *yaml.Node, f string) { l.Name, _, l.NamePos = d.metadata(v, f) },
 		"spec":       func(v *yaml.Node, f string) { specNode = v },
 	})
 	if specNode == nil {

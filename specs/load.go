@@ -40,6 +40,50 @@ const DefaultMaxFileBytes = 4 << 20
 type LoadOptions struct {
 	// MaxFileBytes: a larger file is an invalid file [DefaultMaxFileBytes].
 	MaxFileBytes int64
+	// Overlap decides whether two sequences that share a campaign group
+	// can dial it at the same time [WindowOverlap]. Package schedule's
+	// RunsOverlap also reads their start times and stop conditions; it is
+	// passed in because schedule imports this package.
+	Overlap OverlapFunc
+}
+
+// OverlapFunc says whether the runs of a and b can dial at the same time
+// at or after now.
+type OverlapFunc func(a, b *Sequence, now time.Time) Overlap
+
+// Overlap is an OverlapFunc's answer.
+type Overlap struct {
+	Verdict OverlapVerdict
+	// Why is the reason for Can and IfLate, to be read after "their runs
+	// can overlap: ".
+	Why string
+}
+
+// OverlapVerdict grades how two sequences that share a campaign group can
+// meet.
+type OverlapVerdict uint8
+
+const (
+	OverlapNever  OverlapVerdict = iota // no run of one can dial while the other does
+	OverlapIfLate                       // only if a one-shot without startingDeadline starts late: a warning
+	OverlapCan                          // they can: an error
+)
+
+// WindowOverlap is the rule that needs no time maths: two sequences can
+// overlap unless both have calling windows in one time zone that never
+// share a minute (days × hours).
+func WindowOverlap(a, b *Sequence, _ time.Time) Overlap {
+	switch {
+	case a.Window == nil:
+		return Overlap{OverlapCan, fmt.Sprintf("%q has no calling window", a.Name)}
+	case b.Window == nil:
+		return Overlap{OverlapCan, fmt.Sprintf("%q has no calling window", b.Name)}
+	case a.TimeZone != b.TimeZone:
+		return Overlap{OverlapCan, fmt.Sprintf("their windows are in different time zones (%s, %s), which are not compared", a.TimeZone, b.TimeZone)}
+	case WindowsCanMeet(a.Window, b.Window):
+		return Overlap{OverlapCan, "their calling windows share days and hours"}
+	}
+	return Overlap{Verdict: OverlapNever}
 }
 
 // racyWindow is how close to its read a file's mtime may be before the
@@ -67,6 +111,7 @@ type parsed struct {
 // did not change reads and parses nothing.
 type loader struct {
 	maxBytes int64
+	overlap  OverlapFunc
 	good     map[string]*fileState // path → last valid content
 	gens     map[string]genEntry   // sequence or list name → hash and generation
 	seen     map[string]*parsed    // path → its last read
@@ -83,7 +128,10 @@ func newLoader(opts LoadOptions) *loader {
 	if opts.MaxFileBytes <= 0 {
 		opts.MaxFileBytes = DefaultMaxFileBytes
 	}
-	return &loader{maxBytes: opts.MaxFileBytes, good: map[string]*fileState{}, gens: map[string]genEntry{}, seen: map[string]*parsed{}}
+	if opts.Overlap == nil {
+		opts.Overlap = WindowOverlap
+	}
+	return &loader{maxBytes: opts.MaxFileBytes, overlap: opts.Overlap, good: map[string]*fileState{}, gens: map[string]genEntry{}, seen: map[string]*parsed{}}
 }
 
 // LoadDir loads files and directories (not recursively) into a snapshot,
@@ -197,7 +245,7 @@ func (l *loader) load(force bool, paths ...string) Snapshot {
 			delete(l.seen, path)
 		}
 	}
-	crossCheck(&snap)
+	crossCheck(&snap, l.overlap, time.Now())
 	l.generations(&snap)
 	sort.SliceStable(snap.Problems, func(i, j int) bool {
 		a, b := snap.Problems[i], snap.Problems[j]
@@ -337,12 +385,12 @@ func markInvalid(snap *Snapshot, st *fileState, msg string) {
 }
 
 // install adds a file's sequences; a name already taken by another file is
-// a duplicate, reported with both positions.
+// a duplicate, reported at the name of each file involved, so that each
+// file's own report (and an editor jumping to it) shows the clash.
 func (l *loader) install(snap *Snapshot, path string, st *fileState) {
 	for _, s := range st.seqs {
 		if prev, dup := snap.Sequences[s.Name]; dup {
-			snap.Problems = append(snap.Problems, Problem{Path: s.Pos.Path, Line: s.Pos.Line, Column: s.Pos.Column, Field: "metadata.name",
-				Severity: SeverityError, Message: fmt.Sprintf("duplicate sequence name %q: also defined at %s", s.Name, prev.Pos)})
+			duplicateName(snap, "sequence", s.Name, prev.NamePos, s.NamePos)
 			continue
 		}
 		snap.Sequences[s.Name] = s
@@ -350,8 +398,7 @@ func (l *loader) install(snap *Snapshot, path string, st *fileState) {
 	}
 	for _, d := range st.dncs {
 		if prev, dup := snap.DNCLists[d.Name]; dup {
-			snap.Problems = append(snap.Problems, Problem{Path: d.Pos.Path, Line: d.Pos.Line, Column: d.Pos.Column, Field: "metadata.name",
-				Severity: SeverityError, Message: fmt.Sprintf("duplicate DoNotCallList name %q: also defined at %s", d.Name, prev.Pos)})
+			duplicateName(snap, "DoNotCallList", d.Name, prev.NamePos, d.NamePos)
 			continue
 		}
 		snap.DNCLists[d.Name] = d
@@ -359,11 +406,20 @@ func (l *loader) install(snap *Snapshot, path string, st *fileState) {
 	}
 	for _, h := range st.halts {
 		if prev, dup := snap.Halts[h.Name]; dup {
-			snap.Problems = append(snap.Problems, Problem{Path: h.Pos.Path, Line: h.Pos.Line, Column: h.Pos.Column, Field: "metadata.name",
-				Severity: SeverityError, Message: fmt.Sprintf("duplicate Halt name %q: also defined at %s", h.Name, prev.Pos)})
+			duplicateName(snap, "Halt", h.Name, prev.NamePos, h.NamePos)
 			continue
 		}
 		snap.Halts[h.Name] = h
+	}
+}
+
+// duplicateName reports a name defined at first and again at again: one
+// error at each place, each naming the other.
+func duplicateName(snap *Snapshot, kind, name string, first, again Position) {
+	for _, p := range [2][2]Position{{again, first}, {first, again}} {
+		at, other := p[0], p[1]
+		snap.Problems = append(snap.Problems, Problem{Path: at.Path, Line: at.Line, Column: at.Column, Field: "metadata.name",
+			Severity: SeverityError, Message: fmt.Sprintf("duplicate %s name %q: also defined at %s", kind, name, other)})
 	}
 }
 
@@ -402,12 +458,12 @@ func (l *loader) generations(snap *Snapshot) {
 	}
 }
 
-// crossCheck reports a campaign group used by two sequences whose run
-// times can overlap. The rule is conservative: two sequences can overlap
-// unless both have calling windows that never share a minute (days ×
-// hours) in the same time zone. Sequences are indexed by campaign group, so the check is linear
-// in the number of items plus the pairs that share a group.
-func crossCheck(snap *Snapshot) {
+// crossCheck reports a campaign group used by two sequences whose runs can
+// dial it at the same time, as overlap decides: an error where they can, a
+// warning where they can only if a one-shot starts late. Sequences are
+// indexed by campaign group, so the check is linear in the number of items
+// plus the pairs that share a group.
+func crossCheck(snap *Snapshot, overlap OverlapFunc, now time.Time) {
 	type use struct {
 		seq  *Sequence
 		item *Item
@@ -442,19 +498,30 @@ func crossCheck(snap *Snapshot) {
 		for i := 1; i < len(us); i++ {
 			for j := 0; j < i; j++ {
 				a, b := us[j], us[i]
-				if a.seq.TimeZone == b.seq.TimeZone && !windowsCanOverlap(a.seq.Window, b.seq.Window) {
+				o := overlap(a.seq, b.seq, now)
+				p := Problem{Path: b.item.Pos.Path, Line: b.item.Pos.Line, Column: b.item.Pos.Column, Field: "campaignDBID"}
+				switch o.Verdict {
+				case OverlapNever:
 					continue
+				case OverlapIfLate:
+					p.Severity = SeverityWarning
+					p.Message = fmt.Sprintf("campaign group %d/%d is also used by sequence %q (%s); their runs overlap only if %s",
+						k[0], k[1], a.seq.Name, a.item.Pos, o.Why)
+				default:
+					p.Severity = SeverityError
+					p.Message = fmt.Sprintf("campaign group %d/%d is also used by sequence %q (%s) and their runs can overlap: %s; give them calling windows or start times that never meet, or use one sequence",
+						k[0], k[1], a.seq.Name, a.item.Pos, o.Why)
 				}
-				snap.Problems = append(snap.Problems, Problem{Path: b.item.Pos.Path, Line: b.item.Pos.Line, Column: b.item.Pos.Column,
-					Field: "campaignDBID", Severity: SeverityError,
-					Message: fmt.Sprintf("campaign group %d/%d is also used by sequence %q (%s) and their run times can overlap; give them calling windows that never meet, or use one sequence",
-						k[0], k[1], a.seq.Name, a.item.Pos)})
+				snap.Problems = append(snap.Problems, p)
 			}
 		}
 	}
 }
 
-func windowsCanOverlap(a, b *Window) bool {
+// WindowsCanMeet reports whether two calling windows in one time zone
+// share a minute on some day (except dates aside: they pass). A nil
+// window is always open.
+func WindowsCanMeet(a, b *Window) bool {
 	if a == nil || b == nil {
 		return true
 	}

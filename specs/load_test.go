@@ -5,15 +5,27 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
-func TestADuplicateNameAcrossFilesNamesBothPlaces(t *testing.T) {
+func TestADuplicateNameAcrossFilesIsReportedAtTheNameInEachFile(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(spec("same", 101, 10)), 0o644)
-	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(spec("same", 102, 10)), 0o644)
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	os.WriteFile(a, []byte(spec("same", 101, 10)), 0o644)
+	// The name sits on another line and column in b, so a position that
+	// is the document's or a copy of a's shows.
+	os.WriteFile(b, []byte("# moved down\napiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata:\n  labels: {team: x}\n  name:   same\nspec:\n  items:\n    - {name: a, campaignDBID: 102, groupDBID: 732, dialMode: predictive, stopAt: {dials: 10}}\n"), 0o644)
 	s := LoadDir(dir)
-	if !HasErrors(s.Problems) || !strings.Contains(s.Problems[0].String(), "duplicate sequence name \"same\": also defined at "+filepath.Join(dir, "a.yaml")+":1:1") {
-		t.Errorf("problems: %v", s.Problems)
+	var got []string
+	for _, p := range s.Problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		a + `:3:18: metadata.name: duplicate sequence name "same": also defined at ` + b + ":6:11",
+		b + `:6:11: metadata.name: duplicate sequence name "same": also defined at ` + a + ":3:18",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -45,6 +57,32 @@ func TestHiddenSwapAndBackupFilesAreNotSpecs(t *testing.T) {
 	} {
 		if IsSpecFile(name) != want {
 			t.Errorf("IsSpecFile(%q) = %v", name, !want)
+		}
+	}
+}
+
+func TestASharedCampaignGroupIsJudgedByTheGivenOverlapRuleWithWarningsForIfLate(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(spec("a", 101, 10)), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(spec("b", 101, 10)), 0o644)
+	for verdict, want := range map[OverlapVerdict]string{
+		OverlapNever:  "",
+		OverlapIfLate: filepath.Join(dir, "b.yaml") + `:6:7: campaignDBID: warning: campaign group 101/732 is also used by sequence "a" (` + filepath.Join(dir, "a.yaml") + `:6:7); their runs overlap only if because`,
+		OverlapCan:    filepath.Join(dir, "b.yaml") + `:6:7: campaignDBID: campaign group 101/732 is also used by sequence "a" (` + filepath.Join(dir, "a.yaml") + `:6:7) and their runs can overlap: because; give them calling windows or start times that never meet, or use one sequence`,
+	} {
+		rule := func(a, b *Sequence, now time.Time) Overlap {
+			if a.Name != "a" || b.Name != "b" || now.IsZero() {
+				t.Errorf("asked about %s and %s at %v", a.Name, b.Name, now)
+			}
+			return Overlap{verdict, "because"}
+		}
+		s := Load(LoadOptions{Overlap: rule}, dir)
+		got := ""
+		for _, p := range s.Problems {
+			got += p.String()
+		}
+		if got != want || HasErrors(s.Problems) != (verdict == OverlapCan) {
+			t.Errorf("verdict %d: got %q, want %q", verdict, got, want)
 		}
 	}
 }

@@ -52,6 +52,9 @@ type Sequence struct {
 	Name   string
 	Labels map[string]string
 	Pos    Position // of the document
+	// NamePos is where metadata.name is written, for problems about the
+	// name. Left out of the hash (json "-") like every position.
+	NamePos Position `json:"-"`
 
 	Description    string
 	TimeZone       string         // IANA name as written ("UTC" by default)
@@ -178,6 +181,7 @@ func (s StopTime) String() string {
 type DoNotCallList struct {
 	Name          string
 	Pos           Position
+	NamePos       Position `json:"-"` // of metadata.name
 	TargetAppDBID int32
 	Entries       []DNCEntry
 	Hash          string
@@ -252,7 +256,8 @@ type Snapshot struct {
 // dials (running items are stopped, nothing starts). Deleting the file
 // lifts it.
 type Halt struct {
-	Name   string
-	Pos    Position
-	Reason string
+	Name    string
+	Pos     Position
+	NamePos Position // of metadata.name
+	Reason  string
 }

@@ -20,7 +20,9 @@ type WatchOptions struct {
 	Rescan   time.Duration // reload anyway this often [30s]
 	// MaxFileBytes: a larger spec file is invalid [DefaultMaxFileBytes].
 	MaxFileBytes int64
-	Logger       *slog.Logger
+	// Overlap decides shared campaign groups, as in LoadOptions.
+	Overlap OverlapFunc
+	Logger  *slog.Logger
 }
 
 // maxRepoll bounds the wait between looks for a directory that vanished.
@@ -81,7 +83,7 @@ func newWatcher(ctx context.Context, dir string, opts WatchOptions, notify func(
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	dir = filepath.Clean(dir)
-	wl := &watchLoop{dir: dir, opts: opts, l: newLoader(LoadOptions{MaxFileBytes: opts.MaxFileBytes}), notify: notify,
+	wl := &watchLoop{dir: dir, opts: opts, l: newLoader(LoadOptions{MaxFileBytes: opts.MaxFileBytes, Overlap: opts.Overlap}), notify: notify,
 		w: &Watcher{out: make(chan Snapshot, 1), rescan: make(chan struct{}, 1)}}
 	if err := wl.establish(); err != nil {
 		return nil, fmt.Errorf("watch %s: %w", dir, err)

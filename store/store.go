@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -722,72 +723,166 @@ func (s *Store) History(seq string, since, until time.Time, limit int) ([]Event,
 	return out, err
 }
 
+// pruneChunk is the most deletes one prune transaction makes, and
+// pruneScan the most keys one of its reads walks: bbolt has one writer,
+// and the reconciler's commits (each before an OCS request) must never
+// wait behind the hourly prune for long.
+const (
+	pruneChunk = 1000
+	pruneScan  = 20000
+)
+
+// pruneHook, when set (tests), runs between two prune transactions.
+var pruneHook func()
+
 // Prune drops history older than HistoryMaxAge and beyond
 // HistoryMaxPerSequence per sequence, and settled intents older than
-// HistoryMaxAge.
+// HistoryMaxAge. It finds what to drop in short read transactions (which
+// do not block writers) and deletes it in transactions of at most
+// pruneChunk keys, so other writes commit in between.
 func (s *Store) Prune(now time.Time) (int, error) {
 	cutoff := now.Add(-s.opts.HistoryMaxAge)
 	removed := 0
-	err := s.updateNow(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketHistory)
-		c := b.Cursor()
+	// Within a sequence, keys are in time order, and both rules drop the
+	// oldest: what a chunk deletes is a prefix of the sequence, so the
+	// next read can start again at the sequence itself and count afresh.
+	var from []byte
+	for {
+		drop, next, err := s.pruneHistoryScan(from, cutoff)
+		if err != nil {
+			return removed, fmt.Errorf("prune history: %w", err)
+		}
+		if err := s.deleteKeys(bucketHistory, drop); err != nil {
+			return removed, fmt.Errorf("prune history: %w", err)
+		}
+		removed += len(drop)
+		if next == nil {
+			break
+		}
+		from = next
+	}
+	from = nil
+	for {
+		drop, next, err := s.pruneIntentsScan(from, cutoff)
+		if err != nil {
+			return removed, fmt.Errorf("prune intents: %w", err)
+		}
+		if err := s.deleteKeys(bucketIntents, drop); err != nil {
+			return removed, fmt.Errorf("prune intents: %w", err)
+		}
+		if next == nil {
+			break
+		}
+		from = next
+	}
+	return removed, nil
+}
+
+// pruneHistoryScan returns up to pruneChunk history keys to drop, from
+// the sequence that starts at from, and where the next scan starts (nil:
+// done).
+func (s *Store) pruneHistoryScan(from []byte, cutoff time.Time) (drop [][]byte, next []byte, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketHistory).Cursor()
 		var cur []byte
 		var keys [][]byte
-		flush := func() error {
-			drop := 0
-			if n := len(keys); n > s.opts.HistoryMaxPerSequence {
-				drop = n - s.opts.HistoryMaxPerSequence
-			}
+		scanned := 0
+		// flush picks the keys of the sequence just walked; it reports
+		// false once the chunk is full.
+		flush := func() bool {
+			n := len(keys) - s.opts.HistoryMaxPerSequence
 			for i, k := range keys {
 				ts := int64(binary.BigEndian.Uint64(k[len(k)-16 : len(k)-8]))
-				if i < drop || time.Unix(0, ts).Before(cutoff) {
-					if err := b.Delete(k); err != nil {
-						return err
-					}
-					removed++
+				if i < n || time.Unix(0, ts).Before(cutoff) {
+					drop = append(drop, k)
+				}
+				if len(drop) == pruneChunk {
+					return false
 				}
 			}
 			keys = keys[:0]
-			return nil
+			return true
 		}
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		k, _ := c.First()
+		if from != nil {
+			k, _ = c.Seek(from)
+		}
+		for ; k != nil; k, _ = c.Next() {
 			i := bytes.IndexByte(k, 0)
 			if i < 0 || len(k) != i+17 {
 				continue
 			}
 			if cur == nil || !bytes.Equal(cur, k[:i]) {
-				if err := flush(); err != nil {
-					return err
+				if !flush() || scanned >= pruneScan {
+					// Start again at this sequence (or at the one the
+					// full chunk stopped in).
+					next = append(append([]byte(nil), cur...), 0)
+					if len(drop) < pruneChunk {
+						next = append(append([]byte(nil), k[:i]...), 0)
+					}
+					return nil
 				}
 				cur = append(cur[:0], k[:i]...)
 			}
 			keys = append(keys, append([]byte(nil), k...))
+			scanned++
 		}
-		if err := flush(); err != nil {
-			return err
+		if !flush() {
+			next = append(append([]byte(nil), cur...), 0)
 		}
-		ib := tx.Bucket(bucketIntents)
-		var old [][]byte
-		if err := ib.ForEach(func(k, v []byte) error {
+		return nil
+	})
+	return drop, next, err
+}
+
+// pruneIntentsScan returns up to pruneChunk settled intents older than
+// cutoff, from key from on, and where the next scan starts (nil: done).
+func (s *Store) pruneIntentsScan(from []byte, cutoff time.Time) (drop [][]byte, next []byte, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketIntents).Cursor()
+		k, v := c.First()
+		if from != nil {
+			k, v = c.Seek(from)
+		}
+		for scanned := 0; k != nil; k, v = c.Next() {
+			if len(drop) == pruneChunk || scanned == pruneScan {
+				next = append([]byte(nil), k...)
+				return nil
+			}
+			scanned++
 			in, err := decode[Intent](bucketIntents, k, v)
 			if err != nil {
 				return err
 			}
 			if in.State != IntentOpen && in.Settled.Before(cutoff) {
-				old = append(old, append([]byte(nil), k...))
+				drop = append(drop, append([]byte(nil), k...))
 			}
-			return nil
-		}); err != nil {
-			return err
 		}
-		for _, k := range old {
-			if err := ib.Delete(k); err != nil {
+		return nil
+	})
+	return drop, next, err
+}
+
+// deleteKeys deletes keys of bucket in one transaction, then lets other
+// writers in.
+func (s *Store) deleteKeys(bucket []byte, keys [][]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.updateNow(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return removed, err
+	if pruneHook != nil {
+		pruneHook()
+	}
+	runtime.Gosched()
+	return err
 }
 
 // GroupStatus is the last observed OCS status of a campaign group.

@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +28,7 @@ func TestHelpOnCommandGroupsAndTheirSubcommandsPrintsUsageAndExitsZero(t *testin
 		{[]string{"db", "backup", "-h"}, "usage: sequencer db backup [--data DIR] OUT"},
 		{[]string{"db", "compact", "-h"}, "-out string"},
 		{[]string{"db", "check", "-h"}, "usage: sequencer db check [--data DIR]"},
+		{[]string{"db", "migrate", "-h"}, "usage: sequencer db migrate (--from DIR --to-etcd URL"},
 		{[]string{"dnc", "-h"}, "sequencer dnc lists [NAME] [--format table|json]"},
 		{[]string{"dnc", "help"}, "sequencer dnc add --phone P | --customer-id C"},
 		{[]string{"completion", "-h"}, "usage: sequencer completion bash|zsh|fish"},
@@ -61,6 +65,8 @@ func TestEveryClientCommandsUsageNamesItsArguments(t *testing.T) {
 		{[]string{"dnc", "add", "-h"}, "usage: sequencer dnc add --phone P | --customer-id C [--target-app N]"},
 		{[]string{"dnc", "lists", "-h"}, "usage: sequencer dnc lists [NAME] [--format table|json]"},
 		{[]string{"cancel-record", "-h"}, "usage: sequencer cancel-record --phone P [--customer-id C] [--campaign NAME]"},
+		{[]string{"halt", "-h"}, "usage: sequencer halt --reason R "},
+		{[]string{"unhalt", "-h"}, "usage: sequencer unhalt [--server URL]"},
 	} {
 		code, _, errs := runCmd(t, tc.args...)
 		if code != 0 || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "[--server URL] [--token-file F]") || !strings.Contains(errs, "-server string") {
@@ -222,7 +228,8 @@ func TestTheBashCompletionOffersCommandsSubcommandsAndEachCommandsFlags(t *testi
 	}{
 		{"sequencer ", "cancel-record completion db dnc halt history ocs-sim plan reconcile resume run status suspend unhalt validate version"},
 		{"sequencer st", "status"},
-		{"sequencer db ", "backup check compact"},
+		{"sequencer db ", "backup check compact migrate"},
+		{"sequencer db migrate --to", "--to --to-etcd"},
 		{"sequencer db backup --", "--data"},
 		{"sequencer db compact --", "--data --out"},
 		{"sequencer dnc lists --f", "--format"},
@@ -247,7 +254,7 @@ func TestTheZshAndFishCompletionsCoverEveryCommandAndFlag(t *testing.T) {
 	code, fish, _ := runCmd(t, "completion", "fish")
 	for _, want := range []string{
 		"complete -c sequencer -n '__fish_use_subcommand' -a version -d 'print the module version",
-		"complete -c sequencer -n '__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from backup check compact' -a backup\n",
+		"complete -c sequencer -n '__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from backup check compact migrate' -a backup\n",
 		"complete -c sequencer -n '__fish_seen_subcommand_from db; and __fish_seen_subcommand_from compact' -l out -r -F",
 		"complete -c sequencer -n '__fish_seen_subcommand_from run' -l ocs-counters -d 'the link\\'s status carries dial counters",
 	} {
@@ -268,5 +275,63 @@ func TestTheZshAndFishCompletionsCoverEveryCommandAndFlag(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "completion"); code != 2 {
 		t.Errorf("no shell: exit %d, want 2", code)
+	}
+}
+
+func TestEveryRegisteredCommandAndSubcommandIsInEveryCompletionScript(t *testing.T) {
+	scripts := map[string]string{}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		code, out, errs := runCmd(t, "completion", shell)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", shell, code, errs)
+		}
+		scripts[shell] = out
+	}
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	// The ones this test was written for, so that a registry that lost them
+	// does not pass by listing nothing.
+	for _, must := range [][]string{{"halt"}, {"unhalt"}, {"db", "migrate"}, {"dnc", "lists"}, {"completion", "fish"}} {
+		c, ok := commands[must[0]]
+		if !ok || (len(must) == 2 && !slices.Contains(c.subs, must[1])) {
+			t.Errorf("%v is not registered", must)
+		}
+	}
+	bashWords := "\"\") echo \"" + strings.Join(names, " ") + "\""
+	for _, shell := range []string{"bash", "zsh"} {
+		if !strings.Contains(scripts[shell], bashWords) {
+			t.Errorf("%s does not offer every command (%s)", shell, bashWords)
+		}
+	}
+	for _, n := range names {
+		fish := "-n '__fish_use_subcommand' -a " + n + " "
+		if !strings.Contains(scripts["fish"], fish) {
+			t.Errorf("fish does not offer %s", n)
+		}
+		subs := commands[n].subs
+		if len(subs) == 0 {
+			continue
+		}
+		group := fmt.Sprintf("%q) echo %q", n, strings.Join(subs, " "))
+		for _, shell := range []string{"bash", "zsh"} {
+			if !strings.Contains(scripts[shell], group) {
+				t.Errorf("%s does not offer the subcommands of %s: want %s", shell, n, group)
+			}
+		}
+		for _, s := range subs {
+			fish := "__fish_seen_subcommand_from " + n + "; and not __fish_seen_subcommand_from " + strings.Join(subs, " ") + "' -a " + s + "\n"
+			if !strings.Contains(scripts["fish"], fish) {
+				t.Errorf("fish does not offer %s %s", n, s)
+			}
+			// A subcommand the registry lists is one the command runs.
+			if n != "completion" {
+				if code, _, errs := runCmd(t, n, s, "-h"); code != 0 {
+					t.Errorf("%s %s -h: exit %d: %s", n, s, code, errs)
+				}
+			}
+		}
 	}
 }

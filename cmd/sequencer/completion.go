@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("completion", "print a shell completion script: completion bash|zsh|fish", cmdCompletion)
+	registerGroup("completion", "print a shell completion script: completion bash|zsh|fish", cmdCompletion, shells)
 }
 
 const completionUsage = `usage: sequencer completion bash|zsh|fish
@@ -24,12 +24,11 @@ Load it in the current shell:
 or save it where the shell looks for completions (e.g.
 /etc/bash_completion.d/sequencer, ~/.config/fish/completions/sequencer.fish).`
 
-// subcommands are the commands that take a subcommand word; every other
-// command's words after its name are flags and arguments.
-var subcommands = map[string][]string{
-	"completion": {"bash", "fish", "zsh"},
-	"db":         {"backup", "check", "compact"},
-	"dnc":        {"add", "lists"},
+// shells are the scripts `completion` writes, by shell name.
+var shells = map[string]func(io.Writer, []node){
+	"bash": func(w io.Writer, tree []node) { writeBashCompletion(w, tree, false) },
+	"zsh":  func(w io.Writer, tree []node) { writeBashCompletion(w, tree, true) },
+	"fish": writeFishCompletion,
 }
 
 func cmdCompletion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,18 +43,12 @@ func cmdCompletion(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, completionUsage)
 		return usageError("completion: want exactly one shell: bash, zsh or fish")
 	}
-	tree := commandTree(ctx)
-	switch args[0] {
-	case "bash":
-		writeBashCompletion(stdout, tree, false)
-	case "zsh":
-		writeBashCompletion(stdout, tree, true)
-	case "fish":
-		writeFishCompletion(stdout, tree)
-	default:
+	write, ok := shells[args[0]]
+	if !ok {
 		fmt.Fprintln(stderr, completionUsage)
 		return usageError("completion: unknown shell %q (want bash, zsh or fish)", args[0])
 	}
+	write(stdout, commandTree(ctx))
 	return nil
 }
 
@@ -84,10 +77,11 @@ func commandTree(ctx context.Context) []node {
 	sort.Strings(names)
 	tree := []node{{children: names}}
 	for _, n := range names {
-		subs := subcommands[n]
+		subs := commands[n].subs
 		tree = append(tree, node{path: []string{n}, summary: commands[n].summary, children: subs, flags: helpFlags(ctx, []string{n})})
 		for _, s := range subs {
 			if n == "completion" {
+				// `completion bash -h` is a usage error, not a flag list.
 				tree = append(tree, node{path: []string{n, s}})
 				continue
 			}
@@ -180,7 +174,7 @@ func writeFishCompletion(w io.Writer, tree []node) {
 	for _, n := range tree[1:] {
 		cond := "__fish_use_subcommand"
 		if len(n.path) == 2 {
-			cond = fmt.Sprintf("__fish_seen_subcommand_from %s; and not __fish_seen_subcommand_from %s", n.path[0], strings.Join(subcommands[n.path[0]], " "))
+			cond = fmt.Sprintf("__fish_seen_subcommand_from %s; and not __fish_seen_subcommand_from %s", n.path[0], strings.Join(commands[n.path[0]].subs, " "))
 		}
 		fmt.Fprintf(&b, "complete -c sequencer -n %s -a %s", fishQuote(cond), n.path[len(n.path)-1])
 		if n.summary != "" {
@@ -192,7 +186,7 @@ func writeFishCompletion(w io.Writer, tree []node) {
 		cond := "__fish_seen_subcommand_from " + n.path[0]
 		if len(n.path) == 2 {
 			cond += "; and __fish_seen_subcommand_from " + n.path[1]
-		} else if subs := subcommands[n.path[0]]; len(subs) > 0 {
+		} else if subs := commands[n.path[0]].subs; len(subs) > 0 {
 			cond += "; and not __fish_seen_subcommand_from " + strings.Join(subs, " ")
 		}
 		for _, f := range n.flags {

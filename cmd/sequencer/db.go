@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("db", "progress database tools: backup, compact, check, migrate", cmdDB)
+	registerGroup("db", "progress database tools: backup, compact, check, migrate", cmdDB, dbSubcommands)
 }
 
 const dbUsage = `usage:
@@ -26,10 +26,12 @@ const dbUsage = `usage:
 
 Run 'sequencer db <subcommand> -h' for its flags.`
 
-var dbSynopsis = map[string]string{
-	"backup":  "db backup [--data DIR] OUT",
-	"compact": "db compact [--data DIR] [--out FILE]",
-	"check":   "db check [--data DIR]",
+// dbSubcommands is what `db` dispatches on (and completion offers).
+var dbSubcommands = map[string]runFunc{
+	"backup":  dbFileCommand("backup", "db backup [--data DIR] OUT"),
+	"compact": dbFileCommand("compact", "db compact [--data DIR] [--out FILE]"),
+	"check":   dbFileCommand("check", "db check [--data DIR]"),
+	"migrate": cmdDBMigrate,
 }
 
 func cmdDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,19 +40,28 @@ func cmdDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errSilent(2)
 	}
 	sub := args[0]
-	if sub == "migrate" {
-		return cmdDBMigrate(ctx, args[1:], stdout, stderr)
-	}
 	switch sub {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stderr, dbUsage)
 		return nil
 	}
-	synopsis, ok := dbSynopsis[sub]
+	run, ok := dbSubcommands[sub]
 	if !ok {
 		fmt.Fprintln(stderr, dbUsage)
 		return usageError("db: unknown subcommand %q", sub)
 	}
+	return run(ctx, args[1:], stdout, stderr)
+}
+
+// dbFileCommand is one of the subcommands that work on the bbolt file of
+// a data directory.
+func dbFileCommand(sub, synopsis string) runFunc {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return dbFile(sub, synopsis, args, stdout, stderr)
+	}
+}
+
+func dbFile(sub, synopsis string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("db "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", defaultDataDir(), "data directory")
@@ -59,7 +70,7 @@ func cmdDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		out = fs.String("out", "", "write here instead of replacing the file")
 	}
 	fs.Usage = usageFunc(fs, synopsis)
-	if err := parseInterleaved(fs, args[1:]); err != nil {
+	if err := parseInterleaved(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}

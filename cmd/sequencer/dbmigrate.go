@@ -139,8 +139,8 @@ func cmdDBMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 type migrated struct{ progress, intents, events, groups, dnc, halt int }
 
 func (m migrated) String() string {
-	return fmt.Sprintf("%d sequences, %d intents, %d history events, %d campaign-group statuses, %d Do-Not-Call outcomes, %d halt",
-		m.progress, m.intents, m.events, m.groups, m.dnc, m.halt)
+	return strings.Join([]string{plural(m.progress, "sequence"), plural(m.intents, "intent"), plural(m.events, "history event"),
+		plural(m.groups, "campaign-group status"), plural(m.dnc, "Do-Not-Call outcome"), plural(m.halt, "halt")}, ", ")
 }
 
 // migrate copies src into dst, which must hold no progress or intents: a
@@ -152,7 +152,7 @@ func migrate(src migrationSource, dst migrationTarget) (migrated, error) {
 	} else if ins, err := dst.AllIntents(); err != nil {
 		return n, fmt.Errorf("read the destination: %w", err)
 	} else if len(ps)+len(ins) > 0 {
-		return n, fmt.Errorf("the destination already holds %d sequences and %d intents: migrate into an empty one", len(ps), len(ins))
+		return n, fmt.Errorf("the destination already holds %s and %s: migrate into an empty one", plural(len(ps), "sequence"), plural(len(ins), "intent"))
 	}
 	ps, err := src.AllProgress()
 	if err != nil {

@@ -57,7 +57,7 @@ func TestDBMigrateCopiesEverythingToEtcdAndBackUnchanged(t *testing.T) {
 	s.Close()
 
 	code, out, errs := runCmd(t, "db", "migrate", "--from", dir, "--to-etcd", url, "--etcd-prefix", "/prod/")
-	if code != 0 || !strings.Contains(out, "1 sequences, 2 intents, 3 history events, 1 campaign-group statuses, 1 Do-Not-Call outcomes, 1 halt") {
+	if code != 0 || !strings.Contains(out, "1 sequence, 2 intents, 3 history events, 1 campaign-group status, 1 Do-Not-Call outcome, 1 halt") {
 		t.Fatalf("migrate to etcd: %d %s %s", code, out, errs)
 	}
 	back := t.TempDir()
@@ -76,7 +76,7 @@ func TestDBMigrateCopiesEverythingToEtcdAndBackUnchanged(t *testing.T) {
 		t.Errorf("after a round trip through etcd:\n%s\nwant\n%s", got, want)
 	}
 	// A second copy into the same prefix would pair two journals.
-	if code, _, errs := runCmd(t, "db", "migrate", "--from", dir, "--to-etcd", url, "--etcd-prefix", "/prod/"); code != 1 || !strings.Contains(errs, "already holds 1 sequences and 2 intents") {
+	if code, _, errs := runCmd(t, "db", "migrate", "--from", dir, "--to-etcd", url, "--etcd-prefix", "/prod/"); code != 1 || !strings.Contains(errs, "already holds 1 sequence and 2 intents") {
 		t.Errorf("migrate into a non-empty prefix: %d %s", code, errs)
 	}
 	if code, _, errs := runCmd(t, "db", "migrate", "--from-etcd", url, "--etcd-prefix", "/prod/", "--to", back); code != 1 || !strings.Contains(errs, "already exists") {

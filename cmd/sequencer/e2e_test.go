@@ -74,6 +74,11 @@ func TestTheDaemonServesStatusSuspendResumeAndHistoryOnRealPorts(t *testing.T) {
 	}
 	waitFor(t, "the item to dial after unhalt", func() bool { return status().ItemState == "dialing" })
 
+	// History is written off the loop, a moment after the status changes.
+	waitFor(t, "the history to record the unhalt", func() bool {
+		_, o, _ := runCmd(t, "history", "long", "--server", url, "--since", "1h")
+		return strings.Contains(o, "halt lifted by")
+	})
 	code, out, errs := runCmd(t, "history", "long", "--server", url, "--since", "1h")
 	if code != 0 {
 		t.Fatalf("history: %d %s", code, errs)

@@ -72,17 +72,34 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
+type runFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
 type command struct {
 	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	run     runFunc
+	// subs are the words a command group dispatches on (db backup, dnc
+	// lists), sorted; nil for a plain command. Shell completion offers them.
+	subs []string
 }
 
 // commands is filled by each subcommand's file, so that subcommands live
 // side by side without editing one table.
 var commands = map[string]command{}
 
-func register(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+func register(name, summary string, run runFunc) {
 	commands[name] = command{summary: summary, run: run}
+}
+
+// registerGroup registers a command whose first argument is a subcommand.
+// subs is the very table its run dispatches on, so that the words shell
+// completion offers cannot drift from the ones the command accepts.
+func registerGroup[F any](name, summary string, run runFunc, subs map[string]F) {
+	words := make([]string, 0, len(subs))
+	for w := range subs {
+		words = append(words, w)
+	}
+	sort.Strings(words)
+	commands[name] = command{summary: summary, run: run, subs: words}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

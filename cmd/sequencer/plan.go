@@ -124,7 +124,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // loadPlanSpecs loads the paths like validate does and returns the
 // sequences, the problems found, and a directory-level failure.
 func loadPlanSpecs(paths []string) ([]*specs.Sequence, []specs.Problem, error) {
-	snap := specs.LoadDir(paths...)
+	snap := specs.Load(specs.LoadOptions{Overlap: schedule.RunsOverlap}, paths...)
 	if snap.Err != nil {
 		return nil, nil, snap.Err
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register("dnc", "Do-Not-Call: 'dnc add --phone P' adds to OCS's DNC tables; 'dnc lists' shows DoNotCallList specs", cmdDNC)
+	registerGroup("dnc", "Do-Not-Call: 'dnc add --phone P' adds to OCS's DNC tables; 'dnc lists' shows DoNotCallList specs", cmdDNC, dncSubcommands)
 	register("cancel-record", "cancel a phone's records in OCS's calling lists", cmdCancelRecord)
 }
 
@@ -31,19 +31,26 @@ const (
 	cancelRecordSynopsis = "cancel-record --phone P [--customer-id C] [--campaign NAME] [--chain AllChain|RecordOnly] [--target-app N]"
 )
 
+// dncSubcommands is what `dnc` dispatches on (and completion offers).
+var dncSubcommands = map[string]runFunc{
+	"add": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return recordCommand(ctx, "dnc add", args, stdout, stderr)
+	},
+	"lists": dncLists,
+}
+
 func cmdDNC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, dncUsage)
 		return usageError("dnc: want a subcommand: add or lists")
 	}
 	switch args[0] {
-	case "add":
-		return recordCommand(ctx, "dnc add", args[1:], stdout, stderr)
-	case "lists":
-		return dncLists(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stderr, dncUsage)
 		return nil
+	}
+	if run, ok := dncSubcommands[args[0]]; ok {
+		return run(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, dncUsage)
 	return usageError("dnc: unknown subcommand %q (want add or lists)", args[0])

@@ -28,6 +28,7 @@ import (
 	"github.com/sequencer-dev/sequencer/ocs/ocshttp"
 	"github.com/sequencer-dev/sequencer/ocs/ocssim"
 	"github.com/sequencer-dev/sequencer/reconcile"
+	"github.com/sequencer-dev/sequencer/schedule"
 	"github.com/sequencer-dev/sequencer/specs"
 	"github.com/sequencer-dev/sequencer/store"
 )
@@ -163,134 +164,202 @@ func prepare(f runFlags, log *slog.Logger) (hup chan os.Signal, token string, er
 }
 
 // runDaemon runs until ctx is done. lf is the --log-file, nil for stderr.
+// It opens the store and the link, then builds the spec watcher, the
+// reconciler and the API on one goroutine group, starts them, and waits.
 func runDaemon(parent context.Context, f runFlags, log *slog.Logger, lf *logFile) error {
 	hup, token, err := prepare(f, log)
 	defer signal.Stop(hup)
 	if err != nil {
 		return err
 	}
-	id, err := linkIdentity(f)
-	if err != nil {
+	d := &daemon{f: f, log: log}
+	if err := d.openStore(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	dbPath := filepath.Join(f.dataDir, store.FileName)
-	st, err := store.Open(dbPath, store.Options{Logger: log, Link: &id, AdoptLink: f.adoptLink})
-	if err != nil {
-		return err // store's errors name the file and say what to do
-	}
-	defer st.Close()
-
+	defer d.st.Close()
 	link, closeLink, err := openLink(parent, f, log)
 	if err != nil {
 		return err
 	}
 	defer closeLink()
+	d.link = link
 
 	// Every goroutine below runs under g: the first to fail cancels the
 	// others, and run returns that error once they have wound down, so a
 	// fatal error ends the process instead of leaving it half alive.
 	g := newGroup(parent)
-	ctx := g.ctx
-	watcher, err := specs.NewWatcher(ctx, f.specsDir, specs.WatchOptions{Logger: log, MaxFileBytes: int64(f.maxSpec)})
-	if err != nil {
-		g.fail(fmt.Errorf("watch specs %s: %w", f.specsDir, err))
+	if err := d.watchSpecs(g, hup, lf); err != nil {
+		g.fail(err)
 		return g.wait()
 	}
-	watched := watcher.Snapshots()
-	g.Go(func(ctx context.Context) error { reloadOnHUP(ctx, hup, watcher, lf, log); return nil })
+	d.buildReconciler()
+	if err := d.buildAPI(token); err != nil {
+		g.fail(err)
+		return g.wait()
+	}
+	d.start(g)
+	return d.wait(g)
+}
+
+// daemon is what runDaemon builds, one step at a time, before it starts
+// the goroutines that use it.
+type daemon struct {
+	f   runFlags
+	log *slog.Logger
+
+	id     store.LinkIdentity
+	dbPath string
+	st     *store.Store
+	link   ocs.Link
+
+	watcher *specs.Watcher
+	// Record requests (DNC, cancellation); nil when the link cannot
+	// collect every OCS's answer.
+	records api.Records
+	lists   *dnc.Lists
+	metrics *api.Metrics
+	rec     *reconcile.Reconciler
+
+	srv *http.Server // nil without --listen
+	ln  net.Listener
+
+	specsLoaded atomic.Bool // the loop has had its first snapshot
+}
+
+// openStore opens the progress database in --data, recording the link
+// identity in it.
+func (d *daemon) openStore() error {
+	id, err := linkIdentity(d.f)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d.f.dataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	d.id, d.dbPath = id, filepath.Join(d.f.dataDir, store.FileName)
+	d.st, err = store.Open(d.dbPath, store.Options{Logger: d.log, Link: &d.id, AdoptLink: d.f.adoptLink})
+	return err // store's errors name the file and say what to do
+}
+
+// watchSpecs starts the spec watcher, and the SIGHUP handler that makes it
+// read every file again.
+func (d *daemon) watchSpecs(g *group, hup <-chan os.Signal, lf *logFile) error {
+	w, err := specs.NewWatcher(g.ctx, d.f.specsDir, specs.WatchOptions{Logger: d.log, MaxFileBytes: int64(d.f.maxSpec), Overlap: schedule.RunsOverlap})
+	if err != nil {
+		return fmt.Errorf("watch specs %s: %w", d.f.specsDir, err)
+	}
+	d.watcher = w
+	g.Go(func(ctx context.Context) error { reloadOnHUP(ctx, hup, w, lf, d.log); return nil })
+	return nil
+}
+
+// buildReconciler makes the loop, and the Do-Not-Call client and lists
+// when the link can carry record requests.
+func (d *daemon) buildReconciler() {
 	// Record requests (DNC, cancellation) need a link that collects every
 	// OCS's answer: the CommDN links, not OCS HTTP.
-	var records api.Records
-	var lists *dnc.Lists
-	if col, ok := link.(ocs.Collector); ok {
-		cl := dnc.NewClient(col, int32(f.originApp), 5*time.Second)
-		records = cl
-		lists = dnc.NewLists(dnc.Config{Sender: cl, Store: st, Logger: log.With("component", "dnc")})
+	if col, ok := d.link.(ocs.Collector); ok {
+		cl := dnc.NewClient(col, int32(d.f.originApp), 5*time.Second)
+		d.records = cl
+		d.lists = dnc.NewLists(dnc.Config{Sender: cl, Store: d.st, Logger: d.log.With("component", "dnc")})
 	}
-	metrics := api.NewMetrics()
-	rec := reconcile.New(reconcile.Config{
-		Link: link, Store: st, Logger: log, Metrics: metrics,
-		OriginAppDBID: int32(f.originApp), TargetAppDBID: int32(f.targetApp),
-		PollInterval: f.pollInterval,
+	d.metrics = api.NewMetrics()
+	d.rec = reconcile.New(reconcile.Config{
+		Link: d.link, Store: d.st, Logger: d.log, Metrics: d.metrics,
+		OriginAppDBID: int32(d.f.originApp), TargetAppDBID: int32(d.f.targetApp),
+		PollInterval: d.f.pollInterval,
 	})
-	var specsLoaded atomic.Bool
-	var srv *http.Server
-	var ln net.Listener
-	if f.listen != "" {
-		ready := func() []api.Check {
-			var checks []api.Check
-			checks = append(checks, api.Check{Name: "specs", Err: errIf(!specsLoaded.Load(), "no specs snapshot loaded yet")})
-			checks = append(checks, api.Check{Name: "ocs", Err: errIf(!linkUp(link), "link to OCS is down")})
-			checks = append(checks, api.Check{Name: "reconciler", Err: errIf(!rec.Running(), "loop not running")})
-			return checks
-		}
-		srv = api.NewHTTPServer(f.listen, api.NewServer(api.Config{
-			Reconciler: rec, History: st, Ready: ready, Token: token, Metrics: metrics, Logger: log,
-			Records: records, DNCLists: dncStatus(lists), AllowedHosts: f.allowedHosts,
-			Store: storeHealth{st, rec}, Planner: rec,
-		}).Handler())
-		if ln, err = net.Listen("tcp", f.listen); err != nil {
-			g.fail(fmt.Errorf("listen %s: %w", f.listen, err))
-			return g.wait()
-		}
-	}
+}
 
+// buildAPI makes the HTTP API and takes its port (nothing with no --listen).
+func (d *daemon) buildAPI(token string) error {
+	if d.f.listen == "" {
+		return nil
+	}
+	ready := func() []api.Check {
+		var checks []api.Check
+		checks = append(checks, api.Check{Name: "specs", Err: errIf(!d.specsLoaded.Load(), "no specs snapshot loaded yet")})
+		checks = append(checks, api.Check{Name: "ocs", Err: errIf(!linkUp(d.link), "link to OCS is down")})
+		checks = append(checks, api.Check{Name: "reconciler", Err: errIf(!d.rec.Running(), "loop not running")})
+		return checks
+	}
+	d.srv = api.NewHTTPServer(d.f.listen, api.NewServer(api.Config{
+		Reconciler: d.rec, History: d.st, Ready: ready, Token: token, Metrics: d.metrics, Logger: d.log,
+		Records: d.records, DNCLists: dncStatus(d.lists), AllowedHosts: d.f.allowedHosts,
+		Store: storeHealth{d.st, d.rec}, Planner: d.rec,
+	}).Handler())
+	ln, err := net.Listen("tcp", d.f.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", d.f.listen, err)
+	}
+	d.ln = ln
+	return nil
+}
+
+// start runs everything on g: the snapshot fan-out, history pruning, the
+// store watch, the DNC lists, the API and the loop.
+func (d *daemon) start(g *group) {
 	snaps := make(chan specs.Snapshot)
 	dncSnaps := make(chan specs.Snapshot, 1) // the latest only
+	g.Go(func(ctx context.Context) error { d.fanOut(ctx, snaps, dncSnaps); return nil })
 	g.Go(func(ctx context.Context) error {
-		defer close(snaps)
-		defer close(dncSnaps)
-		warned := false
-		for s := range watched {
-			switch {
-			case lists != nil:
-				select {
-				case dncSnaps <- s:
-				default:
-					select {
-					case <-dncSnaps:
-					default:
-					}
-					dncSnaps <- s
-				}
-			case len(s.DNCLists) > 0 && !warned:
-				warned = true
-				log.Warn("DoNotCallList specs are ignored: the OCS link cannot carry Do-Not-Call requests (use sim or bridge://)", "ocs", f.ocsURL)
-			}
+		pruneHistory(ctx, d.st, d.log)
+		return nil
+	})
+	g.Go(func(ctx context.Context) error { return watchStore(ctx, d.st, time.Second) })
+	if d.lists != nil {
+		g.Go(func(ctx context.Context) error { return d.lists.Run(ctx, dncSnaps) })
+	}
+	if d.srv != nil {
+		g.Go(func(ctx context.Context) error { return serve(ctx, d.srv, d.ln) })
+		d.log.Info("api listening", "addr", d.ln.Addr().String())
+	}
+	g.Go(func(ctx context.Context) error { return d.rec.Run(ctx, snaps) })
+	d.log.Info("sequencer running", "specs", d.f.specsDir, "data", d.dbPath, "ocs", d.f.ocsURL, "link", d.id.String())
+}
+
+// fanOut hands each spec snapshot to the loop and the latest one to the
+// DNC lists (or warns, once, that the link cannot carry them).
+func (d *daemon) fanOut(ctx context.Context, snaps, dncSnaps chan specs.Snapshot) {
+	defer close(snaps)
+	defer close(dncSnaps)
+	warned := false
+	for s := range d.watcher.Snapshots() {
+		switch {
+		case d.lists != nil:
 			select {
-			case snaps <- s:
-				specsLoaded.Store(true) // ready once the loop has the specs
-			case <-ctx.Done():
-				return nil
+			case dncSnaps <- s:
+			default:
+				select {
+				case <-dncSnaps:
+				default:
+				}
+				dncSnaps <- s
 			}
+		case len(s.DNCLists) > 0 && !warned:
+			warned = true
+			d.log.Warn("DoNotCallList specs are ignored: the OCS link cannot carry Do-Not-Call requests (use sim or bridge://)", "ocs", d.f.ocsURL)
 		}
-		return nil
-	})
-	g.Go(func(ctx context.Context) error {
-		pruneHistory(ctx, st, log)
-		return nil
-	})
-	g.Go(func(ctx context.Context) error { return watchStore(ctx, st, time.Second) })
-	if lists != nil {
-		g.Go(func(ctx context.Context) error { return lists.Run(ctx, dncSnaps) })
+		select {
+		case snaps <- s:
+			d.specsLoaded.Store(true) // ready once the loop has the specs
+		case <-ctx.Done():
+			return
+		}
 	}
-	if srv != nil {
-		g.Go(func(ctx context.Context) error { return serve(ctx, srv, ln) })
-		log.Info("api listening", "addr", ln.Addr().String())
-	}
-	g.Go(func(ctx context.Context) error { return rec.Run(ctx, snaps) })
-	log.Info("sequencer running", "specs", f.specsDir, "data", dbPath, "ocs", f.ocsURL, "link", id.String())
-	err = g.wait()
+}
+
+// wait returns once every goroutine has, with the first error, explained
+// when it is a damaged database.
+func (d *daemon) wait(g *group) error {
+	err := g.wait()
 	if errors.Is(err, store.ErrCorrupt) {
-		err = fmt.Errorf("%w; the database %s holds it: see `sequencer db check --data %s`, or restore the latest backup", err, dbPath, f.dataDir)
+		err = fmt.Errorf("%w; the database %s holds it: see `sequencer db check --data %s`, or restore the latest backup", err, d.dbPath, d.f.dataDir)
 	}
 	if err != nil {
-		log.Error("sequencer stopped", "err", err)
+		d.log.Error("sequencer stopped", "err", err)
 	} else {
-		log.Info("sequencer stopped")
+		d.log.Info("sequencer stopped")
 	}
 	return err
 }
@@ -686,7 +755,7 @@ func runHA(ctx context.Context, f runFlags, log *slog.Logger, lf *logFile) error
 		return usageError("run: %v", err)
 	}
 
-	watcher, err := specs.NewWatcher(ctx, f.specsDir, specs.WatchOptions{Logger: log, MaxFileBytes: int64(f.maxSpec)})
+	watcher, err := specs.NewWatcher(ctx, f.specsDir, specs.WatchOptions{Logger: log, MaxFileBytes: int64(f.maxSpec), Overlap: schedule.RunsOverlap})
 	if err != nil {
 		return fmt.Errorf("watch specs %s: %w", f.specsDir, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sequencer-dev/sequencer/schedule"
 	"github.com/sequencer-dev/sequencer/specs"
 )
 
@@ -41,7 +42,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(paths) == 0 {
 		paths = []string{defaultSpecsPath()}
 	}
-	snap := specs.Load(specs.LoadOptions{MaxFileBytes: int64(maxBytes)}, paths...)
+	snap := specs.Load(specs.LoadOptions{MaxFileBytes: int64(maxBytes), Overlap: schedule.RunsOverlap}, paths...)
 	if snap.Err != nil {
 		return usageError("validate: %v", snap.Err)
 	}
@@ -126,13 +127,16 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
-// plural writes "1 sequence", "2 sequences", "3 entries".
+// plural writes "1 sequence", "2 sequences", "3 entries", "2 statuses".
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
 	if strings.HasSuffix(word, "y") {
 		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
+	}
+	if strings.HasSuffix(word, "s") {
+		return fmt.Sprintf("%d %ses", n, word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }

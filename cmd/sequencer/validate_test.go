@@ -84,3 +84,67 @@ func TestValidatePrintsItsSummaryOnStdoutInPlainEnglishAndCountsHalts(t *testing
 		t.Errorf("exit %d stdout %q stderr %q, want %q on stdout", code, out, errs, want)
 	}
 }
+
+func TestValidateReportsADuplicateNameAtTheNameLineOfEachFile(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	os.WriteFile(a, []byte("apiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata:\n  name: twin\nspec:\n  items:\n    - {name: x, campaignDBID: 101, groupDBID: 1, dialMode: predictive, stopAt: {dials: 5}}\n"), 0o644)
+	os.WriteFile(b, []byte("# a copy, edited\n\napiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata:\n  labels: {team: b}\n  name: twin\nspec:\n  items:\n    - {name: x, campaignDBID: 102, groupDBID: 1, dialMode: predictive, stopAt: {dials: 5}}\n"), 0o644)
+	code, out, _ := runCmd(t, "validate", dir)
+	want := a + `:4:9: metadata.name: duplicate sequence name "twin": also defined at ` + b + ":7:9\n" +
+		b + `:7:9: metadata.name: duplicate sequence name "twin": also defined at ` + a + ":4:9\n"
+	if code != 1 || out != want {
+		t.Errorf("exit %d\n%s\nwant 1\n%s", code, out, want)
+	}
+}
+
+// oneShotSpec is a one-shot on campaign group 101/732 that dials for two
+// hours from at; extra is more spec.start fields.
+func oneShotSpec(name, at, extra string) string {
+	return "apiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata: {name: " + name + "}\nspec:\n  timeZone: America/New_York\n" +
+		"  start: {at: \"" + at + "\"" + extra + "}\n  items:\n    - {name: a, campaignDBID: 101, groupDBID: 732, dialMode: predictive, stopAt: {time: \"+2h\"}}\n"
+}
+
+func TestValidateAcceptsASharedCampaignGroupWhoseRunsCannotMeet(t *testing.T) {
+	dir := t.TempDir()
+	nightly, _ := os.ReadFile("../../examples/nightly-collections.yaml") // weekdays 08:00-21:00 New York, on 101/732
+	os.WriteFile(filepath.Join(dir, "nightly.yaml"), nightly, 0o644)
+	// Ran in 2020 and could start no later than 30 minutes after its time.
+	os.WriteFile(filepath.Join(dir, "spring-2020.yaml"), []byte(oneShotSpec("spring-2020", "2020-03-02T10:00:00-05:00", ", startingDeadline: 30m")), 0o644)
+	// A Saturday: outside nightly's window.
+	os.WriteFile(filepath.Join(dir, "saturday.yaml"), []byte(oneShotSpec("saturday", "2030-06-01T10:00:00-04:00", "")), 0o644)
+	code, out, errs := runCmd(t, "validate", dir)
+	if code != 0 || out != "3 sequences, 0 DoNotCallLists (0 entries): valid\n" {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestValidateRefusesASharedCampaignGroupWhoseRunsCanMeetAndSaysWhereAndWhen(t *testing.T) {
+	dir := t.TempDir()
+	nightly, _ := os.ReadFile("../../examples/nightly-collections.yaml")
+	os.WriteFile(filepath.Join(dir, "nightly.yaml"), nightly, 0o644)
+	// A Friday at 19:00: inside nightly's window.
+	friday := filepath.Join(dir, "friday.yaml")
+	os.WriteFile(friday, []byte(oneShotSpec("friday", "2030-06-07T19:00:00-04:00", "")), 0o644)
+	code, out, _ := runCmd(t, "validate", dir)
+	want := filepath.Join(dir, "nightly.yaml") + `:30:7: campaignDBID: campaign group 101/732 is also used by sequence "friday" (` + friday +
+		`:8:7) and their runs can overlap: both can dial on Fri 2030-06-07 19:00 EDT; give them calling windows or start times that never meet, or use one sequence` + "\n"
+	if code != 1 || out != want {
+		t.Errorf("exit %d\n%s\nwant 1\n%s", code, out, want)
+	}
+}
+
+func TestValidateWarnsWhenAPastOneShotWithoutDeadlineWouldMeetAnotherSequenceIfItHasNotRun(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "spring-2020.yaml"), []byte(oneShotSpec("spring-2020", "2020-03-02T10:00:00-05:00", "")), 0o644)
+	hourly := filepath.Join(dir, "hourly.yaml")
+	os.WriteFile(hourly, []byte("apiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata: {name: hourly}\nspec:\n  start: {schedule: \"@hourly\"}\n  items:\n    - {name: a, campaignDBID: 101, groupDBID: 732, dialMode: predictive, stopAt: {dials: 50}}\n"), 0o644)
+	code, out, _ := runCmd(t, "validate", dir)
+	lines := strings.Split(out, "\n")
+	prefix := filepath.Join(dir, "spring-2020.yaml") + `:8:7: campaignDBID: warning: campaign group 101/732 is also used by sequence "hourly" (` + hourly +
+		`:7:7); their runs overlap only if "spring-2020" (at 2020-03-02T10:00:00-05:00, no startingDeadline) has not run yet: its instant has passed, so it would start as soon as it is loaded (both can dial on `
+	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], prefix) || !strings.HasSuffix(lines[0], "); set startingDeadline, or delete a one-shot that has run") ||
+		lines[1] != "2 sequences, 0 DoNotCallLists (0 entries): valid" {
+		t.Errorf("exit %d\n%s\nwant 0, a line starting\n%s", code, out, prefix)
+	}
+}

@@ -82,14 +82,29 @@ func (c *Cluster) Endpoints() []string {
 	return out
 }
 
+// handedOut: the kernel may give a port just closed to the next Listen,
+// so two members could get the same one; each is handed out once.
+var (
+	portMu    sync.Mutex
+	handedOut = map[string]bool{}
+)
+
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portMu.Lock()
+	defer portMu.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !handedOut[addr] {
+			handedOut[addr] = true
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func (m *Member) start() error {

@@ -197,35 +197,48 @@ func (c *Client) read(conn *Conn) error {
 
 // Request sends req and waits for its answer.
 func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
-	after := c.recv.Mark()
-	ref, w, err := c.send(req, false)
+	wait, err := c.Send(req)
 	if err != nil {
 		return ocs.Message{}, err
 	}
-	timer := time.NewTimer(c.opts.RequestTimeout)
-	defer timer.Stop()
-	select {
-	case m, ok := <-w.ch:
-		if !ok {
-			return ocs.Message{}, c.lost(req)
-		}
-		m.After = after
-		if err := m.AnswerError(req.Type); err != nil {
-			return m, err
-		}
-		return m, nil
-	case <-timer.C:
-		c.forget(ref)
-		return ocs.Message{}, c.noAnswer(req, c.opts.RequestTimeout)
-	case <-ctx.Done():
-		c.forget(ref)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrTimeout)
-		}
-		return ocs.Message{}, ctx.Err()
-	case <-c.ctx.Done():
-		return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
+	return wait(ctx)
+}
+
+// Send writes req to OCS and returns at once; wait blocks for its answer.
+// Requests written by one goroutine leave in that order while their
+// answers are awaited together, matched by reference id (ocs.Pipeliner).
+func (c *Client) Send(req ocs.Message) (wait func(ctx context.Context) (ocs.Message, error), err error) {
+	after := c.recv.Mark()
+	ref, w, err := c.send(req, false)
+	if err != nil {
+		return nil, err
 	}
+	return func(ctx context.Context) (ocs.Message, error) {
+		timer := time.NewTimer(c.opts.RequestTimeout)
+		defer timer.Stop()
+		select {
+		case m, ok := <-w.ch:
+			if !ok {
+				return ocs.Message{}, c.lost(req)
+			}
+			m.After = after
+			if err := m.AnswerError(req.Type); err != nil {
+				return m, err
+			}
+			return m, nil
+		case <-timer.C:
+			c.forget(ref)
+			return ocs.Message{}, c.noAnswer(req, c.opts.RequestTimeout)
+		case <-ctx.Done():
+			c.forget(ref)
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrTimeout)
+			}
+			return ocs.Message{}, ctx.Err()
+		case <-c.ctx.Done():
+			return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
+		}
+	}, nil
 }
 
 // Collect sends req once and gathers every answer (CM_EvError included)

@@ -174,14 +174,14 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 	after := c.recv.Mark()
 	body, _ := json.Marshal(BodyOf(req))
 	u := c.base.JoinPath(Path(cg.DBID))
-	u.RawQuery = url.Values{"req": {action}}.Encode()
+	u.RawQuery = url.Values{ActionParam: {action}}.Encode()
 	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
 	defer cancel()
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	hr, err := http.NewRequestWithContext(ctx, Method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return ocs.Message{}, fmt.Errorf("%s: %w: %v", req.Type, ocs.ErrInvalidRequest, err)
 	}
-	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Content-Type", ContentType)
 	resp, err := c.opts.HTTPClient.Do(hr)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -203,10 +203,13 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 	// HTTP has no single wire: an answer takes its place in receive order
 	// once its body is read, beside the state POSTs.
 	stamp := c.recv.Stamp(ocs.Message{}).Recv
-	var st State
-	decodeErr := json.Unmarshal(raw, &st)
+	st, skipped, decodeErr := DecodeState(raw)
+	if len(skipped) > 0 {
+		c.log.Warn("parts of an OCS answer could not be read and were skipped", "request", req.Type.String(),
+			"campaign_group", cg.DBID, "skipped", skipped)
+	}
 	switch {
-	case resp.StatusCode >= 500 && (decodeErr != nil || st.Error == nil):
+	case ProxyDown(resp.StatusCode) && (decodeErr != nil || st.Error == nil):
 		// The HTTP proxy restarts with OCS: treat as the link being down.
 		return ocs.Message{}, fmt.Errorf("%s: HTTP %d %s: %w", req.Type, resp.StatusCode, snippet(raw), ocs.ErrDisconnected)
 	case decodeErr != nil:
@@ -215,7 +218,7 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 		ans := ocs.NewError(req, ocs.ErrorCode(*st.Error), st.ErrorMessage)
 		ans.Recv, ans.After = stamp, after
 		return ans, ans.AsError(req.Type)
-	case resp.StatusCode >= 300:
+	case !Succeeded(resp.StatusCode):
 		return ocs.Message{}, fmt.Errorf("%s: HTTP %d %s: %w", req.Type, resp.StatusCode, snippet(raw), ocs.ErrInvalidRequest)
 	}
 	tg := ocs.Target{OriginAppDBID: req.OriginAppDBID, TargetAppDBID: req.TargetAppDBID, CampaignDBID: req.CampaignDBID, GroupDBID: req.GroupDBID}
@@ -305,20 +308,37 @@ func snippet(b []byte) string {
 }
 
 // StatesHandler receives OCS's campaign-group state POSTs (point OCS's
-// campaigngroup-states-uri at it). It answers 204 even for groups it does
-// not know, because OCS does not retry and logging is all we can do.
+// campaigngroup-states-uri at it). OCS does not retry, so the handler keeps
+// whatever it can read: a value it cannot read is skipped and logged, and
+// the rest still becomes an event; a group it does not know is logged. It
+// answers 204 to all of these. Only a body that names no campaign group at
+// all (or is no JSON object) is refused with 400, since nothing can be
+// done with it.
 func (c *Client) StatesHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
+		if r.Method != Method {
+			w.Header().Set("Allow", Method)
 			http.Error(w, "campaign-group states are POSTed", http.StatusMethodNotAllowed)
 			return
 		}
+		raw, err := io.ReadAll(io.LimitReader(r.Body, ocs.MaxFrameSize))
 		var st State
-		if err := json.NewDecoder(io.LimitReader(r.Body, ocs.MaxFrameSize)).Decode(&st); err != nil {
-			c.log.Warn("unreadable campaign-group state POST", "from", r.RemoteAddr, "err", err)
+		var skipped []string
+		if err == nil {
+			st, skipped, err = DecodeState(raw)
+		}
+		if err == nil && !st.Identified() {
+			err = fmt.Errorf("no campaign group DBID or name (%s, %s, %s/%s) in %s",
+				KeyCampaignGroupDBID, KeyCampaignGroupName, KeyCampaignDBID, KeyGroupDBID, snippet(raw))
+		}
+		if err != nil {
+			c.log.Warn("campaign-group state POST refused", "from", r.RemoteAddr, "err", err)
 			http.Error(w, "campaign-group state: "+err.Error(), http.StatusBadRequest)
 			return
+		}
+		if len(skipped) > 0 {
+			c.log.Warn("campaign-group state POST read in part; skipped what could not be read",
+				"dbid", st.CampaignGroupDBID, "name", st.CampaignGroupName, "skipped", skipped)
 		}
 		cg, ok := c.resolve(st)
 		if !ok {

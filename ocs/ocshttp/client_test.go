@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -335,7 +336,7 @@ func TestAFailedStatePOSTIsNotRetried(t *testing.T) {
 	})
 }
 
-func TestTheStatesHandlerRejectsWhatIsNotAState(t *testing.T) {
+func TestTheStatesHandlerRefusesOnlyWhatNamesNoCampaignGroup(t *testing.T) {
 	c, _ := ocshttp.New("http://ocs.test", ocshttp.Options{CampaignGroups: simGroups()})
 	defer c.Close()
 	h := c.StatesHandler()
@@ -345,8 +346,9 @@ func TestTheStatesHandlerRejectsWhatIsNotAState(t *testing.T) {
 	}{
 		{"GET", "", http.StatusMethodNotAllowed},
 		{"POST", "{", http.StatusBadRequest},
-		{"POST", `{"GSW_CAMPAIGN_GROUP_STATUS":"Dancing"}`, http.StatusBadRequest},
+		{"POST", `{"GSW_CAMPAIGN_GROUP_STATUS":"Running","GSW_TENANT_NAME":"Environment"}`, http.StatusBadRequest},
 		{"POST", `{"GSW_CAMPAIGN_GROUP_DBID":1,"GSW_CAMPAIGN_GROUP_STATUS":"CampaignRunning"}`, http.StatusNoContent},
+		{"POST", `{"GSW_CAMPAIGN_GROUP_NAME":"Nobody@Nowhere","GSW_CAMPAIGN_GROUP_STATUS":"Dancing"}`, http.StatusNoContent},
 	} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(tc.method, "/ocs-states", strings.NewReader(tc.body)))
@@ -358,5 +360,54 @@ func TestTheStatesHandlerRejectsWhatIsNotAState(t *testing.T) {
 	case ev := <-c.Events():
 		t.Errorf("an unmapped campaign group produced an event: %+v", ev)
 	default:
+	}
+}
+
+func TestAStatePOSTReadInPartStillArrivesAndIsLoggedAtWarn(t *testing.T) {
+	var logs bytes.Buffer
+	c, _ := ocshttp.New("http://ocs.test", ocshttp.Options{CampaignGroups: simGroups(),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	defer c.Close()
+	rec := httptest.NewRecorder()
+	body := `{"GSW_CAMPAIGN_GROUP_DBID":5101.0,"GSW_CAMPAIGN_GROUP_STATUS":"CampaignStopped","GSW_DIAL_MODE":"fast",
+		"GSW_STAT_HIT_RATIO":{"list":0.3},"GSW_STAT_BUSY_FACTOR":"0.85","GSW_NEW_IN_9_0":true}`
+	c.StatesHandler().ServeHTTP(rec, httptest.NewRequest("POST", "/ocs-states", strings.NewReader(body)))
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("HTTP %d %s, want 204", rec.Code, rec.Body)
+	}
+	select {
+	case ev := <-c.Events():
+		if ev.CampaignDBID != 101 || ev.GroupDBID != 732 || ev.GroupCampStatus != ocs.StatusInActive ||
+			ev.Has&ocs.AttrDialMode != 0 || ev.Rates.Has != ocs.RateBusyFactor || ev.Rates.BusyFactor != 0.85 {
+			t.Errorf("event %+v", ev)
+		}
+	default:
+		t.Fatal("a partly readable state POST produced no event")
+	}
+	l := logs.String()
+	if !strings.Contains(l, "level=WARN") || !strings.Contains(l, "GSW_DIAL_MODE: want a number") || !strings.Contains(l, "GSW_STAT_HIT_RATIO") {
+		t.Errorf("log does not say what was skipped: %s", l)
+	}
+	if strings.Contains(l, "GSW_NEW_IN_9_0") {
+		t.Errorf("an unknown key was reported as skipped: %s", l)
+	}
+}
+
+func TestAnAnswerInAnotherSpellingIsReadAsTheSameAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		io.WriteString(w, `{"GSW_CAMPAIGN_GROUP_STATUS":"CampaignRunning","GSW_DIAL_MODE":"1","GSW_OPTIMIZE_BY":1.0,
+			"GSW_OPTIMIZE_GOAL":80,"GSW_STAT_OVERDIAL_RATE":0.02,"GSW_ERROR":"0","GSW_REQUEST_ID":"abc"}`)
+	}))
+	defer srv.Close()
+	c, _ := ocshttp.New(srv.URL, ocshttp.Options{CampaignGroups: simGroups()})
+	defer c.Close()
+	ans, err := c.Request(context.Background(), ocs.NewStartDialing(tg(101, 732), ocs.Pacing{DialMode: ocs.DialModePredict}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Type != ocs.EvDialingStarted || ans.GroupCampStatus != ocs.StatusRunning || ans.DialMode != ocs.DialModePredict ||
+		ans.OptimizeGoal != 80 || ans.Rates.OverdialRate != 0.02 {
+		t.Errorf("answer %+v", ans)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
@@ -19,7 +21,7 @@ import (
 // or answer leaves the response hanging until the client gives up.
 func (s *Sim) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /campaigngroups/{dbid}", s.serveCampaignGroup)
+	mux.HandleFunc(ocshttp.Route, s.serveCampaignGroup)
 	return mux
 }
 
@@ -38,15 +40,21 @@ func (s *Sim) serveCampaignGroup(w http.ResponseWriter, r *http.Request) {
 		fail(ocs.ErrGroupCampNotFound, "no campaign group with DBID "+strconv.Itoa(int(id)))
 		return
 	}
-	t, ok := ocshttp.RequestOf(r.URL.Query().Get("req"))
+	action := r.URL.Query().Get(ocshttp.ActionParam)
+	t, ok := ocshttp.RequestOf(action)
 	if !ok {
-		fail(ocs.ErrInvalidParameter, "unknown req "+strconv.Quote(r.URL.Query().Get("req")))
+		fail(ocs.ErrInvalidParameter, "unknown "+ocshttp.ActionParam+" "+strconv.Quote(action))
 		return
 	}
-	var body ocshttp.Body
 	raw, err := io.ReadAll(io.LimitReader(r.Body, ocs.MaxFrameSize))
-	if err == nil && len(bytes.TrimSpace(raw)) > 0 {
-		err = json.Unmarshal(raw, &body)
+	var body ocshttp.Body
+	var skipped []string
+	if err == nil {
+		body, skipped, err = ocshttp.DecodeBody(raw)
+	}
+	if err == nil && len(skipped) > 0 {
+		// A parameter OCS cannot read is a bad parameter, not a default.
+		err = fmt.Errorf("%s", strings.Join(skipped, "; "))
 	}
 	if err != nil {
 		fail(ocs.ErrInvalidParameter, "request body: "+err.Error())
@@ -78,7 +86,7 @@ func (s *Sim) serveCampaignGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeState(w http.ResponseWriter, status int, st ocshttp.State) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", ocshttp.ContentType)
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(st)
 }
@@ -145,12 +153,12 @@ func (s *Sim) ReportStates(ctx context.Context, uri string, interval time.Durati
 			return
 		}
 		b, _ := json.Marshal(s.named(ocshttp.StateOf(m), cg))
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, bytes.NewReader(b))
+		req, err := http.NewRequestWithContext(ctx, ocshttp.Method, uri, bytes.NewReader(b))
 		if err != nil {
 			s.log.Warn("campaign-group state POST", "err", err)
 			return
 		}
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ocshttp.ContentType)
 		resp, err := client.Do(req)
 		if err != nil {
 			s.log.Warn("campaign-group state POST failed; not retried", "uri", uri, "err", err)

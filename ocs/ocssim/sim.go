@@ -22,18 +22,19 @@ type key struct{ campaign, group int32 }
 
 // group is one campaign group's runtime state.
 type group struct {
-	cg       CampaignGroup
-	status   ocs.GroupCampStatus
-	pacing   ocs.Pacing
-	auto     bool
-	consumed int64     // records dialed since the simulator started (the list's state)
-	dials    int64     // dials since the group was loaded, up to runSince
-	runSince time.Time // zero unless running
-	rate     float64
-	timer    *time.Timer
-	owner    int32     // group DBID of the OCS sequence that owns it; 0 none
-	stopped  time.Time // when dialing last stopped: calls may still be on desktops for DrainTime
-	gen      int       // bumps on every state change, to ignore stale timers
+	cg        CampaignGroup
+	status    ocs.GroupCampStatus
+	changedAt int // len(Sim.changes) after its last state change
+	pacing    ocs.Pacing
+	auto      bool
+	consumed  int64     // records dialed since the simulator started (the list's state)
+	dials     int64     // dials since the group was loaded, up to runSince
+	runSince  time.Time // zero unless running
+	rate      float64
+	timer     *time.Timer
+	owner     int32     // group DBID of the OCS sequence that owns it; 0 none
+	stopped   time.Time // when dialing last stopped: calls may still be on desktops for DrainTime
+	gen       int       // bumps on every state change, to ignore stale timers
 	// cancelled are records not dialed yet that a cancellation or a DNC
 	// took out of the list; nil until the first.
 	cancelled map[int64]struct{}
@@ -74,8 +75,9 @@ type Sim struct {
 	queues  map[*bridge.Conn]*answerQueue // late answers per connection
 	rnd     *rand.Rand                    // every random choice, so that one seed replays a run
 	knobs   knobs
-	actor   actor    // who is changing state now; set by each entry point
-	changes []Change // ground truth: every campaign-group state change
+	actor   actor      // who is changing state now; set by each entry point
+	changes []Change   // ground truth: every campaign-group state change
+	sendMu  sync.Mutex // broadcasts leave in the order they were made
 }
 
 type faults struct {
@@ -199,6 +201,7 @@ func (s *Sim) handle(c *bridge.Conn, m ocs.Message) {
 		// Events that follow a late answer go to the connections of the
 		// moment: after a disconnect they are lost, as OCS's would be.
 		conns := s.connections()
+		mark := s.broadcastMark()
 		go func() {
 			defer close(done)
 			if prev != nil {
@@ -206,7 +209,7 @@ func (s *Sim) handle(c *bridge.Conn, m ocs.Message) {
 			}
 			time.Sleep(time.Until(due))
 			c.Send(d.ans)
-			s.broadcastTo(conns, d.after)
+			s.broadcastSince(conns, d.after, mark)
 		}()
 		return
 	}
@@ -346,6 +349,22 @@ func (s *Sim) broadcast(evs []ocs.Message) { s.broadcastTo(nil, evs) }
 // broadcastTo sends unsolicited events to conns (nil: every client
 // connected now), as the status-event policy and the faults allow.
 func (s *Sim) broadcastTo(conns []*bridge.Conn, evs []ocs.Message) {
+	s.broadcastSince(conns, evs, -1)
+}
+
+// broadcastMark is the number of state changes so far: the moment events
+// about to be held back (a late answer's) describe.
+func (s *Sim) broadcastMark() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.changes)
+}
+
+// broadcastSince is broadcastTo for events that describe the moment mark
+// (-1: now). Those about a group whose state changed since are stale and
+// dropped: OCS reports a group's states in the order they happen, never
+// an old "Running" after a newer unload.
+func (s *Sim) broadcastSince(conns []*bridge.Conn, evs []ocs.Message, mark int) {
 	if len(evs) == 0 {
 		return
 	}
@@ -355,6 +374,9 @@ func (s *Sim) broadcastTo(conns []*bridge.Conn, evs []ocs.Message) {
 	}
 	var out []ocs.Message
 	for _, e := range evs {
+		if g := s.groups[key{e.CampaignDBID, e.GroupDBID}]; mark >= 0 && g != nil && g.changedAt > mark {
+			continue
+		}
 		if e.Type == ocs.EvCampaignStatus {
 			for ch := range s.stateSubs {
 				select {
@@ -375,19 +397,31 @@ func (s *Sim) broadcastTo(conns []*bridge.Conn, evs []ocs.Message) {
 		out = append(out, e)
 	}
 	delay := s.faults.statusDelay
-	s.mu.Unlock()
-	send := func() {
-		for _, c := range conns {
-			for _, e := range out {
-				c.Send(e)
-			}
-		}
-	}
 	if delay > 0 {
-		time.AfterFunc(delay, send)
+		s.mu.Unlock()
+		time.AfterFunc(delay, func() { s.sendAll(conns, out) })
 		return
 	}
-	send()
+	// Taken before the state lock is let go, so two broadcasts leave in
+	// the order they were made.
+	s.sendMu.Lock()
+	s.mu.Unlock()
+	defer s.sendMu.Unlock()
+	for _, c := range conns {
+		for _, e := range out {
+			c.Send(e)
+		}
+	}
+}
+
+func (s *Sim) sendAll(conns []*bridge.Conn, out []ocs.Message) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	for _, c := range conns {
+		for _, e := range out {
+			c.Send(e)
+		}
+	}
 }
 
 func (s *Sim) licensed(m ocs.DialMode) bool {
@@ -564,6 +598,7 @@ func (s *Sim) setStatus(g *group, st ocs.GroupCampStatus, now time.Time) {
 	if g.status != st {
 		s.changes = append(s.changes, Change{At: now, Campaign: g.cg.CampaignDBID, Group: g.cg.GroupDBID,
 			From: g.status, To: st, Cause: s.actor.cause, Request: s.actor.req, Origin: s.actor.origin})
+		g.changedAt = len(s.changes)
 	}
 	g.status = st
 	g.gen++

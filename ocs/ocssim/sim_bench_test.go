@@ -70,7 +70,18 @@ func BenchmarkMemoryPerLoadedGroup(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&configured)
 		for i := 0; i < n; i++ {
-			s.apply(ocs.NewLoad(tg(int32(100000+i), 9000), ocs.Pacing{DialMode: ocs.DialModeProgress}, nil), s.start)
+			// A refused load would leave the group as configured, and the
+			// figure would measure nothing: every answer must say loaded.
+			ans, _ := s.apply(ocs.NewLoad(tg(int32(100000+i), 9000), ocs.Pacing{DialMode: ocs.DialModeProgress}, nil), s.start)
+			if err := ans.AsError(ocs.ReqLoadCampaign); err != nil || ans.Type != ocs.EvCampaignLoaded {
+				b.Fatalf("load of campaign %d: %v %v", 100000+i, ans.Type, err)
+			}
+		}
+		for _, c := range []int32{100000, 100000 + n/2, 100000 + n - 1} {
+			st, _ := s.apply(ocs.NewGetCampaignStatus(tg(c, 9000)), s.start)
+			if err := st.AsError(ocs.ReqGetCampaignStatus); err != nil || st.GroupCampStatus == ocs.StatusNotLoaded {
+				b.Fatalf("campaign %d after its load: %v %v", c, st.GroupCampStatus, err)
+			}
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&loaded)

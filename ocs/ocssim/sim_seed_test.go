@@ -1,16 +1,20 @@
 package ocssim
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/ocs/ocshttp"
 )
 
 // seedKeys are the keys the seed (the Communication DN API chapter) lists,
@@ -158,17 +162,57 @@ func TestProfilesParseByName(t *testing.T) {
 	}
 }
 
-func TestTheSeedProfilesHTTPFrontAnswersWithoutCounters(t *testing.T) {
-	for p, wantCounters := range map[Profile]bool{ProfileFull: true, ProfileSeed: false} {
-		s := New(Default(), WithProfile(p))
-		rec := httptest.NewRecorder()
-		s.HTTPHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/campaigngroups/5101?req=LoadCampaign", strings.NewReader(`{"GSW_DIAL_MODE":2}`)))
-		s.Close()
-		if rec.Code != http.StatusOK {
-			t.Fatalf("%s: load over HTTP: %d %s", p, rec.Code, rec.Body)
-		}
-		if got := strings.Contains(rec.Body.String(), "GSW_STAT_"); got != wantCounters {
-			t.Errorf("%s: counters in the HTTP answer: %v, want %v: %s", p, got, wantCounters, rec.Body)
-		}
+func TestTheSeedProfilesHTTPFrontAndStatePOSTsSendNoInventedKey(t *testing.T) {
+	for p, wantInvented := range map[Profile]bool{ProfileFull: true, ProfileSeed: false} {
+		synctest.Test(t, func(t *testing.T) {
+			s := New(Default(), WithProfile(p))
+			defer s.Close()
+			var mu sync.Mutex
+			var bodies []string
+			posts := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				mu.Lock()
+				bodies = append(bodies, string(b))
+				mu.Unlock()
+				w.WriteHeader(http.StatusNoContent)
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go s.ReportStates(ctx, "http://sequencer.test/ocs-states", 10*time.Second, &http.Client{Transport: handlerTransport{posts}})
+			synctest.Wait()
+			for _, req := range []string{"LoadCampaign", "StartDialing", "GetCampaignStatus"} {
+				rec := httptest.NewRecorder()
+				s.HTTPHandler().ServeHTTP(rec, httptest.NewRequest(ocshttp.Method, ocshttp.Path(5101)+"?"+ocshttp.ActionParam+"="+req, strings.NewReader(`{"GSW_DIAL_MODE":2}`)))
+				if rec.Code != http.StatusOK {
+					t.Fatalf("%s: %s over HTTP: %d %s", p, req, rec.Code, rec.Body)
+				}
+				mu.Lock()
+				bodies = append(bodies, rec.Body.String())
+				mu.Unlock()
+			}
+			time.Sleep(10 * time.Second) // one periodic POST
+			synctest.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(bodies) < 6 {
+				t.Fatalf("%s: %d bodies, want 3 answers and at least 3 state POSTs", p, len(bodies))
+			}
+			for _, b := range bodies {
+				for _, k := range ocshttp.Invented {
+					if got := strings.Contains(b, `"`+k+`"`); got != wantInvented {
+						t.Errorf("%s: %s in %s: %v, want %v", p, k, b, got, wantInvented)
+					}
+				}
+			}
+		})
 	}
+}
+
+// handlerTransport serves HTTP requests with a handler in memory.
+type handlerTransport struct{ h http.Handler }
+
+func (h handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }

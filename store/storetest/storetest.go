@@ -36,6 +36,7 @@ type Store interface {
 	PutHalt(h *store.Halt) error
 	DNCEntries() (map[string]store.DNCEntry, error)
 	PutDNCEntries([]store.DNCEntry) error
+	Commit(b *store.Batch) error
 }
 
 // Run runs every conformance test; open returns an empty store with the
@@ -62,6 +63,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ManyDNCEntriesAreAllStored", dncMany},
 		{"ReturnedValuesDoNotAliasTheStoredOnes", noAliasing},
 		{"AnEmptyNameOrIDIsRefused", emptyNames},
+		{"CommitWritesEveryProgressIntentAndSettlement", commitWritesAll},
+		{"CommitReportsAnIntentTheJournalAlreadyHeldAsNotFresh", commitNotFresh},
+		{"ARefusedCommitWritesNothing", commitRefusedWritesNothing},
+		{"CommitSkipsTheSettlementOfAnUnknownIntent", commitSkipsUnknownSettle},
+		{"CommitOfMoreWritesThanOneEtcdTransactionHoldsWritesThemAll", commitMany},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -330,5 +336,129 @@ func emptyNames(t *testing.T, s Store) {
 	}
 	if _, _, err := s.BeginIntent(store.Intent{}); err == nil {
 		t.Error("an intent without an id was stored")
+	}
+}
+
+func commitWritesAll(t *testing.T, s Store) {
+	_, _, err := s.BeginIntent(store.Intent{ID: "a/0/0/load", Sequence: "a", Created: base})
+	must(t, err)
+	b := &store.Batch{
+		Progress: []store.Progress{{Sequence: "a", Generation: 1}, {Sequence: "b", Generation: 2}},
+		Begin: []store.Intent{{ID: "a/0/0/start", Sequence: "a", Action: "start", Created: base},
+			{ID: "b/0/0/load", Sequence: "b", Action: "load", Created: base}},
+		Settle: []store.Settlement{{ID: "a/0/0/load", State: store.IntentDone, Outcome: "ok", At: base.Add(time.Second)},
+			// Settled in the same batch that began it: Settle comes after Begin.
+			{ID: "b/0/0/load", State: store.IntentFailed, Outcome: "refused", At: base.Add(2 * time.Second)}},
+	}
+	must(t, s.Commit(b))
+	if !slices.Equal(b.Fresh, []bool{true, true}) {
+		t.Errorf("fresh %v, want [true true]", b.Fresh)
+	}
+	for seq, gen := range map[string]int64{"a": 1, "b": 2} {
+		if p, found, err := s.Progress(seq); err != nil || !found || p.Generation != gen {
+			t.Errorf("progress %s: %+v found %v err %v", seq, p, found, err)
+		}
+	}
+	if in, found, _ := s.Intent("a/0/0/start"); !found || in.State != store.IntentOpen || in.Action != "start" {
+		t.Errorf("begun intent: %+v found %v", in, found)
+	}
+	if in, _, _ := s.Intent("a/0/0/load"); in.State != store.IntentDone || in.Outcome != "ok" || !in.Settled.Equal(base.Add(time.Second)) {
+		t.Errorf("settled intent: %+v", in)
+	}
+	if in, _, _ := s.Intent("b/0/0/load"); in.State != store.IntentFailed || in.Action != "load" {
+		t.Errorf("intent begun and settled in one batch: %+v", in)
+	}
+	b.Reset()
+	must(t, s.Commit(b))
+	if len(b.Fresh) != 0 {
+		t.Errorf("an empty batch reports fresh %v", b.Fresh)
+	}
+}
+
+func commitNotFresh(t *testing.T, s Store) {
+	_, _, err := s.BeginIntent(store.Intent{ID: "a/0/0/load", Sequence: "a", Action: "load", Created: base})
+	must(t, err)
+	must(t, s.SettleIntent("a/0/0/load", store.IntentDone, "ok", base))
+	b := &store.Batch{Begin: []store.Intent{
+		{ID: "a/0/0/load", Sequence: "a", Action: "other", Created: base.Add(time.Hour)},
+		{ID: "a/0/1/load", Sequence: "a", Action: "load", Created: base.Add(time.Hour)},
+		{ID: "a/0/1/load", Sequence: "a", Action: "again", Created: base.Add(time.Hour)},
+	}}
+	must(t, s.Commit(b))
+	if !slices.Equal(b.Fresh, []bool{false, true, false}) {
+		t.Errorf("fresh %v, want [false true false]: a journaled step (even one earlier in the same batch) is not fresh", b.Fresh)
+	}
+	if in, _, _ := s.Intent("a/0/0/load"); in.Action != "load" || in.State != store.IntentDone {
+		t.Errorf("an existing intent was overwritten: %+v", in)
+	}
+	if in, _, _ := s.Intent("a/0/1/load"); in.Action != "load" {
+		t.Errorf("the second begin of one id in a batch replaced the first: %+v", in)
+	}
+}
+
+func commitRefusedWritesNothing(t *testing.T, s Store) {
+	must(t, s.PutProgress(store.Progress{Sequence: "a", Generation: 1}))
+	refused := []*store.Batch{
+		{Progress: []store.Progress{{Sequence: "a", Generation: 2}, {}}},
+		{Progress: []store.Progress{{Sequence: "a", Generation: 2}},
+			Begin: []store.Intent{{ID: "a/0/0/load", Sequence: "a"}, {Sequence: "a"}}},
+	}
+	for i, b := range refused {
+		if err := s.Commit(b); err == nil {
+			t.Errorf("batch %d with an empty name or id was committed", i)
+		}
+	}
+	if p, _, _ := s.Progress("a"); p.Generation != 1 {
+		t.Errorf("a refused commit wrote progress: generation %d", p.Generation)
+	}
+	if _, found, _ := s.Intent("a/0/0/load"); found {
+		t.Error("a refused commit journaled an intent")
+	}
+}
+
+func commitSkipsUnknownSettle(t *testing.T, s Store) {
+	b := &store.Batch{Progress: []store.Progress{{Sequence: "a", Generation: 1}},
+		Settle: []store.Settlement{{ID: "pruned-long-ago", State: store.IntentDone, At: base}}}
+	must(t, s.Commit(b))
+	if p, _, _ := s.Progress("a"); p.Generation != 1 {
+		t.Errorf("the rest of the batch was lost to an unknown settlement: generation %d", p.Generation)
+	}
+	if _, found, _ := s.Intent("pruned-long-ago"); found {
+		t.Error("settling an unknown intent created it")
+	}
+}
+
+func commitMany(t *testing.T, s Store) {
+	// A burst: 300 sequences, each with its progress, an intent and the
+	// settlement of an earlier one (etcd holds 128 operations per txn).
+	b := &store.Batch{}
+	for i := range 300 {
+		seq := fmt.Sprintf("s%03d", i)
+		b.Progress = append(b.Progress, store.Progress{Sequence: seq, Generation: int64(i)})
+		b.Begin = append(b.Begin, store.Intent{ID: seq + "/0/0/start", Sequence: seq, Created: base})
+	}
+	must(t, s.Commit(b))
+	b2 := &store.Batch{}
+	for i := range 300 {
+		seq := fmt.Sprintf("s%03d", i)
+		b2.Progress = append(b2.Progress, store.Progress{Sequence: seq, Generation: int64(i) + 1000})
+		b2.Begin = append(b2.Begin, store.Intent{ID: seq + "/0/1/stop", Sequence: seq, Created: base})
+		b2.Settle = append(b2.Settle, store.Settlement{ID: seq + "/0/0/start", State: store.IntentDone, At: base})
+	}
+	// The same sequence twice in one batch: the last progress wins.
+	b2.Progress = append(b2.Progress, store.Progress{Sequence: "s007", Generation: 7777})
+	must(t, s.Commit(b2))
+	if len(b2.Fresh) != 300 || slices.Contains(b2.Fresh, false) {
+		t.Errorf("fresh: %d of 300 reported, some false: %v", len(b2.Fresh), slices.Contains(b2.Fresh, false))
+	}
+	all, err := s.AllProgress()
+	must(t, err)
+	if len(all) != 300 || all[299].Generation != 1299 || all[7].Generation != 7777 {
+		t.Errorf("%d progress stored of 300; s299 generation %d, s007 %d", len(all), all[len(all)-1].Generation, all[7].Generation)
+	}
+	open, err := s.OpenIntents()
+	must(t, err)
+	if len(open) != 300 {
+		t.Errorf("%d open intents, want the 300 stops (the 300 starts settled)", len(open))
 	}
 }

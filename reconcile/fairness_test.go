@@ -1,0 +1,223 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/ocs/bridge"
+	"github.com/sequencer-dev/sequencer/ocs/ocssim"
+	"github.com/sequencer-dev/sequencer/specs"
+	"github.com/sequencer-dev/sequencer/store"
+)
+
+// lateMetrics records what the loop measures.
+type lateMetrics struct {
+	noMetrics
+	mu          sync.Mutex
+	start, stop []time.Duration
+	passes      atomic.Int64
+}
+
+func (m *lateMetrics) StartLateness(d time.Duration) {
+	m.mu.Lock()
+	m.start = append(m.start, d)
+	m.mu.Unlock()
+}
+func (m *lateMetrics) StopLateness(d time.Duration) {
+	m.mu.Lock()
+	m.stop = append(m.stop, d)
+	m.mu.Unlock()
+}
+func (m *lateMetrics) Pass(string, time.Duration) { m.passes.Add(1) }
+
+func (m *lateMetrics) got() (start, stop []time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]time.Duration(nil), m.start...), append([]time.Duration(nil), m.stop...)
+}
+
+// gatedRig runs the loop against the simulator over a link whose dial can
+// be refused, as when OCS is unreachable.
+type gatedRig struct {
+	sim    *ocssim.Sim
+	down   atomic.Bool
+	st     *store.Store
+	m      *lateMetrics
+	r      *Reconciler
+	snaps  chan specs.Snapshot
+	cancel context.CancelFunc
+	done   chan error
+	link   *bridge.Client
+}
+
+func newGatedRig(t *testing.T, cfg ocssim.Config, seed func(st *store.Store)) *gatedRig {
+	g := &gatedRig{sim: ocssim.New(cfg), m: &lateMetrics{}}
+	st, err := store.Open(filepath.Join(t.TempDir(), "sequencer.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seed != nil {
+		seed(st)
+	}
+	g.st = st
+	g.link = bridge.New(func(ctx context.Context) (net.Conn, error) {
+		if g.down.Load() {
+			return nil, errors.New("connection refused")
+		}
+		a, b := net.Pipe()
+		go g.sim.Serve(b)
+		return a, nil
+	}, bridge.Options{Counters: true, BackoffMin: time.Second, BackoffMax: time.Second})
+	g.r = New(Config{Link: g.link, Store: st, Metrics: g.m})
+	g.snaps = make(chan specs.Snapshot, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	g.cancel, g.done = cancel, make(chan error, 1)
+	go func() { g.done <- g.r.Run(ctx, g.snaps) }()
+	t.Cleanup(func() {
+		g.cancel()
+		<-g.done
+		g.link.Close()
+		g.st.Close()
+		g.sim.Close()
+	})
+	return g
+}
+
+func TestABurstAfterARestartLeavesInTheOrderItFellDueThenByName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+		time.Sleep(time.Until(t0.Add(10 * time.Second)))
+		// Six one-shots due a second apart from 18:00, named so that their
+		// names run against their due order; the daemon comes back at
+		// 18:00:10 and finds them all due.
+		const n = 6
+		snap := specs.Snapshot{Sequences: map[string]*specs.Sequence{}}
+		var progress []store.Progress
+		for i := range n {
+			it := item("only", int32(1000+i), ocs.DialModeProgress)
+			it.GroupDBID = 5000
+			s := seq(fmt.Sprintf("z-%d", n-i), it)
+			s.Start = specs.Start{At: t0.Add(time.Duration(i) * time.Second), StartingDeadline: time.Hour}
+			snap.Sequences[s.Name] = rehash(s)
+			progress = append(progress, store.Progress{Sequence: s.Name, SpecHash: s.Hash, Generation: 1, LastScheduled: t0.Add(-time.Hour)})
+		}
+		g := newGatedRig(t, burstConfig(n), func(st *store.Store) {
+			for _, p := range progress {
+				st.PutProgress(p)
+			}
+		})
+		synctest.Wait() // connected
+		g.snaps <- snap
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		var order []int32
+		seen := map[int32]bool{}
+		for _, rec := range g.sim.Transcript() {
+			if c := rec.Msg.CampaignDBID; !seen[c] {
+				seen[c] = true
+				order = append(order, c)
+			}
+		}
+		want := []int32{1000, 1001, 1002, 1003, 1004, 1005}
+		if fmt.Sprint(order) != fmt.Sprint(want) {
+			t.Errorf("first requests reached OCS for campaigns %v, want the order they fell due %v", order, want)
+		}
+	})
+}
+
+func TestStartLatenessRunsUntilTheRunsFirstRequestLeftNotUntilTheRunWasDecided(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+		time.Sleep(time.Until(t0.Add(-time.Minute)))
+		g := newGatedRig(t, burstConfig(1), nil)
+		synctest.Wait()
+		it := item("only", 1000, ocs.DialModeProgress)
+		it.GroupDBID = 5000
+		s := seq("evening", it)
+		s.Start.At = t0
+		g.snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+		// OCS goes away just before the start and is back 4 s after it:
+		// the run starts on time, its first request leaves 4 s late.
+		time.Sleep(time.Until(t0.Add(-2 * time.Second)))
+		g.down.Store(true)
+		g.sim.Disconnect()
+		time.Sleep(time.Until(t0.Add(4 * time.Second)))
+		g.down.Store(false)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		start, _ := g.m.got()
+		if len(start) != 1 {
+			t.Fatalf("start lateness observed %d times, want once: %v", len(start), start)
+		}
+		if start[0] < 4*time.Second || start[0] > 6*time.Second {
+			t.Errorf("start lateness %s, want the 4-5 s until the first request could leave", start[0])
+		}
+	})
+}
+
+func TestStopLatenessRunsFromTheStopTimeUntilStopDialingLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+		time.Sleep(time.Until(t0.Add(-time.Minute)))
+		g := newGatedRig(t, burstConfig(1), nil)
+		synctest.Wait()
+		it := item("only", 1000, ocs.DialModeProgress)
+		it.GroupDBID = 5000
+		it.StopAt.Time = after(10 * time.Minute)
+		s := seq("evening", it)
+		s.Start.At = t0
+		g.snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+		time.Sleep(time.Until(t0.Add(5 * time.Minute)))
+		synctest.Wait()
+		if !g.sim.Dialing(1000, 5000) {
+			t.Fatal("the item is not dialing")
+		}
+		// The link is down from just before the stop time until 3 s after.
+		time.Sleep(time.Until(t0.Add(10*time.Minute - time.Second)))
+		g.down.Store(true)
+		g.sim.Disconnect()
+		time.Sleep(4 * time.Second)
+		g.down.Store(false)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		_, stop := g.m.got()
+		if len(stop) != 1 {
+			t.Fatalf("stop lateness observed %d times, want once: %v", len(stop), stop)
+		}
+		if stop[0] < 3*time.Second || stop[0] > 5*time.Second {
+			t.Errorf("stop lateness %s, want the 3-4 s until StopDialing could leave", stop[0])
+		}
+	})
+}
+
+func TestASequenceWaitingForItsNextStartIsNotLookedAtEveryResync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newGatedRig(t, burstConfig(1), nil)
+		synctest.Wait()
+		it := item("only", 1000, ocs.DialModeProgress)
+		it.GroupDBID = 5000
+		s := seq("next-week", it)
+		s.Start.At = time.Now().Add(7 * 24 * time.Hour)
+		g.snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+		synctest.Wait()
+		before := g.m.passes.Load()
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		// Every 30 s would be 240 passes; the idle net is 15 minutes.
+		if got := g.m.passes.Load() - before; got > 10 {
+			t.Errorf("%d passes over an idle sequence in 2 hours, want at most 10", got)
+		}
+		if len(g.sim.Transcript()) != 0 {
+			t.Errorf("an idle sequence sent %d requests", len(g.sim.Transcript()))
+		}
+	})
+}

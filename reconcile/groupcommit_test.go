@@ -1,0 +1,251 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/ocs/bridge"
+	"github.com/sequencer-dev/sequencer/ocs/ocssim"
+	"github.com/sequencer-dev/sequencer/specs"
+	"github.com/sequencer-dev/sequencer/store"
+)
+
+// burstConfig is a simulator with n campaign groups (campaign 1000+i on
+// group 5000), each with a list that lasts.
+func burstConfig(n int) ocssim.Config {
+	cfg := ocssim.Config{AppDBID: 120, Groups: []ocssim.Group{{DBID: 5000, Name: "g"}},
+		Rates: ocssim.Default().Rates, ContactRate: 0.3}
+	for i := range n {
+		id := int32(1000 + i)
+		cfg.Campaigns = append(cfg.Campaigns, ocssim.Campaign{DBID: id, Name: fmt.Sprint("c", id)})
+		cfg.CampaignGroups = append(cfg.CampaignGroups, ocssim.CampaignGroup{CampaignDBID: id, GroupDBID: 5000, Records: 1 << 20})
+	}
+	return cfg
+}
+
+// burstSpecs are n one-shot sequences, all due at the same instant.
+func burstSpecs(n int, at time.Time) specs.Snapshot {
+	snap := specs.Snapshot{Sequences: map[string]*specs.Sequence{}}
+	for i := range n {
+		it := item("only", int32(1000+i), ocs.DialModeProgress)
+		it.GroupDBID = 5000
+		it.StopAt.Time = after(time.Hour)
+		s := seq(fmt.Sprintf("burst-%04d", i), it)
+		s.Start.At = at
+		snap.Sequences[s.Name] = rehash(s)
+	}
+	return snap
+}
+
+// journalWatch is the daemon's bbolt store, counting commits, with a
+// record of every intent that has reached the file.
+type journalWatch struct {
+	*store.Store
+	mu      sync.Mutex
+	commits int
+	durable map[string]bool // intents' encoded requests, once committed
+	kill    int             // > 0: the daemon dies right after this commit
+	dead    bool
+	onKill  func()
+}
+
+func (w *journalWatch) Commit(b *store.Batch) error {
+	w.mu.Lock()
+	if w.dead {
+		w.mu.Unlock()
+		return errDSTCrashed
+	}
+	w.mu.Unlock()
+	if err := w.Store.Commit(b); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.commits++
+	for _, in := range b.Begin {
+		w.durable[in.Request] = true
+	}
+	die := w.kill > 0 && w.commits == w.kill
+	if die {
+		w.dead = true
+	}
+	w.mu.Unlock()
+	if die {
+		w.onKill()
+		return errDSTCrashed
+	}
+	return nil
+}
+
+func (w *journalWatch) PutProgress(p store.Progress) error {
+	panic("the loop writes progress only through Commit")
+}
+
+func (w *journalWatch) BeginIntent(in store.Intent) (store.Intent, bool, error) {
+	panic("the loop journals only through Commit")
+}
+
+// journaledLink is the bridge, checking that every request that changes
+// OCS state leaves only after its intent reached the store.
+type journaledLink struct {
+	*bridge.Client
+	w       *journalWatch
+	mu      sync.Mutex
+	unjourn []string
+}
+
+func (l *journaledLink) check(req ocs.Message) {
+	switch req.Type {
+	case ocs.ReqLoadCampaign, ocs.ReqStartDialing, ocs.ReqStopDialing, ocs.ReqUnloadCampaign, ocs.ReqSetDialingMode:
+	default:
+		return
+	}
+	l.w.mu.Lock()
+	ok := l.w.durable[req.Encode().String()]
+	l.w.mu.Unlock()
+	if !ok {
+		l.mu.Lock()
+		l.unjourn = append(l.unjourn, fmt.Sprintf("%s %d", req.Type, req.CampaignDBID))
+		l.mu.Unlock()
+	}
+}
+
+func (l *journaledLink) Send(req ocs.Message) (func(context.Context) (ocs.Message, error), error) {
+	l.check(req)
+	return l.Client.Send(req)
+}
+
+func (l *journaledLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
+	l.check(req)
+	return l.Client.Request(ctx, req)
+}
+
+type burstRig struct {
+	sim  *ocssim.Sim
+	path string
+	n    int
+}
+
+// daemon starts one daemon life on the rig's store, to die after commit
+// kill (0: never) or at stop.
+func (b *burstRig) daemon(t *testing.T, kill int) (*journalWatch, *journaledLink, func()) {
+	raw, err := store.Open(b.path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := bridge.New(func(ctx context.Context) (net.Conn, error) {
+		a, c := net.Pipe()
+		go b.sim.Serve(c)
+		return a, nil
+	}, bridge.Options{Counters: true, BackoffMin: time.Second})
+	w := &journalWatch{Store: raw, durable: map[string]bool{}, kill: kill}
+	link := &journaledLink{Client: client, w: w}
+	w.onKill = func() { client.Close() }
+	r := New(Config{Link: link, Store: w})
+	ctx, cancel := context.WithCancel(context.Background())
+	snaps := make(chan specs.Snapshot, 1)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, snaps) }()
+	snaps <- burstSpecs(b.n, burstAt)
+	stop := func() {
+		cancel()
+		<-done
+		client.Close()
+		raw.Close()
+	}
+	return w, link, stop
+}
+
+var burstAt = time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+
+const burstN = 300
+
+func TestABurstOfSequencesDueTogetherIsJournaledInAFewCommitsAndEachRequestLeavesAfterItsOwn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
+		rig := &burstRig{sim: ocssim.New(burstConfig(burstN)), path: filepath.Join(t.TempDir(), "sequencer.db"), n: burstN}
+		defer rig.sim.Close()
+		w, link, stop := rig.daemon(t, 0)
+		time.Sleep(time.Until(burstAt.Add(30 * time.Second)))
+		synctest.Wait()
+		stop()
+
+		starts := map[int32]int{}
+		for _, rec := range rig.sim.Transcript() {
+			if rec.Msg.Type == ocs.ReqStartDialing {
+				starts[rec.Msg.CampaignDBID]++
+			}
+		}
+		if len(starts) != burstN {
+			t.Fatalf("%d of %d sequences started", len(starts), burstN)
+		}
+		if len(link.unjourn) > 0 {
+			t.Errorf("%d requests left before their intent was committed, e.g. %s", len(link.unjourn), link.unjourn[0])
+		}
+		// Each sequence journals a Load and a Start and settles both, with
+		// its progress each time: one commit per write would be over
+		// 1,200. Answers that arrive together share their turn's commit.
+		if w.commits > burstN/5 {
+			t.Errorf("%d commits for a burst of %d sequences; want them shared (at most %d)", w.commits, burstN, burstN/5)
+		}
+		t.Logf("%d sequences started with %d commits", burstN, w.commits)
+	})
+}
+
+func TestADaemonKilledInTheMiddleOfA1000SequenceBurstStartsEachItemExactlyOnceAfterItsRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
+		const n = 1000
+		rig := &burstRig{sim: ocssim.New(burstConfig(n)), path: filepath.Join(t.TempDir(), "sequencer.db"), n: n}
+		defer rig.sim.Close()
+		// Die right after the commit that journals the burst's first
+		// requests: some of them leave, none of the later ones.
+		const killAt = 4
+		w, _, stop := rig.daemon(t, killAt)
+		time.Sleep(time.Until(burstAt.Add(2 * time.Second)))
+		synctest.Wait()
+		w.mu.Lock()
+		dead := w.dead
+		w.mu.Unlock()
+		stop()
+		if !dead {
+			t.Fatalf("the store was not killed at commit %d", killAt)
+		}
+		before := rig.sim.Transcript()
+		_, link, stop := rig.daemon(t, 0)
+		time.Sleep(time.Until(burstAt.Add(time.Minute)))
+		synctest.Wait()
+		stop()
+
+		loads, starts := map[int32]int{}, map[int32]int{}
+		for _, rec := range rig.sim.Transcript() {
+			switch rec.Msg.Type {
+			case ocs.ReqLoadCampaign:
+				loads[rec.Msg.CampaignDBID]++
+			case ocs.ReqStartDialing:
+				starts[rec.Msg.CampaignDBID]++
+			}
+		}
+		if len(starts) != n {
+			t.Fatalf("after the restart %d of %d sequences started", len(starts), n)
+		}
+		for c, k := range starts {
+			if k != 1 {
+				t.Errorf("campaign %d: StartDialing sent %d times", c, k)
+			}
+			if loads[c] != 1 {
+				t.Errorf("campaign %d: LoadCampaign sent %d times", c, loads[c])
+			}
+		}
+		if len(link.unjourn) > 0 {
+			t.Errorf("%d requests left before their intent was committed", len(link.unjourn))
+		}
+		t.Logf("killed after commit %d with %d requests sent; %d sent in all", killAt, len(before), len(rig.sim.Transcript()))
+	})
+}

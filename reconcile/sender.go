@@ -1,0 +1,117 @@
+package reconcile
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+)
+
+// sender writes the loop's requests to OCS in the order the loop decided
+// them (a burst is served in due order), from one goroutine, while their
+// answers are awaited together: with a link that pipelines, thousands of
+// requests are in flight at once rather than one round trip each. The
+// loop only appends to the queue, so a slow socket never holds it up.
+type sender struct {
+	mu   sync.Mutex
+	q    []result
+	wake chan struct{}
+	done chan struct{}
+}
+
+func newSender() *sender {
+	return &sender{wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// execute queues a request; its answer comes back to the loop as a result.
+func (r *Reconciler) execute(res result) {
+	r.inflight.Add(1)
+	r.snd.mu.Lock()
+	r.snd.q = append(r.snd.q, res)
+	r.snd.mu.Unlock()
+	select {
+	case r.snd.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sendLoop runs until stop is closed; the loop drains its requests (drain)
+// before it closes stop.
+func (r *Reconciler) sendLoop(stop <-chan struct{}) {
+	defer close(r.snd.done)
+	var batch []result
+	for {
+		select {
+		case <-r.snd.wake:
+		case <-stop:
+			return
+		}
+		for {
+			r.snd.mu.Lock()
+			batch, r.snd.q = r.snd.q, batch[:0]
+			r.snd.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for i := range batch {
+				r.dispatch(batch[i])
+			}
+			clear(batch)
+		}
+	}
+}
+
+// dispatch writes one request and leaves a goroutine waiting for its
+// answer. The send time is taken when the request has left: it is what
+// the lateness metrics and an item's start are measured by.
+func (r *Reconciler) dispatch(res result) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+	deliver := func() {
+		cancel()
+		r.results <- res
+		r.inflight.Done()
+	}
+	if p, ok := r.cfg.Link.(ocs.Pipeliner); ok {
+		wait, err := p.Send(res.req)
+		res.sent = time.Now()
+		if err != nil {
+			res.err = err
+			go deliver()
+			return
+		}
+		r.observeLateness(res)
+		go func() {
+			res.ans, res.err = wait(ctx)
+			deliver()
+		}()
+		return
+	}
+	res.sent = time.Now()
+	r.observeLateness(res)
+	go func() {
+		res.ans, res.err = r.cfg.Link.Request(ctx, res.req)
+		deliver()
+	}()
+}
+
+// observeLateness measures a run's start from its scheduled instant to the
+// moment its first request left, and a time stop from the stop instant to
+// the moment StopDialing left.
+func (r *Reconciler) observeLateness(res result) {
+	if res.lateFrom.IsZero() {
+		return
+	}
+	d := res.sent.Sub(res.lateFrom)
+	switch res.late {
+	case lateStart:
+		r.cfg.Metrics.StartLateness(d)
+	case lateStop:
+		r.cfg.Metrics.StopLateness(d)
+	}
+}
+
+const (
+	lateStart = "start"
+	lateStop  = "stop"
+)
