@@ -224,10 +224,15 @@ func heapInUse() uint64 {
 }
 
 // BenchmarkMemoryPerIdleSequence reports the heap the loop holds per idle
-// sequence at 10,000 sequences, beyond the specs themselves (the baseline:
-// the same specs held in a snapshot with no loop).
+// sequence at 10,000 and 100,000 sequences, beyond the specs themselves
+// (the baseline: the same specs held in a snapshot with no loop).
 func BenchmarkMemoryPerIdleSequence(b *testing.B) {
-	const n = 10000
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("sequences=%d", n), func(b *testing.B) { memoryPerIdleSequence(b, n) })
+	}
+}
+
+func memoryPerIdleSequence(b *testing.B, n int) {
 	for b.Loop() {
 		base := heapInUse()
 		seqs := idleSeqs(n)
@@ -235,13 +240,16 @@ func BenchmarkMemoryPerIdleSequence(b *testing.B) {
 		link := newFakeOCS()
 		rec, snaps, stop := benchLoop(b, link)
 		snaps <- specs.Snapshot{Sequences: seqs}
-		deadline := time.Now().Add(time.Minute)
+		deadline := time.Now().Add(5 * time.Minute)
 		for len(rec.Sequences()) < n && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
+		if got := len(rec.Sequences()); got < n {
+			b.Fatalf("%d of %d sequences published", got, n)
+		}
 		loaded := heapInUse()
-		b.ReportMetric(float64(withSpecs-base)/n, "spec-B/seq")
-		b.ReportMetric(float64(loaded-withSpecs)/n, "loop-B/seq")
+		b.ReportMetric(float64(withSpecs-base)/float64(n), "spec-B/seq")
+		b.ReportMetric(float64(loaded-withSpecs)/float64(n), "loop-B/seq")
 		stop()
 		runtime.KeepAlive(seqs)
 	}

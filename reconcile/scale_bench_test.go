@@ -1,0 +1,354 @@
+package reconcile_test
+
+// Scale benchmarks (issue #16), written against the package's public API
+// only: reconcile.New/Run, a real store.Store on disk, and ocssim served
+// over loopback TCP to the real bridge client, the path `sequencer run
+// --ocs bridge://…` takes. Ground truth for "when did a request leave" is
+// the simulator's transcript (the instant it received the request), not
+// anything the loop reports about itself.
+//
+// They are slow to set up (thousands of sequences, fsync on): run them one
+// at a time with -benchtime=1x, e.g.
+//
+//	go test ./reconcile -run '^$' -bench 'Burst10000' -benchtime=1x -timeout 60m
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"flag"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/ocs"
+	"github.com/sequencer-dev/sequencer/ocs/bridge"
+	"github.com/sequencer-dev/sequencer/ocs/ocssim"
+	"github.com/sequencer-dev/sequencer/reconcile"
+	"github.com/sequencer-dev/sequencer/specs"
+	"github.com/sequencer-dev/sequencer/store"
+)
+
+var (
+	// The instant everything is due must lie beyond the time the loop
+	// takes to see the specs for the first time (one progress write per
+	// sequence): a start found already due while the loop is still busy
+	// with the snapshot measures the snapshot, not the burst. Zero: a
+	// default sized for one fsync'd write per sequence.
+	scaleLead = flag.Duration("scale.lead", 0, "BenchmarkBurst…: time from the snapshot to the shared start instant (0: 10s + 6ms per sequence)")
+	stopLead  = flag.Duration("scale.stoplead", 0, "BenchmarkStopLateness…: time from the snapshot to the shared stop instant (0: 20s + 40ms per sequence, sized for one fsync per write)")
+	scaleN    = flag.Int("scale.n", 0, "a smoke check: this many sequences instead of the 10,000 of BenchmarkBurst… and BenchmarkStopLateness…")
+	idleFor   = flag.Duration("scale.idle", 31*time.Second, "BenchmarkIdleCPU…: wall time measured (longer than Resync, so one resync falls in it)")
+)
+
+// scaleResync is the daemon's default (reconcile.Config.Resync): the idle
+// benchmarks use it explicitly so that what they measure includes it.
+const scaleResync = 30 * time.Second
+
+// onlyStore hides every method of the store beyond reconcile.Store, so the
+// loop cannot find an optional one (group Commit) and writes each record
+// on its own: the per-request-fsync baseline.
+type onlyStore struct{ reconcile.Store }
+
+// simTCP serves sim on a loopback TCP port and returns a bridge client
+// connected to it.
+func simTCP(b *testing.B, sim *ocssim.Sim) *bridge.Client {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go sim.Serve(c)
+		}
+	}()
+	addr := ln.Addr().String()
+	link := bridge.New(func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}, bridge.Options{Counters: true})
+	b.Cleanup(func() { link.Close(); ln.Close(); sim.Close() })
+	return link
+}
+
+// simWith configures n campaign groups, campaigns 100000…100000+n-1 on
+// group 732, with lists that never run dry during a benchmark.
+func simWith(n int) ocssim.Config {
+	cfg := ocssim.Default()
+	cfg.Campaigns, cfg.CampaignGroups = nil, nil
+	cfg.Groups = []ocssim.Group{{DBID: 732, Name: "Collections Team"}}
+	for i := range n {
+		c := campaignOf(i)
+		cfg.Campaigns = append(cfg.Campaigns, ocssim.Campaign{DBID: c, Name: fmt.Sprintf("C%d", c)})
+		cfg.CampaignGroups = append(cfg.CampaignGroups, ocssim.CampaignGroup{CampaignDBID: c, GroupDBID: 732, Records: 10_000_000})
+	}
+	return cfg
+}
+
+func campaignOf(i int) int32 { return int32(100000 + i) }
+
+// oneItem is a sequence named s<i> with one progressive item on its own
+// campaign group.
+func oneItem(i int, start specs.Start, stop specs.StopAt) *specs.Sequence {
+	it := specs.Item{Name: "only", CampaignDBID: campaignOf(i), GroupDBID: 732, DialMode: ocs.DialModeProgress, StopAt: stop}
+	s := &specs.Sequence{Name: fmt.Sprintf("s%06d", i), TimeZone: "UTC", Location: time.UTC, Engine: specs.EngineSequencer,
+		OnDelete: specs.OnDeleteStop, Items: []specs.Item{it}, Start: start, Generation: 1}
+	h := sha256.Sum256(fmt.Appendf(nil, "%+v|%+v|%+v", s.Items, s.Start, s.Engine))
+	s.Hash = fmt.Sprintf("%x", h[:8])
+	return s
+}
+
+func snapshotOf(n int, f func(i int) *specs.Sequence) specs.Snapshot {
+	snap := specs.Snapshot{Sequences: make(map[string]*specs.Sequence, n)}
+	for i := range n {
+		s := f(i)
+		snap.Sequences[s.Name] = s
+	}
+	return snap
+}
+
+// runLoop runs a reconciler on st and link until the benchmark ends.
+func runLoop(b *testing.B, st reconcile.Store, link ocs.Link, resync time.Duration) (*reconcile.Reconciler, chan specs.Snapshot) {
+	rec := reconcile.New(reconcile.Config{Link: link, Store: st, Resync: resync})
+	snaps := make(chan specs.Snapshot, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx, snaps) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("loop: %v", err)
+		}
+	})
+	return rec, snaps
+}
+
+func openStore(b *testing.B, noSync bool) *store.Store {
+	st, err := store.Open(filepath.Join(b.TempDir(), "sequencer.db"), store.Options{NoSync: noSync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// waitAll polls the published status until every one of n sequences
+// satisfies ok, or fails the benchmark at deadline.
+func waitAll(b *testing.B, rec *reconcile.Reconciler, n int, what string, deadline time.Time, ok func(reconcile.SequenceStatus) bool) {
+	b.Helper()
+	for {
+		c := 0
+		for _, s := range rec.Sequences() {
+			if ok(s) {
+				c++
+			}
+		}
+		if c == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d sequences %s by %s", c, n, what, deadline.Format(time.TimeOnly))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// firstOf returns, per campaign, the instant the simulator first received a
+// request of type t, once it has one for each of n campaigns.
+func firstOf(b *testing.B, sim *ocssim.Sim, t ocs.MessageType, n int, timeout time.Duration) []time.Time {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		seen := map[int32]time.Time{}
+		for _, r := range sim.Transcript() {
+			if r.Msg.Type != t {
+				continue
+			}
+			if _, ok := seen[r.Msg.CampaignDBID]; !ok {
+				seen[r.Msg.CampaignDBID] = r.At
+			}
+		}
+		if len(seen) >= n {
+			out := make([]time.Time, 0, len(seen))
+			for _, at := range seen {
+				out = append(out, at)
+			}
+			slices.SortFunc(out, time.Time.Compare)
+			return out
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the simulator received %s for %d of %d campaign groups within %s", t, len(seen), n, timeout)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// lateness reports each instant's delay after due, sorted.
+func lateness(ats []time.Time, due time.Time) []time.Duration {
+	out := make([]time.Duration, len(ats))
+	for i, at := range ats {
+		out[i] = at.Sub(due)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func quantile(ds []time.Duration, q float64) time.Duration { return ds[int(float64(len(ds)-1)*q)] }
+
+// BenchmarkBurst10000SequencesDueTheSameMinute: 10,000 sequences whose
+// single item starts at one instant T, real loop, bbolt with fsync, the
+// simulator over loopback TCP. last-start-s is T → the last
+// CM_ReqStartDialing the simulator received. group-commit hands the loop
+// the store itself; per-request-fsync hides everything but
+// reconcile.Store (the baseline, same run).
+func BenchmarkBurst10000SequencesDueTheSameMinute(b *testing.B) {
+	n := cmp.Or(*scaleN, 10000)
+	for _, c := range []struct {
+		name string
+		wrap func(*store.Store) reconcile.Store
+	}{
+		{"group-commit", func(s *store.Store) reconcile.Store { return s }},
+		{"per-request-fsync", func(s *store.Store) reconcile.Store { return onlyStore{s} }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				sim := ocssim.New(simWith(n))
+				link := simTCP(b, sim)
+				st := openStore(b, false)
+				rec, snaps := runLoop(b, c.wrap(st), link, 0)
+				lead := *scaleLead
+				if lead == 0 {
+					lead = 10*time.Second + time.Duration(n)*6*time.Millisecond
+				}
+				due := time.Now().Add(lead).Truncate(time.Second)
+				stop := specs.StopAt{Time: specs.StopTime{Kind: specs.StopAfter, After: 10 * time.Hour}}
+				snaps <- snapshotOf(n, func(i int) *specs.Sequence { return oneItem(i, specs.Start{At: due}, stop) })
+				waitAll(b, rec, n, "waiting for the start", due.Add(-time.Second), func(s reconcile.SequenceStatus) bool {
+					return s.Phase == reconcile.PhaseWaiting && s.NextActionAt.Equal(due)
+				})
+				b.StartTimer()
+				starts := firstOf(b, sim, ocs.ReqStartDialing, n, time.Until(due)+20*time.Minute)
+				late := lateness(starts, due)
+				b.ReportMetric(quantile(late, 1).Seconds(), "last-start-s")
+				b.ReportMetric(quantile(late, 0.5).Seconds(), "p50-start-s")
+				b.ReportMetric(float64(n)/quantile(late, 1).Seconds(), "starts/s")
+			}
+		})
+	}
+}
+
+// BenchmarkIdleLoopIteration100000 times one turn of the loop with nothing
+// due: a ReconcileNow of a waiting sequence goes through the loop's command
+// channel, is applied and answered inside a turn, and the next call is
+// accepted only when the loop is back in its select, so ns/op is the whole
+// turn. 100,000 waiting sequences next to 1 (the baseline, same run).
+// The store is bbolt without fsync: an idle turn writes nothing, and a
+// first sight of 100,000 sequences with fsync would take minutes.
+func BenchmarkIdleLoopIteration100000(b *testing.B) {
+	for _, n := range []int{1, 100000} {
+		b.Run(fmt.Sprintf("sequences=%d", n), func(b *testing.B) {
+			rec := idleLoop(b, n)
+			ctx := context.Background()
+			i := 0
+			b.ResetTimer()
+			for b.Loop() {
+				if err := rec.ReconcileNow(ctx, fmt.Sprintf("s%06d", i%n)); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/turn")
+		})
+	}
+}
+
+// idleLoop runs a loop with n sequences whose next start is days ahead and
+// returns once every one is published as waiting.
+func idleLoop(b *testing.B, n int) *reconcile.Reconciler {
+	link := simTCP(b, ocssim.New(simWith(n)))
+	rec, snaps := runLoop(b, openStore(b, true), link, scaleResync)
+	far := time.Now().Add(10 * 24 * time.Hour).Truncate(time.Second)
+	snaps <- snapshotOf(n, func(i int) *specs.Sequence { return oneItem(i, specs.Start{At: far}, specs.StopAt{Dials: 500}) })
+	waitAll(b, rec, n, "waiting", time.Now().Add(10*time.Minute), func(s reconcile.SequenceStatus) bool {
+		return s.Phase == reconcile.PhaseWaiting
+	})
+	return rec
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkIdleCPU100000 reports the CPU the process spends (user+sys,
+// getrusage) per second of wall time while the loop holds 100,000
+// sequences waiting days ahead, with the daemon's 30 s resync, over
+// -scale.idle (31 s: one resync falls in it). Baseline: 0 sequences, same
+// run. The simulator link is up and idle in both.
+func BenchmarkIdleCPU100000(b *testing.B) {
+	for _, n := range []int{0, 100000} {
+		b.Run(fmt.Sprintf("sequences=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				if n > 0 {
+					idleLoop(b, n)
+				} else {
+					runLoop(b, openStore(b, true), simTCP(b, ocssim.New(simWith(0))), scaleResync)
+				}
+				time.Sleep(time.Second) // the first sight's garbage is collected
+				cpu0, wall0 := cpuTime(), time.Now()
+				b.StartTimer()
+				time.Sleep(*idleFor)
+				cpu, wall := cpuTime()-cpu0, time.Since(wall0)
+				b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "cpu-%")
+			}
+		})
+	}
+}
+
+// BenchmarkStopLateness10000 reports how late, after one shared stop
+// instant, the simulator received CM_ReqStopDialing for each of 10,000
+// dialing items (p50, p99, last); baseline: 1 item, same run. The items
+// start as soon as loaded, and the stop instant lies -scale.stoplead after
+// the snapshot, beyond the time they all take to reach dialing. bbolt
+// with fsync; the simulator over loopback TCP.
+func BenchmarkStopLateness10000(b *testing.B) {
+	for _, n := range []int{1, cmp.Or(*scaleN, 10000)} {
+		b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				sim := ocssim.New(simWith(n))
+				link := simTCP(b, sim)
+				rec, snaps := runLoop(b, openStore(b, false), link, 0)
+				lead := *stopLead
+				if lead == 0 {
+					lead = 20*time.Second + time.Duration(n)*40*time.Millisecond
+				}
+				at := time.Now().Add(lead).Truncate(time.Second)
+				stop := specs.StopAt{Time: specs.StopTime{Kind: specs.StopAbsolute, At: at}}
+				snaps <- snapshotOf(n, func(i int) *specs.Sequence { return oneItem(i, specs.Start{}, stop) })
+				waitAll(b, rec, n, "dialing", at.Add(-time.Second), func(s reconcile.SequenceStatus) bool {
+					return s.ItemState == "dialing"
+				})
+				b.StartTimer()
+				stops := firstOf(b, sim, ocs.ReqStopDialing, n, time.Until(at)+20*time.Minute)
+				late := lateness(stops, at)
+				b.ReportMetric(float64(quantile(late, 0.5).Microseconds())/1000, "p50-ms")
+				b.ReportMetric(float64(quantile(late, 0.99).Microseconds())/1000, "p99-ms")
+				b.ReportMetric(float64(quantile(late, 1).Microseconds())/1000, "last-ms")
+			}
+		})
+	}
+}
