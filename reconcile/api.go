@@ -146,11 +146,12 @@ func (r *Reconciler) publish(now time.Time) {
 	}
 	upd := make([]SequenceStatus, 0, len(r.pubSet))
 	for _, s := range r.pubSet {
-		if s.spec != nil && r.seqs[s.name] == s {
+		if s.pubQueued && s.spec != nil {
 			upd = append(upd, r.statusOf(s, now))
 		}
+		s.pubQueued = false
 	}
-	clear(r.pubSet)
+	r.pubSet = reuse(r.pubSet)
 	r.pubMu.Lock()
 	for _, st := range upd {
 		r.published[st.Name] = st

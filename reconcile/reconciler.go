@@ -141,10 +141,12 @@ type Reconciler struct {
 	// The turn's durable writes, committed together before its requests
 	// leave (flush): progress of the sequences that moved, and the
 	// intents and settlements in batch.
-	toSave map[string]*seqState
+	toSave []*seqState // with seqState.saveQueued
 	batch  store.Batch
-	// pubSet: sequences whose published status is out of date.
-	pubSet map[string]*seqState
+	// pubSet: sequences whose published status is out of date (with
+	// seqState.pubQueued). Slices, not maps: a map that once held a
+	// burst's 100,000 entries costs its peak size at every walk and clear.
+	pubSet []*seqState
 
 	// Published copies for readers.
 	pubMu     sync.RWMutex
@@ -171,8 +173,6 @@ func New(cfg Config) *Reconciler {
 		selfStop:     map[groupKey]uint64{},
 		named:        map[groupKey]bool{},
 		claims:       map[groupKey]string{},
-		toSave:       map[string]*seqState{},
-		pubSet:       map[string]*seqState{},
 		groupWaiters: map[string]struct{}{},
 		published:    map[string]SequenceStatus{},
 		pubGroups:    map[groupKey]GroupObservation{},
@@ -522,7 +522,22 @@ func sortStates(ss []*seqState) {
 	})
 }
 
-func (r *Reconciler) markPub(s *seqState) { r.pubSet[s.name] = s }
+func (r *Reconciler) markPub(s *seqState) {
+	if !s.pubQueued {
+		s.pubQueued = true
+		r.pubSet = append(r.pubSet, s)
+	}
+}
+
+// reuse empties a work list for the next turn, letting go of a burst's
+// large backing array.
+func reuse(l []*seqState) []*seqState {
+	clear(l)
+	if cap(l) > 4096 {
+		return nil
+	}
+	return l[:0]
+}
 
 func passResult(s *seqState) string {
 	if c := s.conds[CondStalled]; c != nil && c.Status {
@@ -548,8 +563,8 @@ func (r *Reconciler) forget(s *seqState) {
 		heap.Remove(&r.due, s.heapIdx)
 	}
 	delete(r.seqs, s.name)
-	delete(r.toSave, s.name) // its progress is deleted: a queued write must not bring it back
-	delete(r.pubSet, s.name)
+	s.saveQueued = false // its progress is deleted: a queued write must not bring it back
+	s.pubQueued = false
 	r.pubMu.Lock()
 	delete(r.published, s.name)
 	r.pubMu.Unlock()

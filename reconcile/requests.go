@@ -248,9 +248,12 @@ func (r *Reconciler) commit(now time.Time) error {
 	}
 	saving := make([]*seqState, 0, len(r.toSave))
 	for _, s := range r.toSave {
-		saving = append(saving, s)
+		if s.saveQueued {
+			saving = append(saving, s)
+		}
 	}
-	sortStates(saving)
+	// In key order: bbolt writes sorted keys with the fewest page splits.
+	slices.SortFunc(saving, func(a, b *seqState) int { return strings.Compare(a.name, b.name) })
 	r.batch.Progress = r.batch.Progress[:0]
 	for _, s := range saving {
 		r.batch.Progress = append(r.batch.Progress, s.prog)
@@ -286,7 +289,10 @@ func (r *Reconciler) commit(now time.Time) error {
 		s.unsaved = false
 		s.hasProg = true
 	}
-	clear(r.toSave)
+	for _, s := range r.toSave {
+		s.saveQueued = false
+	}
+	r.toSave = reuse(r.toSave)
 	clear(r.batch.Settle)
 	r.batch.Settle = r.batch.Settle[:0]
 	return nil
@@ -758,7 +764,10 @@ func (r *Reconciler) persist(s *seqState, now time.Time) bool {
 func (r *Reconciler) saveProgress(s *seqState, now time.Time) {
 	s.prog.Sequence = s.name
 	s.prog.UpdatedAt = now
-	r.toSave[s.name] = s
+	if !s.saveQueued {
+		s.saveQueued = true
+		r.toSave = append(r.toSave, s)
+	}
 }
 
 // persistNow writes the sequence's progress (and whatever else the turn

@@ -91,6 +91,8 @@ type seqState struct {
 	// not left yet; lateStop: the stop instant of a time stop about to be
 	// sent (the lateness metrics).
 	lateStart, lateStop time.Time
+	// In the turn's work lists: progress to commit, status to publish.
+	saveQueued, pubQueued bool
 
 	failures int
 	retryAt  time.Time
