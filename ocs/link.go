@@ -32,6 +32,13 @@ type Pipeliner interface {
 	Send(req Message) (wait func(ctx context.Context) (Message, error), err error)
 }
 
+// BatchPipeliner is a Pipeliner that writes several requests, in order,
+// at once: a burst costs one write, not one per request.
+type BatchPipeliner interface {
+	// SendBatch is Send for each request; errs[i] is request i's.
+	SendBatch(reqs []Message) (waits []func(ctx context.Context) (Message, error), errs []error)
+}
+
 // Capabilities of a link.
 type Capabilities struct {
 	// Counters: status events carry PropStatistics (dials, contacts,

@@ -238,6 +238,10 @@ func BenchmarkBurst10000SequencesDueTheSameMinute(b *testing.B) {
 				b.StartTimer()
 				starts := firstOf(b, sim, ocs.ReqStartDialing, n, time.Until(due)+20*time.Minute)
 				late := lateness(starts, due)
+				for _, ty := range []ocs.MessageType{ocs.ReqGetCampaignStatus, ocs.ReqLoadCampaign, ocs.ReqStartDialing} {
+					l := lateness(firstOf(b, sim, ty, n, time.Minute), due)
+					b.Logf("%s first %s p50 %s last %s", ty, l[0], quantile(l, 0.5), quantile(l, 1))
+				}
 				b.ReportMetric(quantile(late, 1).Seconds(), "last-start-s")
 				b.ReportMetric(quantile(late, 0.5).Seconds(), "p50-start-s")
 				b.ReportMetric(float64(n)/quantile(late, 1).Seconds(), "starts/s")

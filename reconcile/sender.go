@@ -54,8 +54,12 @@ func (r *Reconciler) sendLoop(stop <-chan struct{}) {
 			if len(batch) == 0 {
 				break
 			}
-			for i := range batch {
-				r.dispatch(batch[i])
+			if bp, ok := r.cfg.Link.(ocs.BatchPipeliner); ok {
+				r.dispatchBatch(bp, batch)
+			} else {
+				for i := range batch {
+					r.dispatch(batch[i])
+				}
 			}
 			clear(batch)
 		}
@@ -93,6 +97,37 @@ func (r *Reconciler) dispatch(res result) {
 		res.ans, res.err = r.cfg.Link.Request(ctx, res.req)
 		deliver()
 	}()
+}
+
+// dispatchBatch writes a turn's requests with one write (ocs.BatchPipeliner).
+func (r *Reconciler) dispatchBatch(bp ocs.BatchPipeliner, batch []result) {
+	reqs := make([]ocs.Message, len(batch))
+	for i := range batch {
+		reqs[i] = batch[i].req
+	}
+	waits, errs := bp.SendBatch(reqs)
+	sent := time.Now()
+	for i := range batch {
+		res := batch[i]
+		res.sent = sent
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+		deliver := func() {
+			cancel()
+			r.results <- res
+			r.inflight.Done()
+		}
+		if errs[i] != nil {
+			res.err = errs[i]
+			go deliver()
+			continue
+		}
+		r.observeLateness(res)
+		wait := waits[i]
+		go func() {
+			res.ans, res.err = wait(ctx)
+			deliver()
+		}()
+	}
 }
 
 // observeLateness measures a run's start from its scheduled instant to the

@@ -413,8 +413,34 @@ func (r *Reconciler) passIdle(s *seqState, now time.Time, suspended bool) time.T
 		s.phase, s.nextAction = PhaseCompleted, ""
 	default:
 		s.phase = PhaseWaiting
+		return r.lookAhead(s, now, d.Next)
 	}
 	return d.Next
+}
+
+// lookAhead reads the first item's campaign group shortly before a start,
+// so that the look that precedes every Load is already fresh when the start
+// falls due: a burst of thousands of starts on the minute then costs one
+// round of requests fewer on the minute itself.
+func (r *Reconciler) lookAhead(s *seqState, now, next time.Time) time.Time {
+	spec := s.spec
+	if spec.Engine != specs.EngineSequencer || len(spec.Items) == 0 || spec.Items[0].SleepBeforeNextStart > 0 {
+		return next
+	}
+	lead := min(2*time.Second, r.cfg.PollInterval/2)
+	look := next.Add(-lead)
+	if now.Before(look) {
+		return look
+	}
+	it := spec.Items[0]
+	k := groupKey{it.CampaignDBID, it.GroupDBID}
+	if o := r.obs[k]; o != nil && !o.stale && next.Sub(o.at) < r.cfg.PollInterval {
+		return next // fresh enough at the start
+	}
+	if owner := r.claims[k]; owner != "" && owner != s.name {
+		return next // another sequence's: it reads the group itself
+	}
+	return r.sendStatus(s, now, r.target(spec, k))
 }
 
 // skipOverlapping records the starts that came while a run is in progress:

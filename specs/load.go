@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -203,10 +206,14 @@ func (l *loader) load(force bool, paths ...string) Snapshot {
 	}
 	snap.Problems = append(snap.Problems, problems...)
 	present := map[string]bool{}
-	for _, sf := range files {
+	outs := l.readAll(files, force)
+	for i, sf := range files {
 		path := sf.path
 		present[path] = true
-		res, err := l.read(sf, force)
+		res, err := outs[i].res, outs[i].err
+		if err == nil && outs[i].keep {
+			l.remember(sf, res)
+		}
 		if err != nil {
 			delete(l.seen, path)
 			snap.Problems = append(snap.Problems, Problem{Path: path, Line: 1, Column: 1, Severity: SeverityError, Message: "cannot read: " + err.Error()})
@@ -260,53 +267,98 @@ func (l *loader) load(force bool, paths ...string) Snapshot {
 	return snap
 }
 
+// readOut is what reading one file gave.
+type readOut struct {
+	res   *parsed
+	err   error
+	keep  bool // remember res for the next load
+	read  bool // the file was opened and read
+	parse bool // its content was parsed
+}
+
+// readAll reads and parses files on every core: at start-up, 100,000
+// sequences in YAML are seconds of parsing on one. The loader's own maps
+// are only read here; what to remember is applied afterwards, in order.
+func (l *loader) readAll(files []specFile, force bool) []readOut {
+	outs := make([]readOut, len(files))
+	workers := min(runtime.GOMAXPROCS(0), len(files))
+	if workers <= 1 {
+		for i, sf := range files {
+			outs[i] = l.read(sf, l.seen[sf.path], force)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(files) {
+						return
+					}
+					outs[i] = l.read(files[i], l.seen[files[i].path], force)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	for _, o := range outs {
+		if o.read {
+			l.reads++
+		}
+		if o.parse {
+			l.parses++
+		}
+	}
+	return outs
+}
+
 // read returns what a file means, reading it only when its size or mtime
 // changed (or force, or its last read was racy) and parsing it only when
 // its content did. It never reads more than the size limit and one byte.
-func (l *loader) read(sf specFile, force bool) (*parsed, error) {
-	prev := l.seen[sf.path]
+// It does not change the loader: several run at once (readAll).
+func (l *loader) read(sf specFile, prev *parsed, force bool) readOut {
 	regular := sf.info.Mode().IsRegular()
 	if prev != nil && regular && !force && !prev.racy && sf.info.Size() == prev.size && sf.info.ModTime().Equal(prev.mtime) {
-		return prev, nil
+		return readOut{res: prev}
 	}
 	f, err := os.Open(sf.path)
 	if err != nil {
-		return nil, err
+		return readOut{err: err}
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return readOut{err: err}
 	}
 	res := &parsed{size: fi.Size(), mtime: fi.ModTime()}
 	if fi.Mode().IsRegular() && fi.Size() > l.maxBytes {
 		res.problems = []Problem{tooLarge(sf.path, fmt.Sprintf("file is %d bytes, over the %s limit (--max-spec-bytes)", fi.Size(), sizeString(l.maxBytes)))}
-		l.remember(sf, res)
-		return res, nil
+		return readOut{res: res, keep: true}
 	}
 	readAt := time.Now()
-	l.reads++
 	data, err := io.ReadAll(io.LimitReader(f, l.maxBytes+1))
 	if err != nil {
-		return nil, err
+		return readOut{err: err, read: true}
 	}
 	res.racy = readAt.Sub(fi.ModTime()) < racyWindow
 	if int64(len(data)) > l.maxBytes {
 		// It grew while being read, or it is a device or pipe with no size.
 		res.problems = []Problem{tooLarge(sf.path, fmt.Sprintf("file is over the %s limit (--max-spec-bytes)", sizeString(l.maxBytes)))}
-		l.remember(sf, res)
-		return res, nil
+		return readOut{res: res, keep: true, read: true}
 	}
 	res.sum, res.hasSum = sha256.Sum256(data), true
 	if prev != nil && prev.hasSum && prev.sum == res.sum {
 		res.state, res.problems = prev.state, prev.problems
-		l.remember(sf, res)
-		return res, nil
+		return readOut{res: res, keep: true, read: true}
 	}
+	out := readOut{res: res, keep: true, read: true}
 	if p, bad := binaryProblem(sf.path, data); bad {
 		res.problems = []Problem{p}
 	} else {
-		l.parses++
+		out.parse = true
 		pf := Parse(sf.path, data)
 		seqs, dncs, ps := pf.Sequences, pf.DNCLists, pf.Problems
 		res.problems = ps
@@ -314,8 +366,7 @@ func (l *loader) read(sf specFile, force bool) (*parsed, error) {
 			res.state = &fileState{seqs: seqs, dncs: dncs, halts: pf.Halts, valid: true}
 		}
 	}
-	l.remember(sf, res)
-	return res, nil
+	return out
 }
 
 func (l *loader) remember(sf specFile, res *parsed) {

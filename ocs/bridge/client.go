@@ -208,37 +208,81 @@ func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, err
 // Requests written by one goroutine leave in that order while their
 // answers are awaited together, matched by reference id (ocs.Pipeliner).
 func (c *Client) Send(req ocs.Message) (wait func(ctx context.Context) (ocs.Message, error), err error) {
+	waits, errs := c.SendBatch([]ocs.Message{req})
+	return waits[0], errs[0]
+}
+
+// SendBatch is Send for several requests, written in order with one
+// write (ocs.BatchPipeliner). errs[i] is req i's failure to leave.
+func (c *Client) SendBatch(reqs []ocs.Message) (waits []func(ctx context.Context) (ocs.Message, error), errs []error) {
+	waits, errs = make([]func(context.Context) (ocs.Message, error), len(reqs)), make([]error, len(reqs))
 	after := c.recv.Mark()
-	ref, w, err := c.send(req, false)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context) (ocs.Message, error) {
-		timer := time.NewTimer(c.opts.RequestTimeout)
-		defer timer.Stop()
-		select {
-		case m, ok := <-w.ch:
-			if !ok {
-				return ocs.Message{}, c.lost(req)
-			}
-			m.After = after
-			if err := m.AnswerError(req.Type); err != nil {
-				return m, err
-			}
-			return m, nil
-		case <-timer.C:
-			c.forget(ref)
-			return ocs.Message{}, c.noAnswer(req, c.opts.RequestTimeout)
-		case <-ctx.Done():
-			c.forget(ref)
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrTimeout)
-			}
-			return ocs.Message{}, ctx.Err()
-		case <-c.ctx.Done():
-			return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
+	refs := make([]int32, len(reqs))
+	ws := make([]*waiter, len(reqs))
+	var out []ocs.Message
+	var sent []int
+	c.mu.Lock()
+	conn := c.conn
+	for i, req := range reqs {
+		if err := req.Validate(); err != nil {
+			errs[i] = err
+			continue
 		}
-	}, nil
+		if c.ctx.Err() != nil {
+			errs[i] = fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
+			continue
+		}
+		if conn == nil {
+			errs[i] = fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent)
+			continue
+		}
+		refs[i], ws[i] = c.register(false)
+		out = append(out, req.WithReference(refs[i]))
+		sent = append(sent, i)
+	}
+	c.mu.Unlock()
+	if len(out) > 0 {
+		if err := conn.SendAll(out); err != nil {
+			for _, i := range sent {
+				c.forget(refs[i])
+				errs[i] = fmt.Errorf("%s: %w: %v", reqs[i].Type, ocs.ErrDisconnected, err)
+			}
+			return waits, errs
+		}
+	}
+	for _, i := range sent {
+		req, ref, w := reqs[i], refs[i], ws[i]
+		waits[i] = func(ctx context.Context) (ocs.Message, error) { return c.await(ctx, req, ref, w, after) }
+	}
+	return waits, errs
+}
+
+// await waits for the answer to request ref.
+func (c *Client) await(ctx context.Context, req ocs.Message, ref int32, w *waiter, after uint64) (ocs.Message, error) {
+	timer := time.NewTimer(c.opts.RequestTimeout)
+	defer timer.Stop()
+	select {
+	case m, ok := <-w.ch:
+		if !ok {
+			return ocs.Message{}, c.lost(req)
+		}
+		m.After = after
+		if err := m.AnswerError(req.Type); err != nil {
+			return m, err
+		}
+		return m, nil
+	case <-timer.C:
+		c.forget(ref)
+		return ocs.Message{}, c.noAnswer(req, c.opts.RequestTimeout)
+	case <-ctx.Done():
+		c.forget(ref)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrTimeout)
+		}
+		return ocs.Message{}, ctx.Err()
+	case <-c.ctx.Done():
+		return ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
+	}
 }
 
 // Collect sends req once and gathers every answer (CM_EvError included)
@@ -310,23 +354,28 @@ func (c *Client) send(req ocs.Message, collect bool) (int32, *waiter, error) {
 		c.mu.Unlock()
 		return 0, nil, fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent)
 	}
-	c.ref++
-	if c.ref <= 0 {
-		c.ref = 1
-	}
-	ref := c.ref
-	size := 1
-	if collect {
-		size = 64
-	}
-	w := &waiter{ch: make(chan ocs.Message, size), collect: collect}
-	c.pending[ref] = w
+	ref, w := c.register(collect)
 	c.mu.Unlock()
 	if err := conn.Send(req.WithReference(ref)); err != nil {
 		c.forget(ref)
 		return 0, nil, fmt.Errorf("%s: %w: %v", req.Type, ocs.ErrDisconnected, err)
 	}
 	return ref, w, nil
+}
+
+// register takes the next reference id and its waiter; c.mu is held.
+func (c *Client) register(collect bool) (int32, *waiter) {
+	c.ref++
+	if c.ref <= 0 {
+		c.ref = 1
+	}
+	size := 1
+	if collect {
+		size = 64
+	}
+	w := &waiter{ch: make(chan ocs.Message, size), collect: collect}
+	c.pending[c.ref] = w
+	return c.ref, w
 }
 
 func (c *Client) forget(ref int32) {

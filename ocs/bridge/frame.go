@@ -23,18 +23,25 @@ var ErrFrame = errors.New("bad frame")
 
 // WriteFrame writes l as one frame.
 func WriteFrame(w io.Writer, l ocs.TKVList) error {
-	body, err := ocs.EncodeJSON(l)
+	buf, err := appendFrame(nil, l)
 	if err != nil {
 		return err
 	}
-	if len(body) > ocs.MaxFrameSize {
-		return fmt.Errorf("%w: %d bytes, max %d", ErrFrame, len(body), ocs.MaxFrameSize)
-	}
-	buf := make([]byte, 4+len(body))
-	binary.BigEndian.PutUint32(buf, uint32(len(body)))
-	copy(buf[4:], body)
 	_, err = w.Write(buf)
 	return err
+}
+
+// appendFrame appends l's frame (length prefix and JSON body) to buf.
+func appendFrame(buf []byte, l ocs.TKVList) ([]byte, error) {
+	body, err := ocs.EncodeJSON(l)
+	if err != nil {
+		return buf, err
+	}
+	if len(body) > ocs.MaxFrameSize {
+		return buf, fmt.Errorf("%w: %d bytes, max %d", ErrFrame, len(body), ocs.MaxFrameSize)
+	}
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(body)))
+	return append(buf, body...), nil
 }
 
 // ReadFrame reads one frame. io.EOF means a clean close between frames.
@@ -66,6 +73,10 @@ type Conn struct {
 	rw  io.ReadWriteCloser
 	r   *bufio.Reader
 	wmu sync.Mutex
+	// corked: Send only appends to pend, which Uncork writes at once (a
+	// server answering a backlog of requests writes once per backlog).
+	corked bool
+	pend   []byte
 }
 
 // NewConn wraps a stream.
@@ -75,9 +86,75 @@ func NewConn(rw io.ReadWriteCloser) *Conn {
 
 // Send writes one message.
 func (c *Conn) Send(m ocs.Message) error {
+	buf, err := appendFrame(nil, m.Encode())
+	if err != nil {
+		return err
+	}
+	return c.write(buf)
+}
+
+func (c *Conn) write(buf []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return WriteFrame(c.rw, m.Encode())
+	if c.corked {
+		c.pend = append(c.pend, buf...)
+		return nil
+	}
+	_, err := c.rw.Write(buf)
+	return err
+}
+
+// Cork holds what Send writes until Uncork, which writes it all at once.
+func (c *Conn) Cork() {
+	c.wmu.Lock()
+	c.corked = true
+	c.wmu.Unlock()
+}
+
+// Uncork writes what was held since Cork and lets Send write again.
+func (c *Conn) Uncork() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.corked = false
+	if len(c.pend) == 0 {
+		return nil
+	}
+	_, err := c.rw.Write(c.pend)
+	if cap(c.pend) > 1<<20 {
+		c.pend = nil
+	} else {
+		c.pend = c.pend[:0]
+	}
+	return err
+}
+
+// FrameBuffered reports whether a whole frame is already read ahead, so
+// that the next Receive cannot block. Only the receiving goroutine may
+// call it.
+func (c *Conn) FrameBuffered() bool {
+	n := c.r.Buffered()
+	if n < 4 {
+		return false
+	}
+	hdr, err := c.r.Peek(4)
+	if err != nil {
+		return false
+	}
+	return n >= 4+int(binary.BigEndian.Uint32(hdr))
+}
+
+// SendAll writes messages in order with one write: a burst of requests
+// costs one system call, not one each. Nothing is written if one of them
+// cannot be encoded.
+func (c *Conn) SendAll(ms []ocs.Message) error {
+	var buf []byte
+	for _, m := range ms {
+		var err error
+		if buf, err = appendFrame(buf, m.Encode()); err != nil {
+			return err
+		}
+	}
+	return c.write(buf)
 }
 
 // Receive reads one message.

@@ -130,7 +130,13 @@ func (s *Sim) Serve(nc net.Conn) {
 			s.logReceiveError(err)
 			return
 		}
+		// Answers and events of a backlog of requests leave in one write
+		// once the backlog is served; never held while waiting for input.
+		c.Cork()
 		s.handle(c, m)
+		if !c.FrameBuffered() {
+			c.Uncork()
+		}
 	}
 }
 
