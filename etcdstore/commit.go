@@ -263,3 +263,8 @@ func (s *Store) commitChunk(what string, b *store.Batch, units []*unit, have map
 	}
 	return fmt.Errorf("%s: intents changed by another writer five times in a row", what)
 }
+
+// Fencing reports that this store refuses the writes of a deposed leader,
+// so the loop sends nothing, a stop included, before the write that proves
+// it still leads.
+func (s *Store) Fencing() bool { return true }

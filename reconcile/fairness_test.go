@@ -221,3 +221,83 @@ func TestASequenceWaitingForItsNextStartIsNotLookedAtEveryResync(t *testing.T) {
 		}
 	})
 }
+
+// hangingStore is bbolt whose commits can hang, as on a disk that stops
+// answering; fences makes it a store that fences a deposed leader (etcd).
+type hangingStore struct {
+	*store.Store
+	hang   atomic.Bool
+	resume chan struct{}
+	fences bool
+}
+
+func (h *hangingStore) Commit(b *store.Batch) error {
+	if h.hang.Load() {
+		<-h.resume
+	}
+	return h.Store.Commit(b)
+}
+
+func (h *hangingStore) Fencing() bool { return h.fences }
+
+func stopWhileTheDiskHangs(t *testing.T, fences bool) (stops int) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+		time.Sleep(time.Until(t0.Add(-time.Minute)))
+		sim := ocssim.New(burstConfig(1))
+		defer sim.Close()
+		raw, err := store.Open(filepath.Join(t.TempDir(), "sequencer.db"), store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		st := &hangingStore{Store: raw, resume: make(chan struct{}), fences: fences}
+		link := bridge.New(func(ctx context.Context) (net.Conn, error) {
+			a, b := net.Pipe()
+			go sim.Serve(b)
+			return a, nil
+		}, bridge.Options{Counters: true, BackoffMin: time.Second})
+		defer link.Close()
+		r := New(Config{Link: link, Store: st})
+		ctx, cancel := context.WithCancel(context.Background())
+		snaps := make(chan specs.Snapshot, 1)
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx, snaps) }()
+		it := item("only", 1000, ocs.DialModeProgress)
+		it.GroupDBID = 5000
+		it.StopAt.Time = after(10 * time.Minute)
+		s := seq("evening", it)
+		s.Start.At = t0
+		snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+		time.Sleep(time.Until(t0.Add(10*time.Minute - 3*time.Second)))
+		synctest.Wait()
+		if !sim.Dialing(1000, 5000) {
+			t.Fatal("the item is not dialing")
+		}
+		st.hang.Store(true)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for _, rec := range sim.Transcript() {
+			if rec.Msg.Type == ocs.ReqStopDialing {
+				stops++
+			}
+		}
+		st.hang.Store(false)
+		close(st.resume)
+		cancel()
+		<-done
+	})
+	return stops
+}
+
+func TestAStopLeavesAtItsTimeEvenWhileTheDiskHangs(t *testing.T) {
+	if n := stopWhileTheDiskHangs(t, false); n != 1 {
+		t.Errorf("%d StopDialing sent while the commit hung, want 1: a stop must not wait on the disk", n)
+	}
+}
+
+func TestWithAStoreThatFencesAStopWaitsForTheCommitThatProvesLeadership(t *testing.T) {
+	if n := stopWhileTheDiskHangs(t, true); n != 0 {
+		t.Errorf("%d StopDialing sent before the fenced commit, want 0: a deposed leader would stop the new leader's item", n)
+	}
+}

@@ -18,6 +18,9 @@ type fencedStore struct {
 	deposed atomic.Bool
 }
 
+// Fencing: like etcd, this store fences a deposed leader's writes.
+func (f *fencedStore) Fencing() bool { return true }
+
 func (f *fencedStore) refuse() error {
 	if f.deposed.Load() {
 		return store.ErrFenced

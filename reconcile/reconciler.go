@@ -142,6 +142,7 @@ type Reconciler struct {
 	// leave (flush): progress of the sequences that moved, and the
 	// intents and settlements in batch.
 	toSave []*seqState // with seqState.saveQueued
+	early  []early     // requests sent before this turn's commit
 	batch  store.Batch
 	// pubSet: sequences whose published status is out of date (with
 	// seqState.pubQueued). Slices, not maps: a map that once held a

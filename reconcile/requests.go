@@ -103,6 +103,7 @@ func reducesDialing(action string) bool {
 // executed by the live loop (a goroutine per request) or answered at once
 // by the projector, which runs this code forward on a virtual clock.
 type outgoing struct {
+	now      time.Time
 	s        *seqState
 	action   string
 	req      ocs.Message
@@ -135,7 +136,7 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 	}
 	s.inflight = action
 	s.nextAction, s.nextAt = action, now
-	o := outgoing{s: s, action: action, req: req, journal: journal}
+	o := outgoing{s: s, action: action, req: req, journal: journal, now: now}
 	switch {
 	case !s.lateStart.IsZero():
 		o.late, o.lateFrom = lateStart, s.lateStart
@@ -146,8 +147,68 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 		o.late, o.lateFrom = lateStop, s.lateStop
 		s.lateStop = time.Time{}
 	}
+	if journal && reducesDialing(action) && s.prog.Run != nil && !r.fencing() {
+		r.sendEarly(s, o, now)
+		return time.Time{}
+	}
 	r.outbox = append(r.outbox, o)
 	return time.Time{}
+}
+
+// sendEarly sends a request that only reduces dialing at once, from the
+// pass that decided it, and journals it in the turn's commit afterwards:
+// stopping dialing must never wait on the disk, nor on the passes of
+// thousands of other sequences. A crash before the commit loses nothing
+// that matters: the stop is safe to repeat, and the state the file still
+// holds (dialing past its stop time, its window closed, suspended) makes
+// the next daemon decide it again. A store that can fence (HA) is the
+// exception: a deposed leader must not stop the new leader's item, so
+// there the stop waits for the commit that proves leadership.
+func (r *Reconciler) sendEarly(s *seqState, o outgoing, now time.Time) {
+	r.saveProgress(s, now)
+	b := r.begin(s, o, now)
+	r.early = append(r.early, early{s: s, action: o.action})
+	r.noteRequest(s, o)
+	r.awaiting++
+	r.exec(result{seq: s.name, action: o.action, intent: r.batch.Begin[b].ID, req: o.req, sent: now, late: o.late, lateFrom: o.lateFrom})
+}
+
+// early is a request sent before the commit of its intent.
+type early struct {
+	s      *seqState
+	action string
+}
+
+// fencing reports whether the store refuses the writes of a deposed
+// leader (etcd): then nothing leaves before its commit, a stop included.
+func (r *Reconciler) fencing() bool {
+	f, ok := r.cfg.Store.(interface{ Fencing() bool })
+	return ok && f.Fencing()
+}
+
+// begin queues req's intent for the turn's commit and returns its index in
+// r.batch.Begin.
+func (r *Reconciler) begin(s *seqState, o outgoing, now time.Time) int {
+	run := s.prog.Run
+	r.batch.Begin = append(r.batch.Begin, store.Intent{ID: intentID(run, o.action, o.req), Sequence: s.name, Run: run.ID,
+		Item: run.Item, Action: o.action, Request: o.req.Encode().String(), Created: now, State: store.IntentOpen})
+	return len(r.batch.Begin) - 1
+}
+
+func (r *Reconciler) noteRequest(s *seqState, o outgoing) {
+	run := s.prog.Run
+	r.history(s, o.now, store.Event{Kind: "request", Run: run.ID, Item: run.ItemName, Action: o.action,
+		Message: fmt.Sprintf("%s campaign %d group %d", o.req.Type, o.req.CampaignDBID, o.req.GroupDBID)})
+	r.log.Info("request", "sequence", s.name, "item", run.ItemName, "action", o.action, "type", o.req.Type.String(),
+		"campaign", o.req.CampaignDBID, "group", o.req.GroupDBID)
+}
+
+// journalBypassed says that a request left without its journal entry.
+func (r *Reconciler) journalBypassed(s *seqState, action string, err error, now time.Time) {
+	r.setCond(s, CondStalled, true, "JournalUnavailable",
+		fmt.Sprintf("%s sent without its journal entry (%v); the write is retried", action, err), now)
+	r.log.Error("journal write failed; sending the stop anyway", "sequence", s.name, "action", action, "err", err)
+	r.safety().JournalBypass(action)
 }
 
 // flush ends a turn: it commits every durable write the turn made (the
@@ -183,16 +244,22 @@ func (r *Reconciler) flush(now time.Time) {
 		if s.gone || s.inflight != o.action || !o.journal || s.prog.Run == nil {
 			continue
 		}
-		run := s.prog.Run
-		begins[i] = len(r.batch.Begin)
-		r.batch.Begin = append(r.batch.Begin, store.Intent{ID: intentID(run, o.action, o.req), Sequence: s.name, Run: run.ID,
-			Item: run.Item, Action: o.action, Request: o.req.Encode().String(), Created: now, State: store.IntentOpen})
+		r.saveProgress(s, now) // the run's state as the request leaves: before its intent
+		begins[i] = r.begin(s, o, now)
 	}
 	err := r.commit(now)
+	for _, e := range r.early {
+		if err != nil && !e.s.gone {
+			r.journalBypassed(e.s, e.action, fmt.Errorf("journal %s: %w", e.action, err), now)
+		}
+	}
+	clear(r.early)
+	r.early = r.early[:0]
 	if errors.Is(err, store.ErrFenced) {
 		for _, o := range box {
 			o.s.inflight = ""
 		}
+		r.batch.Begin, r.batch.Fresh = r.batch.Begin[:0], r.batch.Fresh[:0]
 		return
 	}
 	for i, o := range box {
@@ -202,7 +269,6 @@ func (r *Reconciler) flush(now time.Time) {
 		}
 		id, retry := "", false
 		if b := begins[i]; b >= 0 {
-			run := s.prog.Run
 			id = r.batch.Begin[b].ID
 			if err == nil {
 				retry = !r.batch.Fresh[b]
@@ -215,15 +281,9 @@ func (r *Reconciler) flush(now time.Time) {
 					r.markPub(s)
 					continue
 				}
-				r.setCond(s, CondStalled, true, "JournalUnavailable",
-					fmt.Sprintf("%s sent without its journal entry (%v); the write is retried", o.action, jerr), now)
-				r.log.Error("journal write failed; sending the stop anyway", "sequence", s.name, "action", o.action, "err", jerr)
-				r.safety().JournalBypass(o.action)
+				r.journalBypassed(s, o.action, jerr, now)
 			}
-			r.history(s, now, store.Event{Kind: "request", Run: run.ID, Item: run.ItemName, Action: o.action,
-				Message: fmt.Sprintf("%s campaign %d group %d", o.req.Type, o.req.CampaignDBID, o.req.GroupDBID)})
-			r.log.Info("request", "sequence", s.name, "item", run.ItemName, "action", o.action, "type", o.req.Type.String(),
-				"campaign", o.req.CampaignDBID, "group", o.req.GroupDBID)
+			r.noteRequest(s, o)
 		}
 		r.awaiting++
 		r.exec(result{seq: s.name, action: o.action, intent: id, req: o.req, sent: now, retry: retry, late: o.late, lateFrom: o.lateFrom})
