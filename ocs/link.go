@@ -39,6 +39,17 @@ type BatchPipeliner interface {
 	SendBatch(reqs []Message) (waits []func(ctx context.Context) (Message, error), errs []error)
 }
 
+// AsyncSender is a Link that writes requests in order, at once, and hands
+// each answer to a callback: no goroutine waits per request, which at
+// thousands of requests in flight is most of the cost of waiting.
+type AsyncSender interface {
+	// SendAsync calls done exactly once per request: at once for one
+	// that could not leave, or with its answer, its timeout (at most
+	// timeout, 0: the link's own) or the loss of the connection, as
+	// Request would return them. done must not block.
+	SendAsync(reqs []Message, timeout time.Duration, done func(i int, ans Message, err error))
+}
+
 // Capabilities of a link.
 type Capabilities struct {
 	// Counters: status events carry PropStatistics (dials, contacts,

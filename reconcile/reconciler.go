@@ -98,9 +98,13 @@ type Reconciler struct {
 	cfg Config
 	log *slog.Logger
 
-	results chan result
-	cmds    chan command
-	poke    chan struct{} // buffer 1: coalesced "look again"
+	// Answers come back through a queue, not a channel: a link that calls
+	// back from its reader must never block on the loop.
+	resMu    sync.Mutex
+	resQ     []result
+	resReady chan struct{} // buffer 1: coalesced "answers queued"
+	cmds     chan command
+	poke     chan struct{} // buffer 1: coalesced "look again"
 
 	// Owned by the loop goroutine.
 	seqs     map[string]*seqState
@@ -164,7 +168,7 @@ func New(cfg Config) *Reconciler {
 	r := &Reconciler{
 		cfg:          cfg,
 		log:          cfg.Logger,
-		results:      make(chan result),
+		resReady:     make(chan struct{}, 1),
 		cmds:         make(chan command),
 		poke:         make(chan struct{}, 1),
 		seqs:         map[string]*seqState{},
@@ -301,8 +305,8 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 				continue
 			}
 			r.onEvent(ev, time.Now())
-		case res := <-r.results:
-			r.onResult(res, time.Now())
+		case <-r.resReady:
+			r.takeResults()
 		case c := <-r.cmds:
 			r.onCommand(c, time.Now())
 			continue // the command's own turn ran (onCommand)
@@ -332,16 +336,18 @@ func (r *Reconciler) gather(events <-chan ocs.Message) <-chan ocs.Message {
 			timer.Stop()
 		}
 	}()
-	for range maxGather {
-		select {
-		case res := <-r.results:
-			r.onResult(res, time.Now())
+	for n := 0; n < maxGather; {
+		if k := r.takeResults(); k > 0 {
+			n += k
 			continue
+		}
+		select {
 		case ev, ok := <-events:
 			if !ok {
 				return nil
 			}
 			r.onEvent(ev, time.Now())
+			n++
 			continue
 		default:
 		}
@@ -353,18 +359,42 @@ func (r *Reconciler) gather(events <-chan ocs.Message) <-chan ocs.Message {
 			deadline = timer.C
 		}
 		select {
-		case res := <-r.results:
-			r.onResult(res, time.Now())
+		case <-r.resReady:
 		case ev, ok := <-events:
 			if !ok {
 				return nil
 			}
 			r.onEvent(ev, time.Now())
+			n++
 		case <-deadline:
 			return events
 		}
 	}
 	return events
+}
+
+// queueResult hands an answer to the loop; it never blocks.
+func (r *Reconciler) queueResult(res result) {
+	r.resMu.Lock()
+	r.resQ = append(r.resQ, res)
+	r.resMu.Unlock()
+	select {
+	case r.resReady <- struct{}{}:
+	default:
+	}
+	r.inflight.Done()
+}
+
+// takeResults applies the answers queued so far and says how many.
+func (r *Reconciler) takeResults() int {
+	r.resMu.Lock()
+	q := r.resQ
+	r.resQ = nil
+	r.resMu.Unlock()
+	for _, res := range q {
+		r.onResult(res, time.Now())
+	}
+	return len(q)
 }
 
 func (r *Reconciler) onEvent(ev ocs.Message, now time.Time) {
@@ -382,9 +412,10 @@ func (r *Reconciler) drain() {
 	go func() { r.inflight.Wait(); close(done) }()
 	for {
 		select {
-		case res := <-r.results:
-			r.onResult(res, time.Now())
+		case <-r.resReady:
+			r.takeResults()
 		case <-done:
+			r.takeResults()
 			// The answers' outcomes; nothing is sent any more.
 			clear(r.outbox)
 			r.outbox = r.outbox[:0]

@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,7 +56,9 @@ func (r *Reconciler) sendLoop(stop <-chan struct{}) {
 			if len(batch) == 0 {
 				break
 			}
-			if bp, ok := r.cfg.Link.(ocs.BatchPipeliner); ok {
+			if as, ok := r.cfg.Link.(ocs.AsyncSender); ok {
+				r.dispatchAsync(as, batch)
+			} else if bp, ok := r.cfg.Link.(ocs.BatchPipeliner); ok {
 				r.dispatchBatch(bp, batch)
 			} else {
 				for i := range batch {
@@ -73,8 +77,7 @@ func (r *Reconciler) dispatch(res result) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
 	deliver := func() {
 		cancel()
-		r.results <- res
-		r.inflight.Done()
+		r.queueResult(res)
 	}
 	if p, ok := r.cfg.Link.(ocs.Pipeliner); ok {
 		wait, err := p.Send(res.req)
@@ -99,6 +102,26 @@ func (r *Reconciler) dispatch(res result) {
 	}()
 }
 
+// dispatchAsync writes a turn's requests with one write and takes their
+// answers by callback (ocs.AsyncSender): no goroutine per request.
+func (r *Reconciler) dispatchAsync(as ocs.AsyncSender, batch []result) {
+	reqs := make([]ocs.Message, len(batch))
+	sent := time.Now()
+	held := slices.Clone(batch) // batch is reused by the send loop
+	for i := range held {
+		reqs[i] = held[i].req
+		held[i].sent = sent
+	}
+	as.SendAsync(reqs, r.cfg.RequestTimeout, func(i int, ans ocs.Message, err error) {
+		res := held[i]
+		res.ans, res.err = ans, err
+		if !errors.Is(err, ocs.ErrNotSent) && !errors.Is(err, ocs.ErrInvalidRequest) { // it left
+			r.observeLateness(res)
+		}
+		r.queueResult(res)
+	})
+}
+
 // dispatchBatch writes a turn's requests with one write (ocs.BatchPipeliner).
 func (r *Reconciler) dispatchBatch(bp ocs.BatchPipeliner, batch []result) {
 	reqs := make([]ocs.Message, len(batch))
@@ -113,8 +136,7 @@ func (r *Reconciler) dispatchBatch(bp ocs.BatchPipeliner, batch []result) {
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
 		deliver := func() {
 			cancel()
-			r.results <- res
-			r.inflight.Done()
+			r.queueResult(res)
 		}
 		if errs[i] != nil {
 			res.err = errs[i]

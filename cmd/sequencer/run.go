@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -188,16 +189,20 @@ func runDaemon(parent context.Context, f runFlags, log *slog.Logger, lf *logFile
 	// others, and run returns that error once they have wound down, so a
 	// fatal error ends the process instead of leaving it half alive.
 	g := newGroup(parent)
+	// The loop starts first: reading back every sequence's progress runs
+	// while the specs are parsed, which at 100,000 sequences is seconds.
+	d.buildReconciler()
+	snaps := make(chan specs.Snapshot)
+	g.Go(func(ctx context.Context) error { return d.rec.Run(ctx, snaps) })
 	if err := d.watchSpecs(g, hup, lf); err != nil {
 		g.fail(err)
 		return g.wait()
 	}
-	d.buildReconciler()
 	if err := d.buildAPI(token); err != nil {
 		g.fail(err)
 		return g.wait()
 	}
-	d.start(g)
+	d.start(g, snaps)
 	return d.wait(g)
 }
 
@@ -244,7 +249,11 @@ func (d *daemon) openStore() error {
 // watchSpecs starts the spec watcher, and the SIGHUP handler that makes it
 // read every file again.
 func (d *daemon) watchSpecs(g *group, hup <-chan os.Signal, lf *logFile) error {
+	// The first load parses every file at once: a burst of allocation
+	// that the collector need not chase at its usual pace.
+	old := debug.SetGCPercent(400)
 	w, err := specs.NewWatcher(g.ctx, d.f.specsDir, specs.WatchOptions{Logger: d.log, MaxFileBytes: int64(d.f.maxSpec), Overlap: schedule.RunsOverlap})
+	debug.SetGCPercent(old)
 	if err != nil {
 		return fmt.Errorf("watch specs %s: %w", d.f.specsDir, err)
 	}
@@ -296,10 +305,9 @@ func (d *daemon) buildAPI(token string) error {
 	return nil
 }
 
-// start runs everything on g: the snapshot fan-out, history pruning, the
-// store watch, the DNC lists, the API and the loop.
-func (d *daemon) start(g *group) {
-	snaps := make(chan specs.Snapshot)
+// start runs the rest on g: the snapshot fan-out to the loop (already
+// running), history pruning, the store watch, the DNC lists and the API.
+func (d *daemon) start(g *group, snaps chan specs.Snapshot) {
 	dncSnaps := make(chan specs.Snapshot, 1) // the latest only
 	g.Go(func(ctx context.Context) error { d.fanOut(ctx, snaps, dncSnaps); return nil })
 	g.Go(func(ctx context.Context) error {
@@ -314,7 +322,6 @@ func (d *daemon) start(g *group) {
 		g.Go(func(ctx context.Context) error { return serve(ctx, d.srv, d.ln) })
 		d.log.Info("api listening", "addr", d.ln.Addr().String())
 	}
-	g.Go(func(ctx context.Context) error { return d.rec.Run(ctx, snaps) })
 	d.log.Info("sequencer running", "specs", d.f.specsDir, "data", d.dbPath, "ocs", d.f.ocsURL, "link", d.id.String())
 }
 

@@ -80,6 +80,11 @@ func Dial(addr string, opts Options) *Client {
 type waiter struct {
 	ch      chan ocs.Message
 	collect bool
+	// cb, when set, takes the answer instead of ch (ok false: the
+	// connection was lost); whoever removes the waiter from pending
+	// calls it, exactly once.
+	cb    func(m ocs.Message, ok bool)
+	timer *time.Timer
 }
 
 // Up reports whether the connection is established.
@@ -132,11 +137,20 @@ func (c *Client) loop() {
 		conn.Close()
 		c.mu.Lock()
 		c.conn = nil
+		var lost []*waiter
 		for ref, w := range c.pending {
-			close(w.ch) // a closed channel means "disconnected"
+			if w.cb != nil {
+				lost = append(lost, w)
+			} else {
+				close(w.ch) // a closed channel means "disconnected"
+			}
 			delete(c.pending, ref)
 		}
 		c.mu.Unlock()
+		for _, w := range lost {
+			w.timer.Stop()
+			w.cb(ocs.Message{}, false)
+		}
 		c.notify(ocs.LinkDown)
 		if c.ctx.Err() != nil {
 			return
@@ -178,6 +192,11 @@ func (c *Client) read(conn *Conn) error {
 				delete(c.pending, m.ReferenceID)
 			}
 			c.mu.Unlock()
+			if ok && w.cb != nil {
+				w.timer.Stop()
+				w.cb(m, true)
+				continue
+			}
 			if ok {
 				select {
 				case w.ch <- m:
@@ -255,6 +274,85 @@ func (c *Client) SendBatch(reqs []ocs.Message) (waits []func(ctx context.Context
 		waits[i] = func(ctx context.Context) (ocs.Message, error) { return c.await(ctx, req, ref, w, after) }
 	}
 	return waits, errs
+}
+
+// SendAsync writes reqs in order with one write and calls done once per
+// request, without a goroutine each: at once for one that could not
+// leave, from the reader when its answer arrives, on timeout, or when the
+// connection is lost (ocs.AsyncSender). done must not block.
+func (c *Client) SendAsync(reqs []ocs.Message, timeout time.Duration, done func(i int, ans ocs.Message, err error)) {
+	if timeout <= 0 || timeout > c.opts.RequestTimeout {
+		timeout = c.opts.RequestTimeout
+	}
+	after := c.recv.Mark()
+	var out []ocs.Message
+	var refs []int32
+	var idx []int
+	c.mu.Lock()
+	conn := c.conn
+	var early []func()
+	for i, req := range reqs {
+		switch {
+		case req.Validate() != nil:
+			err := req.Validate()
+			early = append(early, func() { done(i, ocs.Message{}, err) })
+			continue
+		case c.ctx.Err() != nil:
+			early = append(early, func() { done(i, ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)) })
+			continue
+		case conn == nil:
+			early = append(early, func() {
+				done(i, ocs.Message{}, fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent))
+			})
+			continue
+		}
+		ref, w := c.register(false)
+		w.cb = func(m ocs.Message, ok bool) {
+			if !ok {
+				done(i, ocs.Message{}, c.lost(req))
+				return
+			}
+			m.After = after
+			done(i, m, m.AnswerError(req.Type))
+		}
+		w.timer = time.AfterFunc(timeout, func() {
+			if c.take(ref, w) {
+				done(i, ocs.Message{}, c.noAnswer(req, timeout))
+			}
+		})
+		out = append(out, req.WithReference(ref))
+		refs = append(refs, ref)
+		idx = append(idx, i)
+	}
+	c.mu.Unlock()
+	for _, f := range early {
+		f()
+	}
+	if len(out) == 0 {
+		return
+	}
+	if err := conn.SendAll(out); err != nil {
+		for k, ref := range refs {
+			c.mu.Lock()
+			w := c.pending[ref]
+			c.mu.Unlock()
+			if w != nil && c.take(ref, w) {
+				w.timer.Stop()
+				done(idx[k], ocs.Message{}, fmt.Errorf("%s: %w: %v", reqs[idx[k]].Type, ocs.ErrDisconnected, err))
+			}
+		}
+	}
+}
+
+// take removes waiter w of ref from pending; false if someone else did.
+func (c *Client) take(ref int32, w *waiter) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending[ref] != w {
+		return false
+	}
+	delete(c.pending, ref)
+	return true
 }
 
 // await waits for the answer to request ref.

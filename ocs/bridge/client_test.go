@@ -471,3 +471,61 @@ func TestCloseStopsAClientThatIsBackingOff(t *testing.T) {
 		}
 	})
 }
+
+func TestSendAsyncCallsBackOncePerRequestWithItsAnswerItsTimeoutOrTheLostConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		c, p := connect(t, f, bridge.Options{RequestTimeout: 3 * time.Second})
+		defer c.Close()
+		type call struct {
+			ans ocs.Message
+			err error
+			at  time.Duration
+		}
+		var mu sync.Mutex
+		calls := map[int][]call{}
+		start := time.Now()
+		done := func(i int, ans ocs.Message, err error) {
+			mu.Lock()
+			calls[i] = append(calls[i], call{ans, err, time.Since(start)})
+			mu.Unlock()
+		}
+		// Three requests in one write: the first is answered, the second
+		// never, the third is invalid and never leaves.
+		bad := ocs.NewGetCampaignStatus(target(103))
+		bad.Type = ocs.EvCampaignStatus
+		// (From a goroutine: net.Pipe's write waits for the reader.)
+		go c.SendAsync([]ocs.Message{ocs.NewGetCampaignStatus(target(101)), ocs.NewGetCampaignStatus(target(102)), bad}, 0, done)
+		first, second := p.read(t), p.read(t)
+		if first.CampaignDBID != 101 || second.CampaignDBID != 102 {
+			t.Fatalf("requests left as %d, %d; want 101, 102 in order", first.CampaignDBID, second.CampaignDBID)
+		}
+		p.write(t, ocs.NewAnswer(first, ocs.EvCampaignStatus))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		// A fourth is in flight when the connection drops.
+		go c.SendAsync([]ocs.Message{ocs.NewGetCampaignStatus(target(104))}, 0, func(_ int, ans ocs.Message, err error) { done(3, ans, err) })
+		p.read(t)
+		p.Close()
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range 4 {
+			if len(calls[i]) != 1 {
+				t.Fatalf("request %d called back %d times, want once: %+v", i, len(calls[i]), calls[i])
+			}
+		}
+		if calls[0][0].err != nil || calls[0][0].ans.Type != ocs.EvCampaignStatus {
+			t.Errorf("answered request: %+v", calls[0][0])
+		}
+		if !errors.Is(calls[1][0].err, ocs.ErrTimeout) || calls[1][0].at != 3*time.Second {
+			t.Errorf("unanswered request: %v after %s, want a timeout after 3s", calls[1][0].err, calls[1][0].at)
+		}
+		if !errors.Is(calls[2][0].err, ocs.ErrInvalidRequest) {
+			t.Errorf("invalid request: %v, want ErrInvalidRequest", calls[2][0].err)
+		}
+		if !errors.Is(calls[3][0].err, ocs.ErrDisconnected) {
+			t.Errorf("request on a lost connection: %v, want ErrDisconnected", calls[3][0].err)
+		}
+	})
+}
