@@ -22,23 +22,6 @@ type Link interface {
 	Close() error
 }
 
-// Pipeliner is a Link that can send a request and await its answer apart:
-// one goroutine writes requests in the order decided while their answers
-// are awaited together (matched by reference id), so a burst neither
-// serialises on round trips nor leaves in a scrambled order.
-type Pipeliner interface {
-	// Send writes req, or fails as Request would without waiting; wait
-	// returns the answer as Request would.
-	Send(req Message) (wait func(ctx context.Context) (Message, error), err error)
-}
-
-// BatchPipeliner is a Pipeliner that writes several requests, in order,
-// at once: a burst costs one write, not one per request.
-type BatchPipeliner interface {
-	// SendBatch is Send for each request; errs[i] is request i's.
-	SendBatch(reqs []Message) (waits []func(ctx context.Context) (Message, error), errs []error)
-}
-
 // AsyncSender is a Link that writes requests in order, at once, and hands
 // each answer to a callback: no goroutine waits per request, which at
 // thousands of requests in flight is most of the cost of waiting.

@@ -116,9 +116,11 @@ func (l *journaledLink) check(req ocs.Message) {
 	}
 }
 
-func (l *journaledLink) Send(req ocs.Message) (func(context.Context) (ocs.Message, error), error) {
-	l.check(req)
-	return l.Client.Send(req)
+func (l *journaledLink) SendAsync(reqs []ocs.Message, timeout time.Duration, done func(int, ocs.Message, error)) {
+	for _, req := range reqs {
+		l.check(req)
+	}
+	l.Client.SendAsync(reqs, timeout, done)
 }
 
 func (l *journaledLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {

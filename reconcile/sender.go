@@ -58,8 +58,6 @@ func (r *Reconciler) sendLoop(stop <-chan struct{}) {
 			}
 			if as, ok := r.cfg.Link.(ocs.AsyncSender); ok {
 				r.dispatchAsync(as, batch)
-			} else if bp, ok := r.cfg.Link.(ocs.BatchPipeliner); ok {
-				r.dispatchBatch(bp, batch)
 			} else {
 				for i := range batch {
 					r.dispatch(batch[i])
@@ -70,35 +68,18 @@ func (r *Reconciler) sendLoop(stop <-chan struct{}) {
 	}
 }
 
-// dispatch writes one request and leaves a goroutine waiting for its
-// answer. The send time is taken when the request has left: it is what
-// the lateness metrics and an item's start are measured by.
+// dispatch hands one request to a link that cannot send asynchronously
+// (OCS HTTP: one call per request) on a goroutine of its own. The send
+// time is taken as it is handed over: it is what the lateness metrics and
+// an item's start are measured by.
 func (r *Reconciler) dispatch(res result) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
-	deliver := func() {
-		cancel()
-		r.queueResult(res)
-	}
-	if p, ok := r.cfg.Link.(ocs.Pipeliner); ok {
-		wait, err := p.Send(res.req)
-		res.sent = time.Now()
-		if err != nil {
-			res.err = err
-			go deliver()
-			return
-		}
-		r.observeLateness(res)
-		go func() {
-			res.ans, res.err = wait(ctx)
-			deliver()
-		}()
-		return
-	}
 	res.sent = time.Now()
 	r.observeLateness(res)
 	go func() {
+		defer cancel()
 		res.ans, res.err = r.cfg.Link.Request(ctx, res.req)
-		deliver()
+		r.queueResult(res)
 	}()
 }
 
@@ -120,36 +101,6 @@ func (r *Reconciler) dispatchAsync(as ocs.AsyncSender, batch []result) {
 		}
 		r.queueResult(res)
 	})
-}
-
-// dispatchBatch writes a turn's requests with one write (ocs.BatchPipeliner).
-func (r *Reconciler) dispatchBatch(bp ocs.BatchPipeliner, batch []result) {
-	reqs := make([]ocs.Message, len(batch))
-	for i := range batch {
-		reqs[i] = batch[i].req
-	}
-	waits, errs := bp.SendBatch(reqs)
-	sent := time.Now()
-	for i := range batch {
-		res := batch[i]
-		res.sent = sent
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
-		deliver := func() {
-			cancel()
-			r.queueResult(res)
-		}
-		if errs[i] != nil {
-			res.err = errs[i]
-			go deliver()
-			continue
-		}
-		r.observeLateness(res)
-		wait := waits[i]
-		go func() {
-			res.ans, res.err = wait(ctx)
-			deliver()
-		}()
-	}
 }
 
 // observeLateness measures a run's start from its scheduled instant to the

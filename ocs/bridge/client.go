@@ -216,64 +216,12 @@ func (c *Client) read(conn *Conn) error {
 
 // Request sends req and waits for its answer.
 func (c *Client) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
-	wait, err := c.Send(req)
+	after := c.recv.Mark()
+	ref, w, err := c.send(req, false)
 	if err != nil {
 		return ocs.Message{}, err
 	}
-	return wait(ctx)
-}
-
-// Send writes req to OCS and returns at once; wait blocks for its answer.
-// Requests written by one goroutine leave in that order while their
-// answers are awaited together, matched by reference id (ocs.Pipeliner).
-func (c *Client) Send(req ocs.Message) (wait func(ctx context.Context) (ocs.Message, error), err error) {
-	waits, errs := c.SendBatch([]ocs.Message{req})
-	return waits[0], errs[0]
-}
-
-// SendBatch is Send for several requests, written in order with one
-// write (ocs.BatchPipeliner). errs[i] is req i's failure to leave.
-func (c *Client) SendBatch(reqs []ocs.Message) (waits []func(ctx context.Context) (ocs.Message, error), errs []error) {
-	waits, errs = make([]func(context.Context) (ocs.Message, error), len(reqs)), make([]error, len(reqs))
-	after := c.recv.Mark()
-	refs := make([]int32, len(reqs))
-	ws := make([]*waiter, len(reqs))
-	var out []ocs.Message
-	var sent []int
-	c.mu.Lock()
-	conn := c.conn
-	for i, req := range reqs {
-		if err := req.Validate(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if c.ctx.Err() != nil {
-			errs[i] = fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
-			continue
-		}
-		if conn == nil {
-			errs[i] = fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent)
-			continue
-		}
-		refs[i], ws[i] = c.register(false)
-		out = append(out, req.WithReference(refs[i]))
-		sent = append(sent, i)
-	}
-	c.mu.Unlock()
-	if len(out) > 0 {
-		if err := conn.SendAll(out); err != nil {
-			for _, i := range sent {
-				c.forget(refs[i])
-				errs[i] = fmt.Errorf("%s: %w: %v", reqs[i].Type, ocs.ErrDisconnected, err)
-			}
-			return waits, errs
-		}
-	}
-	for _, i := range sent {
-		req, ref, w := reqs[i], refs[i], ws[i]
-		waits[i] = func(ctx context.Context) (ocs.Message, error) { return c.await(ctx, req, ref, w, after) }
-	}
-	return waits, errs
+	return c.await(ctx, req, ref, w, after)
 }
 
 // SendAsync writes reqs in order with one write and calls done once per
