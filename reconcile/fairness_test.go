@@ -92,6 +92,27 @@ func newGatedRig(t *testing.T, cfg ocssim.Config, seed func(st *store.Store)) *g
 	return g
 }
 
+// outage takes OCS away from the instant from, for d: connections are
+// refused and the current one is dropped.
+func (g *gatedRig) outage(from time.Time, d time.Duration) {
+	time.Sleep(time.Until(from))
+	g.down.Store(true)
+	g.sim.Disconnect()
+	time.Sleep(d)
+	g.down.Store(false)
+}
+
+// oneShot is sequence "evening": one item on campaign 1000, group 5000,
+// starting at t0.
+func oneShot(t0 time.Time, stop specs.StopAt) specs.Snapshot {
+	it := item("only", 1000, ocs.DialModeProgress)
+	it.GroupDBID = 5000
+	it.StopAt = stop
+	s := seq("evening", it)
+	s.Start.At = t0
+	return specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+}
+
 func TestABurstAfterARestartLeavesInTheOrderItFellDueThenByName(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
@@ -140,18 +161,10 @@ func TestStartLatenessRunsUntilTheRunsFirstRequestLeftNotUntilTheRunWasDecided(t
 		time.Sleep(time.Until(t0.Add(-time.Minute)))
 		g := newGatedRig(t, burstConfig(1), nil)
 		synctest.Wait()
-		it := item("only", 1000, ocs.DialModeProgress)
-		it.GroupDBID = 5000
-		s := seq("evening", it)
-		s.Start.At = t0
-		g.snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+		g.snaps <- oneShot(t0, specs.StopAt{})
 		// OCS goes away just before the start and is back 4 s after it:
 		// the run starts on time, its first request leaves 4 s late.
-		time.Sleep(time.Until(t0.Add(-2 * time.Second)))
-		g.down.Store(true)
-		g.sim.Disconnect()
-		time.Sleep(time.Until(t0.Add(4 * time.Second)))
-		g.down.Store(false)
+		g.outage(t0.Add(-2*time.Second), 6*time.Second)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		start, _ := g.m.got()
@@ -170,23 +183,14 @@ func TestStopLatenessRunsFromTheStopTimeUntilStopDialingLeft(t *testing.T) {
 		time.Sleep(time.Until(t0.Add(-time.Minute)))
 		g := newGatedRig(t, burstConfig(1), nil)
 		synctest.Wait()
-		it := item("only", 1000, ocs.DialModeProgress)
-		it.GroupDBID = 5000
-		it.StopAt.Time = after(10 * time.Minute)
-		s := seq("evening", it)
-		s.Start.At = t0
-		g.snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+		g.snaps <- oneShot(t0, specs.StopAt{Time: after(10 * time.Minute)})
 		time.Sleep(time.Until(t0.Add(5 * time.Minute)))
 		synctest.Wait()
 		if !g.sim.Dialing(1000, 5000) {
 			t.Fatal("the item is not dialing")
 		}
 		// The link is down from just before the stop time until 3 s after.
-		time.Sleep(time.Until(t0.Add(10*time.Minute - time.Second)))
-		g.down.Store(true)
-		g.sim.Disconnect()
-		time.Sleep(4 * time.Second)
-		g.down.Store(false)
+		g.outage(t0.Add(10*time.Minute-time.Second), 4*time.Second)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		_, stop := g.m.got()
@@ -203,11 +207,7 @@ func TestASequenceWaitingForItsNextStartIsNotLookedAtEveryResync(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := newGatedRig(t, burstConfig(1), nil)
 		synctest.Wait()
-		it := item("only", 1000, ocs.DialModeProgress)
-		it.GroupDBID = 5000
-		s := seq("next-week", it)
-		s.Start.At = time.Now().Add(7 * 24 * time.Hour)
-		g.snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+		g.snaps <- oneShot(time.Now().Add(7*24*time.Hour), specs.StopAt{})
 		synctest.Wait()
 		before := g.m.passes.Load()
 		time.Sleep(2 * time.Hour)
@@ -263,12 +263,7 @@ func stopWhileTheDiskHangs(t *testing.T, fences bool) (stops int) {
 		snaps := make(chan specs.Snapshot, 1)
 		done := make(chan error, 1)
 		go func() { done <- r.Run(ctx, snaps) }()
-		it := item("only", 1000, ocs.DialModeProgress)
-		it.GroupDBID = 5000
-		it.StopAt.Time = after(10 * time.Minute)
-		s := seq("evening", it)
-		s.Start.At = t0
-		snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+		snaps <- oneShot(t0, specs.StopAt{Time: after(10 * time.Minute)})
 		time.Sleep(time.Until(t0.Add(10*time.Minute - 3*time.Second)))
 		synctest.Wait()
 		if !sim.Dialing(1000, 5000) {
