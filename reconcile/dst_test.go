@@ -837,6 +837,8 @@ var dstKnownSeeds = []struct {
 	{"late-start-answer-pushes-a-time-stop-to-tomorrow", "I3:", []int64{34}},
 	{"restart-after-reload-taken-for-depletion", "I5:", []int64{3512}},
 	{"ocs-engine-restart-after-an-item-change-repeats-an-item", "I5:", []int64{4591}},
+	{"late-poll-answer-dated-on-arrival-spaces-polls-past-a-count-stop", "I3:", []int64{2511}},
+	{"simulator-reports-running-after-an-unload", "I1:", []int64{1116, 4169}},
 }
 
 func TestDSTKnownSeedsKeepTheInvariants(t *testing.T) {

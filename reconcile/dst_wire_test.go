@@ -236,6 +236,46 @@ func (l *dstLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 	return ans, err
 }
 
+// SendAsync is the path the loop takes on a bridge link; it keeps
+// Request's rules: a dead process sends nothing (its requests fail only
+// after their timeout, so a crashed loop does not look like a spinning
+// one), and a loop that sends hundreds of requests at one instant is
+// reported as spinning.
+func (l *dstLink) SendAsync(reqs []ocs.Message, timeout time.Duration, done func(int, ocs.Message, error)) {
+	if l.dead() {
+		for i := range reqs {
+			time.AfterFunc(timeout, func() { done(i, ocs.Message{}, errDSTCrashed) })
+		}
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	if now.Equal(l.at) {
+		l.n += len(reqs)
+	} else {
+		l.at, l.n = now, len(reqs)-1
+	}
+	n := l.n
+	report := n >= dstSpin && !l.reported
+	if report {
+		l.reported = true
+	}
+	last := l.last
+	l.mu.Unlock()
+	if report {
+		l.spun(now, n, reqs[0], last)
+	}
+	if n >= dstSpin {
+		time.Sleep(100 * time.Millisecond)
+	}
+	l.Client.SendAsync(reqs, timeout, func(i int, ans ocs.Message, err error) {
+		l.mu.Lock()
+		l.last = err
+		l.mu.Unlock()
+		done(i, ans, err)
+	})
+}
+
 // errDSTCrashed is what a store answers once the process "died".
 var errDSTCrashed = errors.New("dst: the daemon crashed")
 

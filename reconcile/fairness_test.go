@@ -296,3 +296,31 @@ func TestWithAStoreThatFencesAStopWaitsForTheCommitThatProvesLeadership(t *testi
 		t.Errorf("%d StopDialing sent before the fenced commit, want 0: a deposed leader would stop the new leader's item", n)
 	}
 }
+
+func TestAPollWhoseAnswerOCSDropsIsGivenUpWithinSecondsNotTheRequestTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+		time.Sleep(time.Until(t0.Add(-time.Minute)))
+		cfg := burstConfig(1)
+		cfg.Rates = ocssim.Default().Rates
+		g := newGatedRig(t, cfg, nil)
+		synctest.Wait()
+		// Predictive dials 10 a second; the limit is 200 dials, 20 s in.
+		it := item("only", 1000, ocs.DialModePredict)
+		it.GroupDBID = 5000
+		it.StopAt.Dials = 200
+		s := seq("evening", it)
+		s.Start.At = t0
+		g.snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{s.Name: rehash(s)}}
+		time.Sleep(time.Until(t0.Add(14 * time.Second)))
+		synctest.Wait()
+		// The next poll's answer is lost 15 s into the item.
+		g.sim.DropAnswers(1)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		_, st := g.sim.Stats(1000, 5000)
+		if st.Dials > 215 {
+			t.Errorf("OCS dialed %d against a limit of 200: a dropped poll answer left the item unwatched for the whole request timeout", st.Dials)
+		}
+	})
+}

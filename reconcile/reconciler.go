@@ -203,6 +203,8 @@ type observation struct {
 	has      bool // stats present
 	at       time.Time
 	since    time.Time // when status last changed
+	// sampledAt: when the counters in stats were taken, at the earliest.
+	sampledAt time.Time
 	// Rates from the last two counter samples, per second: they pace the
 	// polls of count-bound items.
 	dialRate, contactRate float64
@@ -223,6 +225,7 @@ type result struct {
 	// lateness metrics measure it (the run's first request, a time stop).
 	late     string
 	lateFrom time.Time
+	timeout  time.Duration // 0: Config.RequestTimeout
 	// retry: the journal already held this intent, so an earlier attempt
 	// of the very same step may have reached OCS. Only then do
 	// AlreadyLoaded/AlreadyStarted mean "ours".

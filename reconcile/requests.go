@@ -44,7 +44,24 @@ func (r *Reconciler) sendSimple(s *seqState, now time.Time, action string, req o
 
 // sendStatus polls OCS. Polls change nothing, so they are not journaled.
 func (r *Reconciler) sendStatus(s *seqState, now time.Time, t ocs.Target) time.Time {
-	return r.send(s, now, actStatus, ocs.NewGetCampaignStatus(t), false)
+	next := r.send(s, now, actStatus, ocs.NewGetCampaignStatus(t), false)
+	if n := len(r.outbox); n > 0 && r.outbox[n-1].s == s && r.outbox[n-1].action == actStatus {
+		r.outbox[n-1].timeout = r.pollTimeout(s)
+	}
+	return next
+}
+
+// pollTimeout bounds a status poll of a dialing item with a count stop by
+// a few of its round trips (at least a second) rather than the request
+// timeout: while a poll is out the item is watched by nobody, and an
+// answer OCS dropped would otherwise leave it dialing for ten seconds past
+// its limit. An answer later than that still arrives, as an event.
+func (r *Reconciler) pollTimeout(s *seqState) time.Duration {
+	run := s.prog.Run
+	if run == nil || run.ItemState != stDialing || !countStops(r.currentItem(s)) {
+		return 0
+	}
+	return min(max(4*s.pollRTT, time.Second), r.cfg.RequestTimeout)
 }
 
 // intentID keys an action deterministically: a retry or a restart computes
@@ -110,6 +127,7 @@ type outgoing struct {
 	journal  bool
 	late     string
 	lateFrom time.Time
+	timeout  time.Duration // 0: the request timeout
 }
 
 // dueAt is when the request fell due: the instant it is late against, or
@@ -286,7 +304,7 @@ func (r *Reconciler) flush(now time.Time) {
 			r.noteRequest(s, o)
 		}
 		r.awaiting++
-		r.exec(result{seq: s.name, action: o.action, intent: id, req: o.req, sent: now, retry: retry, late: o.late, lateFrom: o.lateFrom})
+		r.exec(result{seq: s.name, action: o.action, intent: id, req: o.req, sent: now, retry: retry, late: o.late, lateFrom: o.lateFrom, timeout: o.timeout})
 	}
 	r.batch.Begin, r.batch.Fresh = r.batch.Begin[:0], r.batch.Fresh[:0]
 }
@@ -483,7 +501,7 @@ func (r *Reconciler) onStatus(s *seqState, res result, oe *ocs.OCSError, now tim
 		// old, and a stop takes at most that long to arrive.
 		s.pollRTT = now.Sub(res.sent)
 		s.ocsBounced = false
-		r.observe(res.ans, now, false)
+		r.observeSampled(res.ans, now, res.sent, false)
 		if c := s.conds[CondStalled]; c != nil && c.Reason == "StatusUnavailable" {
 			r.setCond(s, CondStalled, false, "", "", now)
 		}
@@ -665,6 +683,15 @@ func stateOf(s *seqState) string {
 // observe records what OCS says about a campaign group (or an OCS-side
 // sequence) and wakes the sequence that owns it.
 func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
+	r.observeSampled(m, now, now, unsolicited)
+}
+
+// observeSampled is observe for counters that may be older than now: a
+// poll's answer carries counters OCS took somewhere between the request
+// and the answer. Rates are dated at sampled, the earliest they can be
+// from, so a late answer never makes the list look slower than it dials
+// (which would space the polls out past a count stop).
+func (r *Reconciler) observeSampled(m ocs.Message, now, sampled time.Time, unsolicited bool) {
 	if m.Type == ocs.EvError || m.Has&ocs.AttrGroup == 0 {
 		return
 	}
@@ -703,7 +730,7 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 			o.depleted = false
 		}
 	}
-	prevAt := o.at
+	prevSampled := o.sampledAt
 	o.stale = false
 	o.known, o.status, o.at = true, st, now
 	if m.Has&ocs.AttrDialMode != 0 {
@@ -711,7 +738,8 @@ func (r *Reconciler) observe(m ocs.Message, now time.Time, unsolicited bool) {
 	}
 	o.rates = keptRates(o.rates, m.Rates, st)
 	if stats, has := m.Stats(); has && st != ocs.StatusNotLoaded {
-		o.sample(stats, now.Sub(prevAt), now)
+		o.sample(stats, sampled.Sub(prevSampled), sampled)
+		o.sampledAt = sampled
 		o.stats, o.has = stats, true
 		if stats.RecordsLeft == 0 {
 			o.depleted = true

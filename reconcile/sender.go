@@ -73,7 +73,7 @@ func (r *Reconciler) sendLoop(stop <-chan struct{}) {
 // time is taken as it is handed over: it is what the lateness metrics and
 // an item's start are measured by.
 func (r *Reconciler) dispatch(res result) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeoutOf(res))
 	res.sent = time.Now()
 	r.observeLateness(res)
 	go func() {
@@ -86,21 +86,37 @@ func (r *Reconciler) dispatch(res result) {
 // dispatchAsync writes a turn's requests with one write and takes their
 // answers by callback (ocs.AsyncSender): no goroutine per request.
 func (r *Reconciler) dispatchAsync(as ocs.AsyncSender, batch []result) {
-	reqs := make([]ocs.Message, len(batch))
 	sent := time.Now()
 	held := slices.Clone(batch) // batch is reused by the send loop
-	for i := range held {
-		reqs[i] = held[i].req
-		held[i].sent = sent
-	}
-	as.SendAsync(reqs, r.cfg.RequestTimeout, func(i int, ans ocs.Message, err error) {
-		res := held[i]
-		res.ans, res.err = ans, err
-		if !errors.Is(err, ocs.ErrNotSent) && !errors.Is(err, ocs.ErrInvalidRequest) { // it left
-			r.observeLateness(res)
+	// One call per run of requests with the same timeout, in order.
+	for from := 0; from < len(held); {
+		to := from + 1
+		for to < len(held) && r.timeoutOf(held[to]) == r.timeoutOf(held[from]) {
+			to++
 		}
-		r.queueResult(res)
-	})
+		run := held[from:to]
+		reqs := make([]ocs.Message, len(run))
+		for i := range run {
+			run[i].sent = sent
+			reqs[i] = run[i].req
+		}
+		as.SendAsync(reqs, r.timeoutOf(run[0]), func(i int, ans ocs.Message, err error) {
+			res := run[i]
+			res.ans, res.err = ans, err
+			if !errors.Is(err, ocs.ErrNotSent) && !errors.Is(err, ocs.ErrInvalidRequest) { // it left
+				r.observeLateness(res)
+			}
+			r.queueResult(res)
+		})
+		from = to
+	}
+}
+
+func (r *Reconciler) timeoutOf(res result) time.Duration {
+	if res.timeout > 0 {
+		return res.timeout
+	}
+	return r.cfg.RequestTimeout
 }
 
 // observeLateness measures a run's start from its scheduled instant to the
