@@ -39,7 +39,7 @@ func (f *fencedStore) Commit(b *store.Batch) error {
 	if err := f.refuse(); err != nil {
 		return err
 	}
-	return commitVia(f.Store, b)
+	return commitTo(f.Store, b)
 }
 
 func (f *fencedStore) BeginIntent(in store.Intent) (store.Intent, bool, error) {

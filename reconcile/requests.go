@@ -44,11 +44,7 @@ func (r *Reconciler) sendSimple(s *seqState, now time.Time, action string, req o
 
 // sendStatus polls OCS. Polls change nothing, so they are not journaled.
 func (r *Reconciler) sendStatus(s *seqState, now time.Time, t ocs.Target) time.Time {
-	next := r.send(s, now, actStatus, ocs.NewGetCampaignStatus(t), false)
-	if n := len(r.outbox); n > 0 && r.outbox[n-1].s == s && r.outbox[n-1].action == actStatus {
-		r.outbox[n-1].timeout = r.pollTimeout(s)
-	}
-	return next
+	return r.send(s, now, actStatus, ocs.NewGetCampaignStatus(t), false)
 }
 
 // pollTimeout bounds a status poll of a dialing item with a count stop by
@@ -155,6 +151,9 @@ func (r *Reconciler) send(s *seqState, now time.Time, action string, req ocs.Mes
 	s.inflight = action
 	s.nextAction, s.nextAt = action, now
 	o := outgoing{s: s, action: action, req: req, journal: journal, now: now}
+	if action == actStatus {
+		o.timeout = r.pollTimeout(s)
+	}
 	switch {
 	case !s.lateStart.IsZero():
 		o.late, o.lateFrom = lateStart, s.lateStart
@@ -239,7 +238,11 @@ func (r *Reconciler) journalBypassed(s *seqState, action string, err error, now 
 // are tried again next turn.
 func (r *Reconciler) flush(now time.Time) {
 	box := r.outbox
-	defer func() { clear(box); r.outbox = box[:0] }()
+	defer func() {
+		clear(box)
+		r.outbox = box[:0]
+		r.batch.Begin, r.batch.Fresh = r.batch.Begin[:0], r.batch.Fresh[:0]
+	}()
 	if r.fenced != nil {
 		for _, o := range box {
 			o.s.inflight = "" // deposed: the new leader owns OCS now
@@ -277,7 +280,6 @@ func (r *Reconciler) flush(now time.Time) {
 		for _, o := range box {
 			o.s.inflight = ""
 		}
-		r.batch.Begin, r.batch.Fresh = r.batch.Begin[:0], r.batch.Fresh[:0]
 		return
 	}
 	for i, o := range box {
@@ -306,7 +308,6 @@ func (r *Reconciler) flush(now time.Time) {
 		r.awaiting++
 		r.exec(result{seq: s.name, action: o.action, intent: id, req: o.req, sent: now, retry: retry, late: o.late, lateFrom: o.lateFrom, timeout: o.timeout})
 	}
-	r.batch.Begin, r.batch.Fresh = r.batch.Begin[:0], r.batch.Fresh[:0]
 }
 
 // Committer is a Store that can write one turn's writes in a single
@@ -338,11 +339,7 @@ func (r *Reconciler) commit(now time.Time) error {
 	}
 	var err error
 	n, t0 := r.batch.Len(), time.Now()
-	if c, ok := r.cfg.Store.(Committer); ok {
-		err = c.Commit(&r.batch)
-	} else {
-		err = r.commitEach()
-	}
+	err = commitTo(r.cfg.Store, &r.batch)
 	clear(r.batch.Progress)
 	r.batch.Progress = r.batch.Progress[:0]
 	r.cfg.Metrics.Commit(n, time.Since(t0), err)
@@ -353,7 +350,6 @@ func (r *Reconciler) commit(now time.Time) error {
 		err = fmt.Errorf("save progress: %w", err)
 		r.noteStore(err)
 		for _, s := range saving {
-			s.unsaved = true
 			if s.inflight == "" {
 				r.fail(s, now, "", err)
 				r.schedule(s, s.retryAt)
@@ -364,7 +360,6 @@ func (r *Reconciler) commit(now time.Time) error {
 	}
 	r.noteStore(nil)
 	for _, s := range saving {
-		s.unsaved = false
 		s.hasProg = true
 	}
 	for _, s := range r.toSave {
@@ -376,25 +371,27 @@ func (r *Reconciler) commit(now time.Time) error {
 	return nil
 }
 
-// commitEach is commit for a store without Commit: one call per write,
-// stopping at the first failure, as the loop wrote before group commit.
-func (r *Reconciler) commitEach() error {
-	b := &r.batch
+// commitTo writes b through st's Commit, or, for a store without it, one
+// call per write (one fsync each), stopping at the first failure.
+func commitTo(st Store, b *store.Batch) error {
+	if c, ok := st.(Committer); ok {
+		return c.Commit(b)
+	}
 	for _, p := range b.Progress {
-		if err := r.cfg.Store.PutProgress(p); err != nil {
+		if err := st.PutProgress(p); err != nil {
 			return err
 		}
 	}
 	b.Fresh = b.Fresh[:0]
 	for _, in := range b.Begin {
-		_, fresh, err := r.cfg.Store.BeginIntent(in)
+		_, fresh, err := st.BeginIntent(in)
 		if err != nil {
 			return err
 		}
 		b.Fresh = append(b.Fresh, fresh)
 	}
-	for _, st := range b.Settle {
-		if err := r.cfg.Store.SettleIntent(st.ID, st.State, st.Outcome, st.At); err != nil && !errors.Is(err, store.ErrUnknownIntent) {
+	for _, x := range b.Settle {
+		if err := st.SettleIntent(x.ID, x.State, x.Outcome, x.At); err != nil && !errors.Is(err, store.ErrUnknownIntent) {
 			return err
 		}
 	}

@@ -74,7 +74,6 @@ type seqState struct {
 	openIntents  []store.Intent
 	lastPoll     time.Time
 	pollRTT      time.Duration // status round trip, smoothed: how far count stops look ahead
-	unsaved      bool          // progress in memory is ahead of the store (a write failed)
 	// loadUnknown: a Load of this item left and its outcome is unknown
 	// (timeout, link lost, or a crash with its intent open). Only then may
 	// a group found loaded be this daemon's own.

@@ -244,35 +244,7 @@ func (f *failingStore) Commit(b *store.Batch) error {
 	if f.full.Load() {
 		return errDiskFull
 	}
-	return commitVia(f.Store, b)
-}
-
-// commitVia commits b through st's own Commit, or one write at a time
-// for a store without it: wrappers that inject faults keep the loop on
-// its group-commit path.
-func commitVia(st Store, b *store.Batch) error {
-	if c, ok := st.(Committer); ok {
-		return c.Commit(b)
-	}
-	for _, p := range b.Progress {
-		if err := st.PutProgress(p); err != nil {
-			return err
-		}
-	}
-	b.Fresh = b.Fresh[:0]
-	for _, in := range b.Begin {
-		_, fresh, err := st.BeginIntent(in)
-		if err != nil {
-			return err
-		}
-		b.Fresh = append(b.Fresh, fresh)
-	}
-	for _, x := range b.Settle {
-		if err := st.SettleIntent(x.ID, x.State, x.Outcome, x.At); err != nil && !errors.Is(err, store.ErrUnknownIntent) {
-			return err
-		}
-	}
-	return nil
+	return commitTo(f.Store, b)
 }
 
 func (f *failingStore) SettleIntent(id string, st store.IntentState, outcome string, at time.Time) error {
