@@ -235,23 +235,14 @@ func (c *Client) SendAsync(reqs []ocs.Message, timeout time.Duration, done func(
 	after := c.recv.Mark()
 	var out []ocs.Message
 	var refs []int32
+	var ws []*waiter
 	var idx []int
 	c.mu.Lock()
 	conn := c.conn
 	var early []func()
 	for i, req := range reqs {
-		switch {
-		case req.Validate() != nil:
-			err := req.Validate()
+		if err := c.refusal(req, conn); err != nil {
 			early = append(early, func() { done(i, ocs.Message{}, err) })
-			continue
-		case c.ctx.Err() != nil:
-			early = append(early, func() { done(i, ocs.Message{}, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)) })
-			continue
-		case conn == nil:
-			early = append(early, func() {
-				done(i, ocs.Message{}, fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent))
-			})
 			continue
 		}
 		ref, w := c.register(false)
@@ -269,8 +260,7 @@ func (c *Client) SendAsync(reqs []ocs.Message, timeout time.Duration, done func(
 			}
 		})
 		out = append(out, req.WithReference(ref))
-		refs = append(refs, ref)
-		idx = append(idx, i)
+		refs, ws, idx = append(refs, ref), append(ws, w), append(idx, i)
 	}
 	c.mu.Unlock()
 	for _, f := range early {
@@ -281,10 +271,7 @@ func (c *Client) SendAsync(reqs []ocs.Message, timeout time.Duration, done func(
 	}
 	if err := conn.SendAll(out); err != nil {
 		for k, ref := range refs {
-			c.mu.Lock()
-			w := c.pending[ref]
-			c.mu.Unlock()
-			if w != nil && c.take(ref, w) {
+			if w := ws[k]; c.take(ref, w) {
 				w.timer.Stop()
 				done(idx[k], ocs.Message{}, fmt.Errorf("%s: %w: %v", reqs[idx[k]].Type, ocs.ErrDisconnected, err))
 			}
@@ -388,17 +375,11 @@ func (c *Client) Collect(ctx context.Context, req ocs.Message, o ocs.CollectOpti
 }
 
 func (c *Client) send(req ocs.Message, collect bool) (int32, *waiter, error) {
-	if err := req.Validate(); err != nil {
-		return 0, nil, err
-	}
-	if c.ctx.Err() != nil {
-		return 0, nil, fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
-	}
 	c.mu.Lock()
 	conn := c.conn
-	if conn == nil {
+	if err := c.refusal(req, conn); err != nil {
 		c.mu.Unlock()
-		return 0, nil, fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent)
+		return 0, nil, err
 	}
 	ref, w := c.register(collect)
 	c.mu.Unlock()
@@ -407,6 +388,21 @@ func (c *Client) send(req ocs.Message, collect bool) (int32, *waiter, error) {
 		return 0, nil, fmt.Errorf("%s: %w: %v", req.Type, ocs.ErrDisconnected, err)
 	}
 	return ref, w, nil
+}
+
+// refusal says why req cannot leave on conn now (invalid, the client
+// closed, no connection), or nil.
+func (c *Client) refusal(req ocs.Message, conn *Conn) error {
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if c.ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", req.Type, ocs.ErrClosed)
+	}
+	if conn == nil {
+		return fmt.Errorf("%s: %w (%w)", req.Type, ocs.ErrDisconnected, ocs.ErrNotSent)
+	}
+	return nil
 }
 
 // register takes the next reference id and its waiter; c.mu is held.

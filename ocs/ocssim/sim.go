@@ -413,16 +413,16 @@ func (s *Sim) broadcastSince(conns []*bridge.Conn, evs []ocs.Message, mark int) 
 	s.sendMu.Lock()
 	s.mu.Unlock()
 	defer s.sendMu.Unlock()
-	for _, c := range conns {
-		for _, e := range out {
-			c.Send(e)
-		}
-	}
+	sendTo(conns, out)
 }
 
 func (s *Sim) sendAll(conns []*bridge.Conn, out []ocs.Message) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	sendTo(conns, out)
+}
+
+func sendTo(conns []*bridge.Conn, out []ocs.Message) {
 	for _, c := range conns {
 		for _, e := range out {
 			c.Send(e)
