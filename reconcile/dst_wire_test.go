@@ -207,15 +207,26 @@ func (l *dstLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 		<-ctx.Done()
 		return ocs.Message{}, errDSTCrashed
 	}
+	l.count(1, req)
+	ans, err := l.Client.Request(ctx, req)
+	l.mu.Lock()
+	l.last = err
+	l.mu.Unlock()
+	return ans, err
+}
+
+// count adds n requests sent at this instant; from dstSpin of them at one
+// instant the loop is reported as spinning (once) and slowed down.
+func (l *dstLink) count(n int, req ocs.Message) {
 	now := time.Now()
 	l.mu.Lock()
 	if now.Equal(l.at) {
-		l.n++
+		l.n += n
 	} else {
-		l.at, l.n = now, 0
+		l.at, l.n = now, n-1
 	}
-	n := l.n
-	report := n == dstSpin && !l.reported
+	total := l.n
+	report := total >= dstSpin && !l.reported
 	if report {
 		l.reported = true
 	}
@@ -224,16 +235,11 @@ func (l *dstLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, er
 	if report {
 		// What the spinning requests got, not what this one gets
 		// once slowed down.
-		l.spun(now, n, req, last)
+		l.spun(now, total, req, last)
 	}
-	if n >= dstSpin {
+	if total >= dstSpin {
 		time.Sleep(100 * time.Millisecond)
 	}
-	ans, err := l.Client.Request(ctx, req)
-	l.mu.Lock()
-	l.last = err
-	l.mu.Unlock()
-	return ans, err
 }
 
 // SendAsync is the path the loop takes on a bridge link; it keeps
@@ -248,26 +254,7 @@ func (l *dstLink) SendAsync(reqs []ocs.Message, timeout time.Duration, done func
 		}
 		return
 	}
-	now := time.Now()
-	l.mu.Lock()
-	if now.Equal(l.at) {
-		l.n += len(reqs)
-	} else {
-		l.at, l.n = now, len(reqs)-1
-	}
-	n := l.n
-	report := n >= dstSpin && !l.reported
-	if report {
-		l.reported = true
-	}
-	last := l.last
-	l.mu.Unlock()
-	if report {
-		l.spun(now, n, reqs[0], last)
-	}
-	if n >= dstSpin {
-		time.Sleep(100 * time.Millisecond)
-	}
+	l.count(len(reqs), reqs[0])
 	l.Client.SendAsync(reqs, timeout, func(i int, ans ocs.Message, err error) {
 		l.mu.Lock()
 		l.last = err

@@ -59,14 +59,17 @@ type gatedRig struct {
 	link   *bridge.Client
 }
 
-func newGatedRig(t *testing.T, cfg ocssim.Config, seed func(st *store.Store)) *gatedRig {
+// newGatedRig starts the rig; prep, when set, prepares the store and
+// returns what the loop writes to (the store itself or a wrapper).
+func newGatedRig(t *testing.T, cfg ocssim.Config, prep func(st *store.Store) Store) *gatedRig {
 	g := &gatedRig{sim: ocssim.New(cfg), m: &lateMetrics{}}
 	st, err := store.Open(filepath.Join(t.TempDir(), "sequencer.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seed != nil {
-		seed(st)
+	var loopStore Store = st
+	if prep != nil {
+		loopStore = prep(st)
 	}
 	g.st = st
 	g.link = bridge.New(func(ctx context.Context) (net.Conn, error) {
@@ -77,7 +80,7 @@ func newGatedRig(t *testing.T, cfg ocssim.Config, seed func(st *store.Store)) *g
 		go g.sim.Serve(b)
 		return a, nil
 	}, bridge.Options{Counters: true, BackoffMin: time.Second, BackoffMax: time.Second})
-	g.r = New(Config{Link: g.link, Store: st, Metrics: g.m})
+	g.r = New(Config{Link: g.link, Store: loopStore, Metrics: g.m})
 	g.snaps = make(chan specs.Snapshot, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel, g.done = cancel, make(chan error, 1)
@@ -131,10 +134,11 @@ func TestABurstAfterARestartLeavesInTheOrderItFellDueThenByName(t *testing.T) {
 			snap.Sequences[s.Name] = rehash(s)
 			progress = append(progress, store.Progress{Sequence: s.Name, SpecHash: s.Hash, Generation: 1, LastScheduled: t0.Add(-time.Hour)})
 		}
-		g := newGatedRig(t, burstConfig(n), func(st *store.Store) {
+		g := newGatedRig(t, burstConfig(n), func(st *store.Store) Store {
 			for _, p := range progress {
 				st.PutProgress(p)
 			}
+			return st
 		})
 		synctest.Wait() // connected
 		g.snaps <- snap
@@ -244,43 +248,28 @@ func stopWhileTheDiskHangs(t *testing.T, fences bool) (stops int) {
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
 		time.Sleep(time.Until(t0.Add(-time.Minute)))
-		sim := ocssim.New(burstConfig(1))
-		defer sim.Close()
-		raw, err := store.Open(filepath.Join(t.TempDir(), "sequencer.db"), store.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		st := &hangingStore{Store: raw, resume: make(chan struct{}), fences: fences}
-		link := bridge.New(func(ctx context.Context) (net.Conn, error) {
-			a, b := net.Pipe()
-			go sim.Serve(b)
-			return a, nil
-		}, bridge.Options{Counters: true, BackoffMin: time.Second})
-		defer link.Close()
-		r := New(Config{Link: link, Store: st})
-		ctx, cancel := context.WithCancel(context.Background())
-		snaps := make(chan specs.Snapshot, 1)
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx, snaps) }()
-		snaps <- oneShot(t0, specs.StopAt{Time: after(10 * time.Minute)})
+		var st *hangingStore
+		g := newGatedRig(t, burstConfig(1), func(raw *store.Store) Store {
+			st = &hangingStore{Store: raw, resume: make(chan struct{}), fences: fences}
+			return st
+		})
+		synctest.Wait()
+		g.snaps <- oneShot(t0, specs.StopAt{Time: after(10 * time.Minute)})
 		time.Sleep(time.Until(t0.Add(10*time.Minute - 3*time.Second)))
 		synctest.Wait()
-		if !sim.Dialing(1000, 5000) {
+		if !g.sim.Dialing(1000, 5000) {
 			t.Fatal("the item is not dialing")
 		}
 		st.hang.Store(true)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		for _, rec := range sim.Transcript() {
+		for _, rec := range g.sim.Transcript() {
 			if rec.Msg.Type == ocs.ReqStopDialing {
 				stops++
 			}
 		}
 		st.hang.Store(false)
-		close(st.resume)
-		cancel()
-		<-done
+		close(st.resume) // before the rig's cleanup stops a loop that may wait in Commit
 	})
 	return stops
 }
