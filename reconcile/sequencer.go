@@ -164,7 +164,7 @@ func (r *Reconciler) passSleeping(s *seqState, now time.Time, item *specs.Item, 
 	}
 	r.claims[nk] = s.name // ours to look at; given back if someone else has it
 	run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
-	if no := r.obs[nk]; no == nil || no.stale || now.Sub(no.at) >= r.cfg.PollInterval {
+	if !r.lookedAt(nk, now) {
 		// Look before loading: a group found loaded now is someone
 		// else's, and after a crash between this Load's intent and
 		// its sending, a group found loaded was then at least free a
@@ -181,8 +181,6 @@ func (r *Reconciler) passSleeping(s *seqState, now time.Time, item *specs.Item, 
 		return now.Add(r.cfg.Resync)
 	}
 	r.setCond(s, CondConflict, false, "", "", now)
-	r.claims[nk] = s.name
-	run.CampaignDBID, run.GroupDBID = item.CampaignDBID, item.GroupDBID
 	run.ItemState = stLoading
 	return r.sendLoad(s, now, item)
 }
@@ -418,6 +416,13 @@ func (r *Reconciler) passIdle(s *seqState, now time.Time, suspended bool) time.T
 	return d.Next
 }
 
+// lookedAt reports whether campaign group k's last reading is recent
+// enough at t to load it on: the look that precedes every Load.
+func (r *Reconciler) lookedAt(k groupKey, t time.Time) bool {
+	o := r.obs[k]
+	return o != nil && !o.stale && t.Sub(o.at) < r.cfg.PollInterval
+}
+
 // lookAhead reads the first item's campaign group shortly before a start,
 // so that the look that precedes every Load is already fresh when the start
 // falls due: a burst of thousands of starts on the minute then costs one
@@ -434,7 +439,7 @@ func (r *Reconciler) lookAhead(s *seqState, now, next time.Time) time.Time {
 	}
 	it := spec.Items[0]
 	k := groupKey{it.CampaignDBID, it.GroupDBID}
-	if o := r.obs[k]; o != nil && !o.stale && next.Sub(o.at) < r.cfg.PollInterval {
+	if r.lookedAt(k, next) {
 		return next // fresh enough at the start
 	}
 	if owner := r.claims[k]; owner != "" && owner != s.name {
