@@ -70,19 +70,27 @@ func intentID(run *store.Run, action string, req ocs.Message) string {
 	return id
 }
 
+// linkSays reports what the link says of itself: whether it is up, and
+// whether it can tell at all (known).
+func (r *Reconciler) linkSays() (up, known bool) {
+	u, ok := r.cfg.Link.(interface{ Up() bool })
+	return ok && u.Up(), ok
+}
+
+// linkUp reports whether the link says it is up and the loop has taken
+// its LinkUp.
+func (r *Reconciler) linkUp() bool {
+	up, _ := r.linkSays()
+	return up && !r.linkDown
+}
+
 // noteLinkDown takes a failed request for the link being down when the
 // link says so itself: such a link announces its return with LinkUp (it
 // sets Up before it sends the notice, so a notice cannot be missed). A
 // link that cannot tell is not trusted to come back on its own: the
 // sequence's own backoff paces it instead.
-func (r *Reconciler) linkUp() bool {
-	u, ok := r.cfg.Link.(interface{ Up() bool })
-	return ok && u.Up() && !r.linkDown
-}
-
 func (r *Reconciler) noteLinkDown() {
-	u, ok := r.cfg.Link.(interface{ Up() bool })
-	if !ok || u.Up() || r.linkDown {
+	if up, known := r.linkSays(); !known || up || r.linkDown {
 		return
 	}
 	r.linkDown = true
