@@ -44,8 +44,12 @@ const (
 var ErrBadJSON = errors.New("bad TKVList JSON")
 
 // EncodeJSON renders l in the wire format.
-func EncodeJSON(l TKVList) ([]byte, error) {
-	b := make([]byte, 0, len(`{"v":1,"data":}`)+sizeList(l, 1))
+func EncodeJSON(l TKVList) ([]byte, error) { return AppendEncoded(nil, l) }
+
+// AppendEncoded appends EncodeJSON's rendering of l to b, growing b at
+// most once in the common case.
+func AppendEncoded(b []byte, l TKVList) ([]byte, error) {
+	b = slices.Grow(b, len(`{"v":1,"data":}`)+sizeList(l, 1))
 	b = append(b, `{"v":1,"data":`...)
 	b, err := appendList(b, l, 1)
 	if err != nil {

@@ -32,16 +32,19 @@ func WriteFrame(w io.Writer, l ocs.TKVList) error {
 }
 
 // appendFrame appends l's frame (length prefix and JSON body) to buf.
+// The body is encoded in place, after room for its length: no copy of it.
 func appendFrame(buf []byte, l ocs.TKVList) ([]byte, error) {
-	body, err := ocs.EncodeJSON(l)
+	start := len(buf)
+	out, err := ocs.AppendEncoded(append(buf, 0, 0, 0, 0), l)
 	if err != nil {
 		return buf, err
 	}
-	if len(body) > ocs.MaxFrameSize {
-		return buf, fmt.Errorf("%w: %d bytes, max %d", ErrFrame, len(body), ocs.MaxFrameSize)
+	n := len(out) - start - 4
+	if n > ocs.MaxFrameSize {
+		return buf, fmt.Errorf("%w: %d bytes, max %d", ErrFrame, n, ocs.MaxFrameSize)
 	}
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(body)))
-	return append(buf, body...), nil
+	binary.BigEndian.PutUint32(out[start:], uint32(n))
+	return out, nil
 }
 
 // ReadFrame reads one frame. io.EOF means a clean close between frames.
@@ -143,19 +146,34 @@ func (c *Conn) FrameBuffered() bool {
 	return n >= 4+int(binary.BigEndian.Uint32(hdr))
 }
 
-// SendAll writes messages in order with one write: a burst of requests
-// costs one system call, not one each. Nothing is written if one of them
-// cannot be encoded.
+// SendAll writes messages in order, many to a write: a burst of requests
+// costs a few system calls, not one each. They leave in writes of about
+// sendChunk bytes, so a storm's first requests are on the wire while the
+// later ones are encoded, and the buffer never grows to the size of the
+// whole storm. On an error (a write, or a message that cannot be
+// encoded) the ones before it may have left.
 func (c *Conn) SendAll(ms []ocs.Message) error {
-	var buf []byte
+	buf := make([]byte, 0, min(len(ms)*512, sendChunk+4096))
 	for _, m := range ms {
 		var err error
 		if buf, err = appendFrame(buf, m.Encode()); err != nil {
 			return err
 		}
+		if len(buf) >= sendChunk {
+			if err := c.write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) == 0 {
+		return nil
 	}
 	return c.write(buf)
 }
+
+// sendChunk is the size SendAll writes at a time.
+const sendChunk = 64 << 10
 
 // Receive reads one message.
 func (c *Conn) Receive() (ocs.Message, error) {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"net"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sequencer-dev/sequencer/ocs"
 	"github.com/sequencer-dev/sequencer/ocs/bridge"
@@ -89,4 +92,74 @@ func BenchmarkMemoryPerLoadedGroup(b *testing.B) {
 		b.ReportMetric(float64(loaded.HeapAlloc-before.HeapAlloc)/n, "loaded-B/group")
 		runtime.KeepAlive(s)
 	}
+}
+
+// BenchmarkPipelinedStops writes 10,000 StopDialing requests for dialing
+// campaign groups in one SendAsync over TCP loopback, as the loop's
+// sender does in a stop storm, and waits for every answer: what the
+// simulator and the bridge client cost per request when requests are
+// pipelined (the simulator also broadcasts each state change). The
+// baseline, same run, is 10,000 GetCampaignStatus reads, which change
+// nothing.
+func BenchmarkPipelinedStops(b *testing.B) {
+	const n = 10000
+	cfg := Default()
+	cfg.Campaigns, cfg.CampaignGroups = nil, nil
+	cfg.Groups = []Group{{DBID: 732, Name: "Collections Team"}}
+	for i := range n {
+		c := int32(100000 + i)
+		cfg.Campaigns = append(cfg.Campaigns, Campaign{DBID: c, Name: "C"})
+		cfg.CampaignGroups = append(cfg.CampaignGroups, CampaignGroup{CampaignDBID: c, GroupDBID: 732, Records: 10_000_000})
+	}
+	s := New(cfg)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.Serve(conn)
+		}
+	}()
+	c := bridge.Dial(ln.Addr().String(), bridge.Options{Counters: true})
+	defer func() { c.Close(); ln.Close(); s.Close() }()
+	for !c.Up() {
+		runtime.Gosched()
+	}
+	all := func(mk func(t ocs.Target) ocs.Message) {
+		reqs := make([]ocs.Message, n)
+		for i := range reqs {
+			reqs[i] = mk(tg(int32(100000+i), 732))
+		}
+		var wg sync.WaitGroup
+		wg.Add(n)
+		var failed atomic.Int64
+		c.SendAsync(reqs, time.Minute, func(i int, _ ocs.Message, err error) {
+			if err != nil {
+				failed.Add(1)
+			}
+			wg.Done()
+		})
+		wg.Wait()
+		if f := failed.Load(); f > 0 {
+			b.Fatalf("%d of %d requests failed", f, n)
+		}
+	}
+	all(func(t ocs.Target) ocs.Message { return ocs.NewLoad(t, pace, nil) })
+	b.Run("stops", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			all(func(t ocs.Target) ocs.Message { return ocs.NewStartDialing(t, pace, nil) })
+			b.StartTimer()
+			all(func(t ocs.Target) ocs.Message { return ocs.NewStopDialing(t) })
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/req")
+	})
+	b.Run("status-reads", func(b *testing.B) {
+		for b.Loop() {
+			all(func(t ocs.Target) ocs.Message { return ocs.NewGetCampaignStatus(t) })
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/req")
+	})
 }
