@@ -24,10 +24,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -480,6 +482,33 @@ type Progress struct {
 	Override      *Override         `json:"override,omitempty"`
 	Engine        map[string]string `json:"engine,omitempty"`
 	UpdatedAt     time.Time         `json:"updatedAt"`
+}
+
+// Clone returns a copy of p that shares nothing mutable with it: the loop
+// hands progress to a commit running on another goroutine and goes on
+// changing its own.
+func (p Progress) Clone() Progress {
+	c := p
+	if p.Run != nil {
+		run := *p.Run
+		run.Items = slices.Clone(p.Run.Items)
+		c.Run = &run
+	}
+	c.FiredStarts = slices.Clone(p.FiredStarts)
+	c.SkippedStarts = slices.Clone(p.SkippedStarts)
+	if p.Completed != nil {
+		c.Completed = make([]RunSummary, len(p.Completed))
+		for i, rs := range p.Completed {
+			rs.Items = slices.Clone(rs.Items)
+			c.Completed[i] = rs
+		}
+	}
+	if p.Override != nil {
+		o := *p.Override
+		c.Override = &o
+	}
+	c.Engine = maps.Clone(p.Engine)
+	return c
 }
 
 // Progress returns one sequence's progress.

@@ -48,7 +48,7 @@ func BenchmarkStoreCommit(b *testing.B) {
 		q.Sequence = fmt.Sprintf("seq-%05d", i%10000)
 		return q, Intent{ID: fmt.Sprintf("%s@x/%d/start", q.Sequence, i), Sequence: q.Sequence, Action: "start", Created: time.Unix(int64(i), 0)}
 	}
-	for _, n := range []int{1, 100, 1000} {
+	for _, n := range []int{1, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("commit-batch-%d", n), func(b *testing.B) {
 			s, _ := openTemp(b, Options{})
 			defer s.Close()
