@@ -313,3 +313,61 @@ func TestAPollWhoseAnswerOCSDropsIsGivenUpWithinSecondsNotTheRequestTimeout(t *t
 		}
 	})
 }
+
+// A commit runs beside the loop, not in it: while one hangs on the disk,
+// the loop goes on deciding, and a stop it decides leaves at its time.
+// With the commit on the loop, the start that hung it would also hold up
+// every stop due after it.
+func TestAStopLeavesAtItsTimeWhileAnotherSequencesCommitHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+		time.Sleep(time.Until(t0.Add(-time.Minute)))
+		var st *hangingStore
+		g := newGatedRig(t, burstConfig(2), func(raw *store.Store) Store {
+			st = &hangingStore{Store: raw, resume: make(chan struct{})}
+			return st
+		})
+		synctest.Wait()
+		dialing := item("only", 1000, ocs.DialModeProgress)
+		dialing.GroupDBID, dialing.StopAt.Time = 5000, after(10*time.Minute)
+		evening := seq("evening", dialing)
+		evening.Start.At = t0
+		later := item("only", 1001, ocs.DialModeProgress)
+		later.GroupDBID = 5000
+		late := seq("late", later)
+		late.Start.At = t0.Add(10*time.Minute - 5*time.Second)
+		g.snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{evening.Name: rehash(evening), late.Name: rehash(late)}}
+		time.Sleep(time.Until(t0.Add(10*time.Minute - 10*time.Second)))
+		synctest.Wait()
+		if !g.sim.Dialing(1000, 5000) {
+			t.Fatal("evening is not dialing")
+		}
+		// The disk stops answering before "late" starts: its run's first
+		// commit (progress and the Load's intent) hangs.
+		st.hang.Store(true)
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		var stops, loads int
+		for _, rec := range g.sim.Transcript() {
+			switch {
+			case rec.Msg.Type == ocs.ReqStopDialing && rec.Msg.CampaignDBID == 1000:
+				stops++
+			case rec.Msg.Type == ocs.ReqLoadCampaign && rec.Msg.CampaignDBID == 1001:
+				loads++
+			}
+		}
+		if stops != 1 {
+			t.Errorf("evening: %d StopDialing sent while late's commit hung, want 1", stops)
+		}
+		if loads != 0 {
+			t.Errorf("late: %d LoadCampaign sent before its intent was committed, want 0", loads)
+		}
+		st.hang.Store(false)
+		close(st.resume)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if !g.sim.Dialing(1001, 5000) {
+			t.Error("late is not dialing a minute after the disk came back")
+		}
+	})
+}

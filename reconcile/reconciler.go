@@ -148,6 +148,20 @@ type Reconciler struct {
 	toSave []*seqState // with seqState.saveQueued
 	early  []early     // requests sent before this turn's commit
 	batch  store.Batch
+	// beginReqs[i] is the request of batch.Begin[i], whose text the
+	// commit writes.
+	beginReqs []ocs.Message
+	// The live loop commits on a goroutine of its own, one commit at a
+	// time (flush); committed hands the finished one back. The plan
+	// (Project) commits in line, and decides every turn whole.
+	asyncCommit bool
+	committing  bool
+	committed   chan *commitJob // buffer 1
+	turnCap     int             // maxTurnRequests when live, 0: no cap
+	// After a failed commit the next one waits until storeHold, backing
+	// off like a failing request.
+	storeFailures int
+	storeHold     time.Time
 	// pubSet: sequences whose published status is out of date (with
 	// seqState.pubQueued). Slices, not maps: a map that once held a
 	// burst's 100,000 entries costs its peak size at every walk and clear.
@@ -183,6 +197,7 @@ func New(cfg Config) *Reconciler {
 		pubGroups:    map[groupKey]GroupObservation{},
 		rec:          newRecorder(cfg.Store, cfg.Logger),
 		snd:          newSender(),
+		committed:    make(chan *commitJob, 1),
 	}
 	r.rec.dropped = func(n int) { r.safety().HistoryDropped(n) }
 	r.exec = r.execute
@@ -253,6 +268,7 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 	}
 	r.publishHalt()
 	r.started = time.Now()
+	r.asyncCommit, r.turnCap = true, maxTurnRequests
 	stopRec := make(chan struct{})
 	go r.rec.run(stopRec)
 	defer func() { close(stopRec); <-r.rec.done }()
@@ -287,8 +303,11 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 				wait = d
 			}
 		}
-		if wait < 0 {
-			wait = 0
+		if d := time.Until(r.storeHold); d > 0 && d < wait && r.writesPending() {
+			wait = d // the writes held back by a failed commit
+		}
+		if wait < 0 || len(r.dirty) > 0 {
+			wait = 0 // a capped turn left work for the next (maxTurnRequests)
 		}
 		timer.Reset(wait)
 		select {
@@ -310,6 +329,8 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 			r.onEvent(ev, time.Now())
 		case <-r.resReady:
 			r.takeResults()
+		case job := <-r.committed:
+			r.finishCommit(job, time.Now())
 		case c := <-r.cmds:
 			r.onCommand(c, time.Now())
 			continue // the command's own turn ran (onCommand)
@@ -340,6 +361,7 @@ func (r *Reconciler) gather(events <-chan ocs.Message) <-chan ocs.Message {
 		}
 	}()
 	for n := 0; n < maxGather; {
+		r.takeCommitted()
 		if k := r.takeResults(); k > 0 {
 			n += k
 			continue
@@ -354,7 +376,7 @@ func (r *Reconciler) gather(events <-chan ocs.Message) <-chan ocs.Message {
 			continue
 		default:
 		}
-		if r.awaiting == 0 || r.cfg.BatchWindow <= 0 {
+		if r.awaiting == 0 || r.cfg.BatchWindow <= 0 || len(r.dirty) > 0 {
 			return events
 		}
 		if timer == nil {
@@ -363,6 +385,8 @@ func (r *Reconciler) gather(events <-chan ocs.Message) <-chan ocs.Message {
 		}
 		select {
 		case <-r.resReady:
+		case job := <-r.committed:
+			r.finishCommit(job, time.Now())
 		case ev, ok := <-events:
 			if !ok {
 				return nil
@@ -411,6 +435,7 @@ func (r *Reconciler) onEvent(ev ocs.Message, now time.Time) {
 // drain waits for requests in flight so that their outcome is recorded;
 // an intent whose answer never came stays open for the next start.
 func (r *Reconciler) drain() {
+	r.awaitCommit() // its requests go out before the wait for answers
 	done := make(chan struct{})
 	go func() { r.inflight.Wait(); close(done) }()
 	for {
@@ -506,7 +531,20 @@ func (r *Reconciler) processDirty(now time.Time) {
 	} else {
 		clear(r.dirty)
 	}
-	for _, s := range batch {
+	// The cap holds only when this turn's flush will start a commit; with
+	// one in flight (or held back after a failure) decisions pile up for
+	// the next, and a capped turn would only spin.
+	capped := r.turnCap > 0 && !r.committing && !now.Before(r.storeHold)
+	for i, s := range batch {
+		if capped && len(r.outbox) >= r.turnCap {
+			// The rest go next turn, right after this one's commit: the
+			// first requests of a burst leave while later ones are still
+			// being decided, instead of all after one huge commit.
+			for _, rest := range batch[i:] {
+				r.markDirty(rest.name)
+			}
+			break
+		}
 		t0 := time.Now()
 		next := r.pass(s, now)
 		r.cfg.Metrics.Pass(passResult(s), time.Since(t0))
@@ -531,6 +569,15 @@ func (r *Reconciler) processDirty(now time.Time) {
 	}
 	r.flush(now)
 }
+
+// maxTurnRequests bounds the requests that wait for a commit which one
+// turn decides while no commit is in flight: of 10,000 sequences due at
+// once, the first this many are journaled and sent at once, and the rest
+// are decided while that commit runs and go in the next, which grows with
+// whatever piled up meanwhile (group commit that adapts to the disk).
+// Stops do not count: they leave from their pass (sendEarly) and never
+// wait for a commit, so a stop storm is one turn.
+const maxTurnRequests = 512
 
 // resyncOf is how long a sequence may go unlooked at. One with a run
 // reads OCS at least every Resync; one with none has nothing to check

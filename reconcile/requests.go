@@ -216,7 +216,10 @@ func (r *Reconciler) fencing() bool {
 func (r *Reconciler) begin(s *seqState, o outgoing, now time.Time) int {
 	run := s.prog.Run
 	r.batch.Begin = append(r.batch.Begin, store.Intent{ID: intentID(run, o.action, o.req), Sequence: s.name, Run: run.ID,
-		Item: run.Item, Action: o.action, Request: o.req.Encode().String(), Created: now, State: store.IntentOpen})
+		Item: run.Item, Action: o.action, Created: now, State: store.IntentOpen})
+	// The request's text is written by the commit (commitJob.run), off
+	// the loop: in a stop storm the loop's passes are what is late.
+	r.beginReqs = append(r.beginReqs, o.req)
 	return len(r.batch.Begin) - 1
 }
 
@@ -244,29 +247,36 @@ func (r *Reconciler) journalBypassed(s *seqState, action string, err error, now 
 // request that only reduces dialing goes out anyway (a full disk must
 // never keep OCS dialing); any other waits, backing off, and the writes
 // are tried again next turn.
+//
+// The live loop commits on another goroutine (Run sets asyncCommit) and
+// goes on with the next turn: answers, events and passes are not held up
+// by the disk, and what they decide waits for the next commit. One commit
+// is in flight at a time, so progress reaches the store in the order the
+// loop made it; a turn that ends while one is in flight leaves its writes
+// and requests queued for the one after.
 func (r *Reconciler) flush(now time.Time) {
-	box := r.outbox
-	defer func() {
-		clear(box)
-		r.outbox = box[:0]
-		r.batch.Begin, r.batch.Fresh = r.batch.Begin[:0], r.batch.Fresh[:0]
-	}()
+	if r.committing || now.Before(r.storeHold) {
+		return // after a failed commit, the next waits out its backoff
+	}
 	if r.fenced != nil {
-		for _, o := range box {
+		for _, o := range r.outbox {
 			o.s.inflight = "" // deposed: the new leader owns OCS now
 		}
+		clear(r.outbox)
+		r.outbox = r.outbox[:0]
 		return
 	}
 	// Fair order: what fell due first leaves first (a run's start by its
 	// scheduled instant, a stop by its stop time), then by name; a
 	// burst after a restart or a stall is served in the order it was due.
+	box := r.outbox
 	slices.SortStableFunc(box, func(a, b outgoing) int {
 		if c := a.dueAt(now).Compare(b.dueAt(now)); c != 0 {
 			return c
 		}
 		return strings.Compare(a.s.name, b.s.name)
 	})
-	begins := make([]int, len(box)) // index into r.batch.Begin, -1: not journaled
+	begins := make([]int, len(box)) // index into the batch's Begin, -1: not journaled
 	for i, o := range box {
 		begins[i] = -1
 		s := o.s
@@ -276,30 +286,162 @@ func (r *Reconciler) flush(now time.Time) {
 		r.saveProgress(s, now) // the run's state as the request leaves: before its intent
 		begins[i] = r.begin(s, o, now)
 	}
-	err := r.commit(now)
-	for _, e := range r.early {
+	job := r.takeJob(box, begins)
+	if job == nil {
+		return
+	}
+	if !r.asyncCommit {
+		job.run(r.cfg.Store)
+		r.finishCommit(job, now)
+		return
+	}
+	r.committing = true
+	go func() {
+		job.run(r.cfg.Store)
+		r.committed <- job
+	}()
+}
+
+// commitJob is one turn's durable writes on their way to the store and
+// the requests that wait for them.
+type commitJob struct {
+	batch  *store.Batch
+	reqs   []ocs.Message // batch.Begin[i]'s request, encoded by run
+	saving []*seqState   // whose progress is in batch
+	box    []outgoing    // requests that leave once it is committed
+	begins []int         // box[i]'s intent in batch.Begin, or -1
+	early  []early       // requests that left before it (sendEarly)
+	err    error
+	took   time.Duration
+}
+
+// run commits the job: on the loop, or on a goroutine of its own while
+// the loop goes on.
+func (j *commitJob) run(st Store) {
+	t0 := time.Now()
+	for i := range j.batch.Begin {
+		j.batch.Begin[i].Request = j.reqs[i].Encode().String()
+	}
+	j.err = commitTo(st, j.batch)
+	j.took = time.Since(t0)
+}
+
+// takeJob moves the turn's writes and requests into a commit job and
+// leaves the loop with empty ones; nil when there is nothing to do.
+// Progress is cloned: the loop goes on changing its own while the job
+// commits.
+func (r *Reconciler) takeJob(box []outgoing, begins []int) *commitJob {
+	if !r.writesPending() && len(box) == 0 {
+		return nil
+	}
+	saving := make([]*seqState, 0, len(r.toSave))
+	for _, s := range r.toSave {
+		if s.saveQueued {
+			saving = append(saving, s)
+			s.saveQueued = false
+		}
+	}
+	r.toSave = reuse(r.toSave)
+	// In key order: bbolt writes sorted keys with the fewest page splits.
+	slices.SortFunc(saving, func(a, b *seqState) int { return strings.Compare(a.name, b.name) })
+	b := &store.Batch{Begin: r.batch.Begin, Settle: r.batch.Settle, Progress: make([]store.Progress, len(saving))}
+	for i, s := range saving {
+		b.Progress[i] = s.prog.Clone()
+	}
+	r.batch = store.Batch{}
+	job := &commitJob{batch: b, reqs: r.beginReqs, saving: saving, box: box, begins: begins, early: r.early}
+	r.beginReqs = nil
+	r.outbox, r.early = nil, nil
+	return job
+}
+
+// writesPending reports whether the turn queued anything for a commit.
+func (r *Reconciler) writesPending() bool {
+	return len(r.toSave) > 0 || len(r.batch.Begin) > 0 || len(r.batch.Settle) > 0 || len(r.outbox) > 0 || len(r.early) > 0
+}
+
+// awaitCommit waits for the commit in flight, if any, and applies its
+// outcome: a write made on the loop itself (persistNow, a deletion) must
+// not be overtaken by an older one still on its way.
+func (r *Reconciler) awaitCommit() {
+	if r.committing {
+		r.finishCommit(<-r.committed, time.Now())
+	}
+}
+
+// takeCommitted applies a finished commit's outcome, if one is waiting.
+func (r *Reconciler) takeCommitted() {
+	if !r.committing {
+		return
+	}
+	select {
+	case job := <-r.committed:
+		r.finishCommit(job, time.Now())
+	default:
+	}
+}
+
+// finishCommit applies a commit's outcome on the loop and sends the
+// requests it journaled. On failure the progress and settlements are
+// queued again for the next commit (intents are not: their requests did
+// not leave, and the next attempt journals them again), and every
+// sequence whose progress did not reach the store backs off, unless a
+// request of its own is in the job (decided below).
+func (r *Reconciler) finishCommit(job *commitJob, now time.Time) {
+	r.committing = false
+	b := job.batch
+	r.cfg.Metrics.Commit(b.Len(), job.took, job.err)
+	err := job.err
+	if err != nil {
+		// The next commit waits: a disk that refuses every write must
+		// not turn the loop into a spin of failing commits.
+		r.storeFailures++
+		r.storeHold = now.Add(min(r.cfg.BackoffMin<<min(r.storeFailures-1, 16), r.cfg.BackoffMax))
+		if errors.Is(err, store.ErrFenced) {
+			r.deposed(err)
+		}
+		err = fmt.Errorf("save progress: %w", err)
+		r.noteStore(err)
+		r.batch.Settle = append(r.batch.Settle, b.Settle...)
+		for _, s := range job.saving {
+			if s.gone || r.seqs[s.name] != s {
+				continue
+			}
+			r.saveProgress(s, now)
+			if s.inflight == "" {
+				r.fail(s, now, "", err)
+				r.schedule(s, s.retryAt)
+				r.markPub(s)
+			}
+		}
+	} else {
+		r.storeFailures, r.storeHold = 0, time.Time{}
+		r.noteStore(nil)
+		for _, s := range job.saving {
+			s.hasProg = true
+		}
+	}
+	for _, e := range job.early {
 		if err != nil && !e.s.gone {
 			r.journalBypassed(e.s, e.action, fmt.Errorf("journal %s: %w", e.action, err), now)
 		}
 	}
-	clear(r.early)
-	r.early = r.early[:0]
 	if errors.Is(err, store.ErrFenced) {
-		for _, o := range box {
+		for _, o := range job.box {
 			o.s.inflight = ""
 		}
 		return
 	}
-	for i, o := range box {
+	for i, o := range job.box {
 		s := o.s
 		if s.gone || s.inflight != o.action {
 			continue
 		}
 		id, retry := "", false
-		if b := begins[i]; b >= 0 {
-			id = r.batch.Begin[b].ID
+		if k := job.begins[i]; k >= 0 {
+			id = b.Begin[k].ID
 			if err == nil {
-				retry = !r.batch.Fresh[b]
+				retry = !b.Fresh[k]
 			} else {
 				jerr := fmt.Errorf("journal %s: %w", o.action, err)
 				if !reducesDialing(o.action) {
@@ -324,58 +466,20 @@ type Committer interface {
 	Commit(b *store.Batch) error
 }
 
-// commit writes the turn's pending progress, intents and settlements. On
-// failure the progress and settlements stay pending for the next turn
-// (intents do not: their requests did not leave, and the next attempt
-// journals them again); every sequence whose progress did not reach the
-// store backs off, unless it has a request in this turn (flush decides).
+// commit writes the turn's pending progress, intents and settlements now,
+// on the loop, after the commit in flight: for a command whose caller is
+// told it is durable, and for the last answers at shutdown.
 func (r *Reconciler) commit(now time.Time) error {
-	if len(r.toSave) == 0 && len(r.batch.Begin) == 0 && len(r.batch.Settle) == 0 {
+	r.awaitCommit()
+	job := r.takeJob(nil, nil)
+	if job == nil {
 		return nil
 	}
-	saving := make([]*seqState, 0, len(r.toSave))
-	for _, s := range r.toSave {
-		if s.saveQueued {
-			saving = append(saving, s)
-		}
+	job.run(r.cfg.Store)
+	r.finishCommit(job, now)
+	if job.err != nil {
+		return fmt.Errorf("save progress: %w", job.err)
 	}
-	// In key order: bbolt writes sorted keys with the fewest page splits.
-	slices.SortFunc(saving, func(a, b *seqState) int { return strings.Compare(a.name, b.name) })
-	r.batch.Progress = r.batch.Progress[:0]
-	for _, s := range saving {
-		r.batch.Progress = append(r.batch.Progress, s.prog)
-	}
-	var err error
-	n, t0 := r.batch.Len(), time.Now()
-	err = commitTo(r.cfg.Store, &r.batch)
-	clear(r.batch.Progress)
-	r.batch.Progress = r.batch.Progress[:0]
-	r.cfg.Metrics.Commit(n, time.Since(t0), err)
-	if err != nil {
-		if errors.Is(err, store.ErrFenced) {
-			r.deposed(err)
-		}
-		err = fmt.Errorf("save progress: %w", err)
-		r.noteStore(err)
-		for _, s := range saving {
-			if s.inflight == "" {
-				r.fail(s, now, "", err)
-				r.schedule(s, s.retryAt)
-				r.markPub(s)
-			}
-		}
-		return err
-	}
-	r.noteStore(nil)
-	for _, s := range saving {
-		s.hasProg = true
-	}
-	for _, s := range r.toSave {
-		s.saveQueued = false
-	}
-	r.toSave = reuse(r.toSave)
-	clear(r.batch.Settle)
-	r.batch.Settle = r.batch.Settle[:0]
 	return nil
 }
 

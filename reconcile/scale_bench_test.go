@@ -19,7 +19,10 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -44,7 +47,35 @@ var (
 	stopLead  = flag.Duration("scale.stoplead", 0, "BenchmarkStopLateness…: time from the snapshot to the shared stop instant (0: 20s + 40ms per sequence, sized for one fsync per write)")
 	scaleN    = flag.Int("scale.n", 0, "a smoke check: this many sequences instead of the 10,000 of BenchmarkBurst… and BenchmarkStopLateness…")
 	idleFor   = flag.Duration("scale.idle", 31*time.Second, "BenchmarkIdleCPU…: wall time measured (longer than Resync, so one resync falls in it)")
+	// go test's -cpuprofile covers the setup too, which at 10,000
+	// sequences is most of the run.
+	windowProfile = flag.String("scale.cpuprofile", "", "BenchmarkBurst… and BenchmarkStopLateness…: write a CPU profile of the 3 s after the due instant (from 200 ms before it) to this file")
 )
+
+// profileWindow profiles the process from 200 ms before due to 3 s after
+// it, when -scale.cpuprofile names a file.
+func profileWindow(b *testing.B, due time.Time) {
+	if *windowProfile == "" {
+		return
+	}
+	f, err := os.Create(*windowProfile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() { once.Do(func() { pprof.StopCPUProfile(); f.Close() }) }
+	time.AfterFunc(time.Until(due.Add(-200*time.Millisecond)), func() {
+		// 1 kHz instead of pprof's 100 Hz: the window is short. pprof
+		// then complains on stderr that the rate is already set.
+		runtime.SetCPUProfileRate(1000)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Errorf("cpu profile: %v", err)
+			return
+		}
+		time.AfterFunc(3200*time.Millisecond, stop)
+	})
+	b.Cleanup(stop) // the run may end before the window does
+}
 
 // scaleResync is the daemon's default (reconcile.Config.Resync): the idle
 // benchmarks use it explicitly so that what they measure includes it.
@@ -229,7 +260,8 @@ func BenchmarkBurst10000SequencesDueTheSameMinute(b *testing.B) {
 				sim := ocssim.New(simWith(n))
 				link := simTCP(b, sim)
 				st := openStore(b, false)
-				rec, snaps := runLoop(b, c.wrap(st), link, 0)
+				m := &stopMetrics{}
+				rec, snaps := runLoopWith(b, reconcile.Config{Link: link, Store: c.wrap(st), Metrics: m})
 				lead := *scaleLead
 				if lead == 0 {
 					lead = 10*time.Second + time.Duration(n)*6*time.Millisecond
@@ -240,6 +272,7 @@ func BenchmarkBurst10000SequencesDueTheSameMinute(b *testing.B) {
 				waitAll(b, rec, n, "waiting for the start", due.Add(-time.Second), func(s reconcile.SequenceStatus) bool {
 					return s.Phase == reconcile.PhaseWaiting && s.NextActionAt.Equal(due)
 				})
+				profileWindow(b, due)
 				b.StartTimer()
 				starts := firstOf(b, sim, ocs.ReqStartDialing, n, time.Until(due)+20*time.Minute)
 				late := lateness(starts, due)
@@ -247,6 +280,7 @@ func BenchmarkBurst10000SequencesDueTheSameMinute(b *testing.B) {
 					l := lateness(firstOf(b, sim, ty, n, time.Minute), due)
 					b.Logf("%s first %s p50 %s last %s", ty, l[0], quantile(l, 0.5), quantile(l, 1))
 				}
+				m.commitsAround(b, due)
 				b.ReportMetric(quantile(late, 1).Seconds(), "last-start-s")
 				b.ReportMetric(quantile(late, 0.5).Seconds(), "p50-start-s")
 				b.ReportMetric(float64(n)/quantile(late, 1).Seconds(), "starts/s")
@@ -352,9 +386,11 @@ func BenchmarkStopLateness10000(b *testing.B) {
 				waitAll(b, rec, n, "dialing", at.Add(-time.Second), func(s reconcile.SequenceStatus) bool {
 					return s.ItemState == "dialing"
 				})
+				profileWindow(b, at)
 				b.StartTimer()
 				stops := firstOf(b, sim, ocs.ReqStopDialing, n, time.Until(at)+20*time.Minute)
 				late := lateness(stops, at)
+				m.commitsAround(b, at)
 				b.ReportMetric(float64(quantile(late, 0.5).Microseconds())/1000, "p50-ms")
 				b.ReportMetric(float64(quantile(late, 0.99).Microseconds())/1000, "p99-ms")
 				b.ReportMetric(float64(quantile(late, 1).Microseconds())/1000, "last-ms")
@@ -369,17 +405,59 @@ func BenchmarkStopLateness10000(b *testing.B) {
 	}
 }
 
-// stopMetrics keeps the loop's stop lateness observations.
+// stopMetrics keeps the loop's stop lateness observations, and when each
+// commit ended, its size and how long it took.
 type stopMetrics struct {
-	mu   sync.Mutex
-	stop []time.Duration
+	mu      sync.Mutex
+	stop    []time.Duration
+	commits []commitObs
+	passes  []time.Time // when each pass ended
 }
 
-func (m *stopMetrics) Pass(string, time.Duration)            {}
+type commitObs struct {
+	end  time.Time
+	n    int
+	took time.Duration
+}
+
+// commitsAround logs the commits that ended within 3 s after due.
+func (m *stopMetrics) commitsAround(b *testing.B, due time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var line []string
+	var total time.Duration
+	for _, c := range m.commits {
+		if c.end.Before(due.Add(-time.Second)) || c.end.After(due.Add(3*time.Second)) {
+			continue
+		}
+		total += c.took
+		line = append(line, fmt.Sprintf("%s:%d/%s", c.end.Sub(due).Round(time.Millisecond), c.n, c.took.Round(100*time.Microsecond)))
+	}
+	var ps []time.Duration
+	for _, p := range m.passes {
+		if !p.Before(due) && p.Before(due.Add(3*time.Second)) {
+			ps = append(ps, p.Sub(due))
+		}
+	}
+	if len(ps) > 0 {
+		b.Logf("%d passes ended within 3 s after the instant: first %s, p50 %s, p99 %s, last %s", len(ps), ps[0], quantile(ps, 0.5), quantile(ps, 0.99), ps[len(ps)-1])
+	}
+	b.Logf("%d commits from 1 s before to 3 s after the instant, %s in all (ended at:writes/took): %v", len(line), total.Round(time.Millisecond), line)
+}
+
+func (m *stopMetrics) Pass(string, time.Duration) {
+	m.mu.Lock()
+	m.passes = append(m.passes, time.Now())
+	m.mu.Unlock()
+}
 func (m *stopMetrics) Request(string, string, time.Duration) {}
 func (m *stopMetrics) StartLateness(time.Duration)           {}
 func (m *stopMetrics) SpecReload(bool)                       {}
-func (m *stopMetrics) Commit(int, time.Duration, error)      {}
+func (m *stopMetrics) Commit(n int, d time.Duration, _ error) {
+	m.mu.Lock()
+	m.commits = append(m.commits, commitObs{time.Now(), n, d})
+	m.mu.Unlock()
+}
 func (m *stopMetrics) StopLateness(d time.Duration) {
 	m.mu.Lock()
 	m.stop = append(m.stop, d)

@@ -841,6 +841,7 @@ func (r *Reconciler) forgetDeleted(s *seqState, now time.Time) time.Time {
 				Message: fmt.Sprintf("sequence deleted with onDelete: orphan; campaign group %s left as it is in OCS", k)})
 		}
 	}
+	r.awaitCommit() // a write of its progress on the way must not bring it back
 	if err := r.cfg.Store.DeleteProgress(s.name); err != nil {
 		r.fail(s, now, "", fmt.Errorf("delete progress: %w", err))
 		return time.Time{}

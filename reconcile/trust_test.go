@@ -557,3 +557,65 @@ func TestAGroupFoundDialingAfterACrashDuringItsFirstLoadIsNotAdopted(t *testing.
 		}
 	})
 }
+
+// refusingStore refuses every commit and counts them; past 1,000 it
+// blocks instead, so that a loop spinning on failed commits fails the
+// test instead of hanging it.
+type refusingStore struct {
+	Store
+	n     atomic.Int64
+	stuck chan struct{}
+}
+
+func (f *refusingStore) Commit(*store.Batch) error {
+	if f.n.Add(1) > 1000 {
+		<-f.stuck
+	}
+	return errDiskFull
+}
+
+func TestADiskThatRefusesEveryWriteIsRetriedWithBackoffNotInASpin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &refusingStore{stuck: make(chan struct{})}
+		defer close(fs.stuck)
+		h := newHarness(t, func(c *Config) { fs.Store = c.Store; c.Store = fs })
+		a := item("fresh-leads", 101, ocs.DialModeProgress)
+		a.StopAt.Time = after(time.Hour)
+		h.apply(seq("nightly", a))
+		h.wait(2 * time.Minute)
+		// Backing off from 1 s, doubling: about 8 attempts in 2 minutes.
+		if n := fs.n.Load(); n > 20 {
+			t.Errorf("%d commits tried in 2 minutes against a disk that refuses them all, want a backoff", n)
+		}
+	})
+}
+
+// A burst larger than one turn's share (maxTurnRequests) meets a disk that
+// refuses the first commit: the decided requests wait for the retry after
+// the backoff, and the loop waits with them instead of going round and
+// round on a turn that can neither decide more nor commit. (Spinning, it
+// would never let the bubble's clock move: this test would time out.)
+func TestABurstThatFillsATurnWhileTheDiskRefusesWritesWaitsOutTheBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+		time.Sleep(time.Until(t0.Add(-time.Minute)))
+		const n = maxTurnRequests + 100
+		var fs *refusingStore
+		g := newGatedRig(t, burstConfig(n), func(raw *store.Store) Store {
+			fs = &refusingStore{Store: raw, stuck: make(chan struct{})}
+			return fs
+		})
+		defer close(fs.stuck)
+		g.snaps <- burstSpecs(n, t0)
+		time.Sleep(time.Until(t0.Add(2 * time.Minute)))
+		synctest.Wait()
+		if k := fs.n.Load(); k == 0 || k > 20 {
+			t.Errorf("%d commits tried in 2 minutes against a disk that refuses them all, want a few, backing off", k)
+		}
+		for _, rec := range g.sim.Transcript() {
+			if rec.Msg.Type == ocs.ReqLoadCampaign {
+				t.Fatalf("%s left without its intent committed", rec.Msg.Type)
+			}
+		}
+	})
+}
