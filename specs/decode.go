@@ -319,6 +319,10 @@ func (d *decoder) halt(root *yaml.Node) *Halt {
 	return h
 }
 
+// unknownZone starts the problem of a time zone the host does not know
+// (the parse cache does not keep such a file: see hostDependent).
+const unknownZone = "unknown time zone"
+
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
 // locations holds every time zone loaded so far, by name: each
@@ -460,7 +464,7 @@ func (d *decoder) sequence(root *yaml.Node) *Sequence {
 			}
 			loc, err := loadLocation(tz)
 			if err != nil || tz == "" || tz == "Local" {
-				d.errf(v, f, "unknown time zone %q: want an IANA name such as America/New_York or Europe/London", tz)
+				d.errf(v, f, unknownZone+" %q: want an IANA name such as America/New_York or Europe/London", tz)
 				return
 			}
 			s.TimeZone, s.Location = tz, loc

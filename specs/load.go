@@ -2,9 +2,11 @@ package specs
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -48,6 +50,12 @@ type LoadOptions struct {
 	// RunsOverlap also reads their start times and stop conditions; it is
 	// passed in because schedule imports this package.
 	Overlap OverlapFunc
+	// CacheFile keeps what each file meant across processes, so that a
+	// load parses only the files that changed since it was written (see
+	// cache.go). "" for none. Load writes it before returning.
+	CacheFile string
+	// Logger hears about the cache [discard].
+	Logger *slog.Logger
 }
 
 // OverlapFunc says whether the runs of a and b can dial at the same time
@@ -105,6 +113,9 @@ type parsed struct {
 	hasSum   bool       // false when the file was refused unread (too large)
 	state    *fileState // what it holds, when it has no errors
 	problems []Problem
+	// cacheable: state and problems are what its content parses to, and
+	// would be on any host (the parse cache may keep them).
+	cacheable bool
 }
 
 // loader keeps the last good version of every file across loads, and the
@@ -118,8 +129,10 @@ type loader struct {
 	good     map[string]*fileState // path → last valid content
 	gens     map[string]genEntry   // sequence or list name → hash and generation
 	seen     map[string]*parsed    // path → its last read
-	// Counted for tests and benchmarks: files opened and read, and parsed.
-	reads, parses int
+	cache    *parseCache           // nil without LoadOptions.CacheFile
+	// Counted for tests and benchmarks: files opened and read, parsed,
+	// and served by the parse cache instead (read, not parsed).
+	reads, parses, cached int
 }
 
 type genEntry struct {
@@ -134,7 +147,15 @@ func newLoader(opts LoadOptions) *loader {
 	if opts.Overlap == nil {
 		opts.Overlap = WindowOverlap
 	}
-	return &loader{maxBytes: opts.MaxFileBytes, overlap: opts.Overlap, good: map[string]*fileState{}, gens: map[string]genEntry{}, seen: map[string]*parsed{}}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	var cache *parseCache
+	if opts.CacheFile != "" {
+		cache = newParseCache(opts.CacheFile, executableID(), opts.Logger)
+	}
+	return &loader{maxBytes: opts.MaxFileBytes, overlap: opts.Overlap, good: map[string]*fileState{}, gens: map[string]genEntry{}, seen: map[string]*parsed{},
+		cache: cache}
 }
 
 // LoadDir loads files and directories (not recursively) into a snapshot,
@@ -142,7 +163,17 @@ func newLoader(opts LoadOptions) *loader {
 func LoadDir(paths ...string) Snapshot { return Load(LoadOptions{}, paths...) }
 
 // Load loads files and directories (not recursively) into a snapshot.
-func Load(opts LoadOptions, paths ...string) Snapshot { return newLoader(opts).load(false, paths...) }
+func Load(opts LoadOptions, paths ...string) Snapshot { return newLoader(opts).loadOnce(paths...) }
+
+// loadOnce is a load for a loader that will not load again: it writes
+// the parse cache, if any, before returning.
+func (l *loader) loadOnce(paths ...string) Snapshot {
+	snap := l.load(false, paths...)
+	if img := l.cacheImage(); img != nil {
+		l.cache.wrote(writeCache(context.Background(), img))
+	}
+	return snap
+}
 
 // specFile is a file to load and what a stat said about it.
 type specFile struct {
@@ -206,7 +237,14 @@ func (l *loader) load(force bool, paths ...string) Snapshot {
 	}
 	snap.Problems = append(snap.Problems, problems...)
 	present := map[string]bool{}
+	if l.cache != nil {
+		l.cache.open()
+	}
+	parses := l.parses
 	outs := l.readAll(files, force)
+	if l.cache != nil {
+		l.cache.afterLoad(l.parses - parses)
+	}
 	for i, sf := range files {
 		path := sf.path
 		present[path] = true
@@ -269,11 +307,12 @@ func (l *loader) load(force bool, paths ...string) Snapshot {
 
 // readOut is what reading one file gave.
 type readOut struct {
-	res   *parsed
-	err   error
-	keep  bool // remember res for the next load
-	read  bool // the file was opened and read
-	parse bool // its content was parsed
+	res    *parsed
+	err    error
+	keep   bool // remember res for the next load
+	read   bool // the file was opened and read
+	parse  bool // its content was parsed
+	cached bool // its content's meaning came from the parse cache
 }
 
 // readAll reads and parses files on every core: at start-up, 100,000
@@ -310,6 +349,9 @@ func (l *loader) readAll(files []specFile, force bool) []readOut {
 		}
 		if o.parse {
 			l.parses++
+		}
+		if o.cached {
+			l.cached++
 		}
 	}
 	return outs
@@ -351,22 +393,36 @@ func (l *loader) read(sf specFile, prev *parsed, force bool) readOut {
 	}
 	res.sum, res.hasSum = sha256.Sum256(data), true
 	if prev != nil && prev.hasSum && prev.sum == res.sum {
-		res.state, res.problems = prev.state, prev.problems
+		res.state, res.problems, res.cacheable = prev.state, prev.problems, prev.cacheable
 		return readOut{res: res, keep: true, read: true}
 	}
 	out := readOut{res: res, keep: true, read: true}
+	if l.cache != nil {
+		// Only a file that parsed is in the cache, so a hit is not binary.
+		if pf, ok := l.cache.lookup(sf.path, res.sum); ok {
+			res.takeParsed(pf)
+			out.cached = true
+			return out
+		}
+	}
 	if p, bad := binaryProblem(sf.path, data); bad {
 		res.problems = []Problem{p}
 	} else {
 		out.parse = true
-		pf := Parse(sf.path, data)
-		seqs, dncs, ps := pf.Sequences, pf.DNCLists, pf.Problems
-		res.problems = ps
-		if !HasErrors(ps) {
-			res.state = &fileState{seqs: seqs, dncs: dncs, halts: pf.Halts, valid: true}
-		}
+		res.takeParsed(Parse(sf.path, data))
 	}
 	return out
+}
+
+// takeParsed records what the file's content parses to: its documents
+// only when none has errors (the loader keeps the last good version of a
+// file, never part of one).
+func (res *parsed) takeParsed(pf Parsed) {
+	res.problems = pf.Problems
+	if !HasErrors(pf.Problems) {
+		res.state = &fileState{seqs: pf.Sequences, dncs: pf.DNCLists, halts: pf.Halts, valid: true}
+	}
+	res.cacheable = !hostDependent(pf.Problems)
 }
 
 func (l *loader) remember(sf specFile, res *parsed) {

@@ -23,6 +23,10 @@ type WatchOptions struct {
 	// Overlap decides shared campaign groups, as in LoadOptions.
 	Overlap OverlapFunc
 	Logger  *slog.Logger
+	// CacheFile is the parse cache, as in LoadOptions ("" for none). It
+	// is written in the background after a load that parsed anything,
+	// never before that load's snapshot is delivered.
+	CacheFile string
 }
 
 // maxRepoll bounds the wait between looks for a directory that vanished.
@@ -69,10 +73,13 @@ func Watch(ctx context.Context, dir string, opts WatchOptions) (<-chan Snapshot,
 // the meantime snapshots carry Err and the last good specs, as for any
 // unreadable directory. dir must exist at the start.
 func NewWatcher(ctx context.Context, dir string, opts WatchOptions) (*Watcher, error) {
-	return newWatcher(ctx, dir, opts, watchDir)
+	return newWatcher(ctx, dir, opts, watchDir, nil)
 }
 
-func newWatcher(ctx context.Context, dir string, opts WatchOptions, notify func(string) (*notifier, error)) (*Watcher, error) {
+// newWatcher is NewWatcher with the notifier and the cache writer a test
+// may replace (nil: the real one).
+func newWatcher(ctx context.Context, dir string, opts WatchOptions, notify func(string) (*notifier, error),
+	write func(context.Context, *cacheImage) error) (*Watcher, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 250 * time.Millisecond
 	}
@@ -83,8 +90,15 @@ func newWatcher(ctx context.Context, dir string, opts WatchOptions, notify func(
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	dir = filepath.Clean(dir)
-	wl := &watchLoop{dir: dir, opts: opts, l: newLoader(LoadOptions{MaxFileBytes: opts.MaxFileBytes, Overlap: opts.Overlap}), notify: notify,
+	l := newLoader(LoadOptions{MaxFileBytes: opts.MaxFileBytes, Overlap: opts.Overlap, CacheFile: opts.CacheFile, Logger: opts.Logger})
+	if write == nil {
+		write = writeCache
+	}
+	wl := &watchLoop{dir: dir, opts: opts, l: l, notify: notify,
 		w: &Watcher{out: make(chan Snapshot, 1), rescan: make(chan struct{}, 1)}}
+	if l.cache != nil {
+		wl.saver = &cacheSaver{write: write, done: l.cache.wrote}
+	}
 	if err := wl.establish(); err != nil {
 		return nil, fmt.Errorf("watch %s: %w", dir, err)
 	}
@@ -102,6 +116,7 @@ type watchLoop struct {
 	notify  func(dir string) (*notifier, error) // watchDir, or a test's fake
 	fsw     *notifier                           // nil while the directory is lost
 	watched os.FileInfo                         // the directory fsw watches
+	saver   *cacheSaver                         // nil without a parse cache
 }
 
 // notifier is what the loop needs of fsnotify.
@@ -164,6 +179,9 @@ func (wl *watchLoop) current() bool {
 // means ctx is done.
 func (wl *watchLoop) deliver(ctx context.Context, force bool) bool {
 	snap := wl.l.load(force, wl.dir)
+	// The cache is written after the snapshot is handed over: a restart
+	// waits for its first snapshot, not for the cache.
+	defer wl.saveCache(ctx)
 	fp := fingerprint(snap)
 	if force {
 		wl.opts.Logger.Info("specs rescanned", "sequences", len(snap.Sequences), "problems", len(snap.Problems),
@@ -189,8 +207,23 @@ func (wl *watchLoop) deliver(ctx context.Context, force bool) bool {
 	}
 }
 
+// saveCache has the parse cache written, if the last load changed what it
+// should hold.
+func (wl *watchLoop) saveCache(ctx context.Context) {
+	if wl.saver == nil {
+		return
+	}
+	if img := wl.l.cacheImage(); img != nil {
+		wl.saver.save(ctx, img)
+	}
+}
+
 func (wl *watchLoop) run(ctx context.Context) {
 	defer close(wl.w.out)
+	if wl.saver != nil {
+		// The channel closes once no cache write is left running.
+		defer wl.saver.wait()
+	}
 	defer wl.drop()
 	if !wl.deliver(ctx, false) {
 		return
