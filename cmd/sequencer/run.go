@@ -246,13 +246,19 @@ func (d *daemon) openStore() error {
 	return err // store's errors name the file and say what to do
 }
 
+// specsCacheName is the spec parse cache in --data: what each spec file
+// meant, so that a restart parses only the files that changed. Deleting it
+// is always safe; a new build ignores an old build's.
+const specsCacheName = "specs.cache"
+
 // watchSpecs starts the spec watcher, and the SIGHUP handler that makes it
 // read every file again.
 func (d *daemon) watchSpecs(g *group, hup <-chan os.Signal, lf *logFile) error {
 	// The first load parses every file at once: a burst of allocation
 	// that the collector need not chase at its usual pace.
 	old := debug.SetGCPercent(400)
-	w, err := specs.NewWatcher(g.ctx, d.f.specsDir, specs.WatchOptions{Logger: d.log, MaxFileBytes: int64(d.f.maxSpec), Overlap: schedule.RunsOverlap})
+	w, err := specs.NewWatcher(g.ctx, d.f.specsDir, specs.WatchOptions{Logger: d.log, MaxFileBytes: int64(d.f.maxSpec), Overlap: schedule.RunsOverlap,
+		CacheFile: filepath.Join(d.f.dataDir, specsCacheName)})
 	debug.SetGCPercent(old)
 	if err != nil {
 		return fmt.Errorf("watch specs %s: %w", d.f.specsDir, err)
