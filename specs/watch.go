@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -111,7 +111,7 @@ type watchLoop struct {
 	opts WatchOptions
 	l    *loader
 	w    *Watcher
-	last string // fingerprint of the last snapshot delivered
+	last snapPrint // fingerprint of the last snapshot delivered
 
 	notify  func(dir string) (*notifier, error) // watchDir, or a test's fake
 	fsw     *notifier                           // nil while the directory is lost
@@ -324,29 +324,45 @@ func (wl *watchLoop) run(ctx context.Context) {
 	}
 }
 
-// fingerprint says whether two snapshots mean the same thing.
-func fingerprint(s Snapshot) string {
-	var b strings.Builder
-	keys := make([]string, 0, len(s.Sequences))
+// snapPrint is a snapshot's fingerprint.
+type snapPrint [2]uint64
+
+// printSeeds make the two halves of a snapPrint independent hashes.
+var printSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// fingerprint says whether two snapshots mean the same thing: every
+// sequence and list with its hash and file, every invalid name with its
+// reason, every problem, the error. It adds up a 128-bit hash of each (two
+// seeded maphashes, seeds drawn per process), so that the maps need no
+// sorting: sorting them, with the strings it took, was a tenth of a load
+// at 100,000 sequences. A snapshot that holds nothing is the zero print.
+func fingerprint(s Snapshot) snapPrint {
+	var fp snapPrint
+	var b []byte
+	add := func() {
+		for i := range fp {
+			fp[i] += maphash.Bytes(printSeeds[i], b)
+		}
+	}
 	for n, q := range s.Sequences {
-		keys = append(keys, "s/"+n+"="+q.Hash+"@"+s.Files[n])
+		b = append(append(append(append(append(append(b[:0], "s/"...), n...), '='), q.Hash...), '@'), s.Files[n]...)
+		add()
 	}
 	for n, d := range s.DNCLists {
-		keys = append(keys, "d/"+n+"="+d.Hash+"@"+s.Files[n])
+		b = append(append(append(append(append(append(b[:0], "d/"...), n...), '='), d.Hash...), '@'), s.Files[n]...)
+		add()
 	}
 	for n, m := range s.Invalid {
-		keys = append(keys, "i/"+n+"="+m)
+		b = append(append(append(append(b[:0], "i/"...), n...), '='), m...)
+		add()
 	}
 	for _, p := range s.Problems {
-		keys = append(keys, "p/"+p.String())
+		b = append(append(b[:0], "p/"...), p.String()...)
+		add()
 	}
 	if s.Err != nil {
-		keys = append(keys, "e/"+s.Err.Error())
+		b = append(append(b[:0], "e/"...), s.Err.Error()...)
+		add()
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte('\n')
-	}
-	return b.String()
+	return fp
 }
