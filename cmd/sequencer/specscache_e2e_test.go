@@ -2,11 +2,17 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sequencer-dev/sequencer/specs"
 )
 
 // cacheReads returns, from a JSON log, the cached and parsed counts of
@@ -59,4 +65,34 @@ func TestTheDaemonKeepsASpecParseCacheInItsDataDirectoryAndARestartUsesIt(t *tes
 	if code, o, e := runCmd(t, "db", "backup", "--data", data, filepath.Join(dir, "backup.db")); code != 0 {
 		t.Errorf("db backup beside the cache: %d %s %s", code, o, e)
 	}
+}
+
+// gcPercent reads the collector's target without changing it.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+func TestTheStartUpCollectorSettingLastsUntilTheLoopHasTheFirstSnapshot(t *testing.T) {
+	before := gcPercent()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := specs.NewWatcher(ctx, longSpecDir(t, t.TempDir()), specs.WatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{log: slog.New(slog.DiscardHandler), watcher: w}
+	d.raiseGC()
+	defer d.gcDone()
+	snaps, dncSnaps := make(chan specs.Snapshot), make(chan specs.Snapshot, 1)
+	go d.fanOut(ctx, snaps, dncSnaps)
+	// Time for fanOut to receive the snapshot: until the loop takes it,
+	// the start-up setting holds.
+	time.Sleep(50 * time.Millisecond)
+	if got := gcPercent(); got != 400 {
+		t.Errorf("GC percent %d before the loop took the first snapshot, want 400", got)
+	}
+	<-snaps
+	waitFor(t, "the GC percent to be restored", func() bool { return gcPercent() == before })
 }
