@@ -152,8 +152,11 @@ func (c *parseCache) open() {
 		return
 	}
 	entries, err := readCacheFile(data, c.id)
-	if err != nil {
-		c.log.Info("spec parse cache not used in full; parsing what it lacks", "file", c.file, "usable", len(entries), "why", err.Error())
+	switch {
+	case err != nil && len(entries) == 0:
+		c.log.Info("spec parse cache ignored; parsing every spec file", "file", c.file, "why", err.Error())
+	case err != nil:
+		c.log.Info("spec parse cache partly usable; parsing the files it lacks", "file", c.file, "usable", len(entries), "why", err.Error())
 	}
 	c.entries, c.dirty = entries, err != nil
 }
