@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,6 +44,54 @@ func BenchmarkLoadDir10000Sequences(b *testing.B) {
 		s := LoadDir(dir)
 		if len(s.Sequences) != 10000 || HasErrors(s.Problems) {
 			b.Fatalf("%d sequences, problems %v", len(s.Sequences), s.Problems[:min(3, len(s.Problems))])
+		}
+	}
+}
+
+// BenchmarkLoadDir10000SequencesCached is the same load by a fresh loader
+// (a restart) with a warm parse cache: every file is read and hashed, and
+// its meaning decoded from the cache instead of parsed. cache-MB is the
+// size of the cache file.
+func BenchmarkLoadDir10000SequencesCached(b *testing.B) {
+	dir := writeCorpus(b)
+	cache := filepath.Join(b.TempDir(), "specs.cache")
+	if executableID() == "" {
+		b.Skip("no executable identity: no cache")
+	}
+	Load(LoadOptions{CacheFile: cache}, dir)
+	b.ResetTimer()
+	for b.Loop() {
+		l := newLoader(LoadOptions{CacheFile: cache})
+		s := l.loadOnce(dir)
+		if len(s.Sequences) != 10000 || HasErrors(s.Problems) || l.cached != 100 || l.parses != 0 {
+			b.Fatalf("%d sequences, %d cached, %d parsed", len(s.Sequences), l.cached, l.parses)
+		}
+	}
+	b.StopTimer()
+	if fi, err := os.Stat(cache); err == nil {
+		b.ReportMetric(float64(fi.Size())/1e6, "cache-MB")
+	}
+}
+
+// BenchmarkWriteCache10000Sequences is what the watcher does in the
+// background after a load that parsed: encode every file's meaning and
+// write the cache file.
+func BenchmarkWriteCache10000Sequences(b *testing.B) {
+	dir := writeCorpus(b)
+	cache := filepath.Join(b.TempDir(), "specs.cache")
+	if executableID() == "" {
+		b.Skip("no executable identity: no cache")
+	}
+	l := newLoader(LoadOptions{CacheFile: cache})
+	l.load(false, dir)
+	img := l.cacheImage()
+	if img == nil || len(img.items) != 100 {
+		b.Fatal("no cache image")
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := writeCache(context.Background(), img); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -132,3 +132,19 @@ func FuzzParseFile(f *testing.F) {
 		}
 	})
 }
+
+func TestSequencesInOneTimeZoneShareOneLoadedLocation(t *testing.T) {
+	doc := func(name string) string {
+		return "apiVersion: sequencer/v1\nkind: CampaignSequence\nmetadata: {name: " + name + "}\nspec:\n  timeZone: Europe/Paris\n  items:\n    - {name: a, campaignDBID: 101, groupDBID: 732, dialMode: predictive, stopAt: {dials: 5}}\n"
+	}
+	a, _, ps := ParseFile("a.yaml", []byte(doc("a")))
+	b, _, ps2 := ParseFile("b.yaml", []byte(doc("b")))
+	if len(ps)+len(ps2) != 0 || len(a) != 1 || len(b) != 1 {
+		t.Fatalf("problems: %v %v", ps, ps2)
+	}
+	// One pointer per name: the tz file is read once per process, not
+	// once per sequence.
+	if a[0].Location != b[0].Location || a[0].Location.String() != "Europe/Paris" {
+		t.Errorf("two loads of Europe/Paris: %p %p (%v)", a[0].Location, b[0].Location, a[0].Location)
+	}
+}

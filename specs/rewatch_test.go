@@ -146,7 +146,7 @@ func TestANotifierErrorReplacesTheNotifierAndAnOverflowOnlyRescans(t *testing.T)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wr, err := newWatcher(ctx, dir, WatchOptions{Debounce: 50 * time.Millisecond, Rescan: time.Hour}, notify)
+	wr, err := newWatcher(ctx, dir, WatchOptions{Debounce: 50 * time.Millisecond, Rescan: time.Hour}, notify, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

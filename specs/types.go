@@ -1,6 +1,7 @@
 // Package specs is the declarative input of the daemon: the CampaignSequence
 // and DoNotCallList types, strict YAML decoding with file:line:col errors,
-// semantic validation, the directory loader, and the watcher that hands the
+// semantic validation, the directory loader (with a parse cache that spares
+// a restart the parsing of unchanged files), and the watcher that hands the
 // reconciler whole, valid snapshots. It alone imports yaml and fsnotify.
 package specs
 

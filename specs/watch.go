@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -23,6 +23,10 @@ type WatchOptions struct {
 	// Overlap decides shared campaign groups, as in LoadOptions.
 	Overlap OverlapFunc
 	Logger  *slog.Logger
+	// CacheFile is the parse cache, as in LoadOptions ("" for none). It
+	// is written in the background after a load that parsed anything,
+	// never before that load's snapshot is delivered.
+	CacheFile string
 }
 
 // maxRepoll bounds the wait between looks for a directory that vanished.
@@ -69,10 +73,13 @@ func Watch(ctx context.Context, dir string, opts WatchOptions) (<-chan Snapshot,
 // the meantime snapshots carry Err and the last good specs, as for any
 // unreadable directory. dir must exist at the start.
 func NewWatcher(ctx context.Context, dir string, opts WatchOptions) (*Watcher, error) {
-	return newWatcher(ctx, dir, opts, watchDir)
+	return newWatcher(ctx, dir, opts, watchDir, nil)
 }
 
-func newWatcher(ctx context.Context, dir string, opts WatchOptions, notify func(string) (*notifier, error)) (*Watcher, error) {
+// newWatcher is NewWatcher with the notifier and the cache writer a test
+// may replace (nil: the real one).
+func newWatcher(ctx context.Context, dir string, opts WatchOptions, notify func(string) (*notifier, error),
+	write func(context.Context, *cacheImage) error) (*Watcher, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 250 * time.Millisecond
 	}
@@ -83,8 +90,15 @@ func newWatcher(ctx context.Context, dir string, opts WatchOptions, notify func(
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	dir = filepath.Clean(dir)
-	wl := &watchLoop{dir: dir, opts: opts, l: newLoader(LoadOptions{MaxFileBytes: opts.MaxFileBytes, Overlap: opts.Overlap}), notify: notify,
+	l := newLoader(LoadOptions{MaxFileBytes: opts.MaxFileBytes, Overlap: opts.Overlap, CacheFile: opts.CacheFile, Logger: opts.Logger})
+	if write == nil {
+		write = writeCache
+	}
+	wl := &watchLoop{dir: dir, opts: opts, l: l, notify: notify,
 		w: &Watcher{out: make(chan Snapshot, 1), rescan: make(chan struct{}, 1)}}
+	if l.cache != nil {
+		wl.saver = &cacheSaver{write: write, done: l.cache.wrote}
+	}
 	if err := wl.establish(); err != nil {
 		return nil, fmt.Errorf("watch %s: %w", dir, err)
 	}
@@ -97,11 +111,12 @@ type watchLoop struct {
 	opts WatchOptions
 	l    *loader
 	w    *Watcher
-	last string // fingerprint of the last snapshot delivered
+	last snapPrint // fingerprint of the last snapshot delivered
 
 	notify  func(dir string) (*notifier, error) // watchDir, or a test's fake
 	fsw     *notifier                           // nil while the directory is lost
 	watched os.FileInfo                         // the directory fsw watches
+	saver   *cacheSaver                         // nil without a parse cache
 }
 
 // notifier is what the loop needs of fsnotify.
@@ -164,6 +179,9 @@ func (wl *watchLoop) current() bool {
 // means ctx is done.
 func (wl *watchLoop) deliver(ctx context.Context, force bool) bool {
 	snap := wl.l.load(force, wl.dir)
+	// The cache is written after the snapshot is handed over: a restart
+	// waits for its first snapshot, not for the cache.
+	defer wl.saveCache(ctx)
 	fp := fingerprint(snap)
 	if force {
 		wl.opts.Logger.Info("specs rescanned", "sequences", len(snap.Sequences), "problems", len(snap.Problems),
@@ -189,8 +207,23 @@ func (wl *watchLoop) deliver(ctx context.Context, force bool) bool {
 	}
 }
 
+// saveCache has the parse cache written, if the last load changed what it
+// should hold.
+func (wl *watchLoop) saveCache(ctx context.Context) {
+	if wl.saver == nil {
+		return
+	}
+	if img := wl.l.cacheImage(); img != nil {
+		wl.saver.save(ctx, img)
+	}
+}
+
 func (wl *watchLoop) run(ctx context.Context) {
 	defer close(wl.w.out)
+	if wl.saver != nil {
+		// The channel closes once no cache write is left running.
+		defer wl.saver.wait()
+	}
 	defer wl.drop()
 	if !wl.deliver(ctx, false) {
 		return
@@ -291,29 +324,45 @@ func (wl *watchLoop) run(ctx context.Context) {
 	}
 }
 
-// fingerprint says whether two snapshots mean the same thing.
-func fingerprint(s Snapshot) string {
-	var b strings.Builder
-	keys := make([]string, 0, len(s.Sequences))
+// snapPrint is a snapshot's fingerprint.
+type snapPrint [2]uint64
+
+// printSeeds make the two halves of a snapPrint independent hashes.
+var printSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// fingerprint says whether two snapshots mean the same thing: every
+// sequence and list with its hash and file, every invalid name with its
+// reason, every problem, the error. It adds up a 128-bit hash of each (two
+// seeded maphashes, seeds drawn per process), so that the maps need no
+// sorting: sorting them, with the strings it took, was a tenth of a load
+// at 100,000 sequences. A snapshot that holds nothing is the zero print.
+func fingerprint(s Snapshot) snapPrint {
+	var fp snapPrint
+	var b []byte
+	add := func() {
+		for i := range fp {
+			fp[i] += maphash.Bytes(printSeeds[i], b)
+		}
+	}
 	for n, q := range s.Sequences {
-		keys = append(keys, "s/"+n+"="+q.Hash+"@"+s.Files[n])
+		b = append(append(append(append(append(append(b[:0], "s/"...), n...), '='), q.Hash...), '@'), s.Files[n]...)
+		add()
 	}
 	for n, d := range s.DNCLists {
-		keys = append(keys, "d/"+n+"="+d.Hash+"@"+s.Files[n])
+		b = append(append(append(append(append(append(b[:0], "d/"...), n...), '='), d.Hash...), '@'), s.Files[n]...)
+		add()
 	}
 	for n, m := range s.Invalid {
-		keys = append(keys, "i/"+n+"="+m)
+		b = append(append(append(append(b[:0], "i/"...), n...), '='), m...)
+		add()
 	}
 	for _, p := range s.Problems {
-		keys = append(keys, "p/"+p.String())
+		b = append(append(b[:0], "p/"...), p.String()...)
+		add()
 	}
 	if s.Err != nil {
-		keys = append(keys, "e/"+s.Err.Error())
+		b = append(append(b[:0], "e/"...), s.Err.Error()...)
+		add()
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte('\n')
-	}
-	return b.String()
+	return fp
 }

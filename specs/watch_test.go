@@ -236,3 +236,40 @@ func TestAnUnreadableDirectoryIsAnErrorNotADeletion(t *testing.T) {
 		t.Error("watching a missing directory did not fail")
 	}
 }
+
+func TestTheFingerprintIsTheSameForTheSameMeaningAndOnlyForIt(t *testing.T) {
+	snap := func(order []int, extra func(*Snapshot)) Snapshot {
+		s := Snapshot{Sequences: map[string]*Sequence{}, Files: map[string]string{}, Invalid: map[string]string{}}
+		for _, i := range order {
+			n := fmt.Sprintf("s%d", i)
+			s.Sequences[n] = &Sequence{Name: n, Hash: fmt.Sprintf("h%d", i)}
+			s.Files[n] = fmt.Sprintf("f%d.yaml", i%2)
+			s.Problems = append(s.Problems, Problem{Path: s.Files[n], Line: i, Message: "m"})
+		}
+		if extra != nil {
+			extra(&s)
+		}
+		return s
+	}
+	base := fingerprint(snap([]int{1, 2, 3}, nil))
+	if fingerprint(snap([]int{3, 1, 2}, nil)) != base {
+		t.Error("the order things were found in changed the fingerprint")
+	}
+	if fingerprint(Snapshot{}) != (snapPrint{}) {
+		t.Error("an empty snapshot does not have the zero print")
+	}
+	for what, change := range map[string]func(*Snapshot){
+		"a hash":           func(s *Snapshot) { s.Sequences["s1"] = &Sequence{Name: "s1", Hash: "other"} },
+		"a file":           func(s *Snapshot) { s.Files["s1"] = "moved.yaml" },
+		"a problem twice":  func(s *Snapshot) { s.Problems = append(s.Problems, s.Problems[0]) },
+		"an invalid name":  func(s *Snapshot) { s.Invalid["s2"] = "broken" },
+		"a list":           func(s *Snapshot) { s.DNCLists = map[string]*DoNotCallList{"d": {Name: "d"}} },
+		"an error":         func(s *Snapshot) { s.Err = fmt.Errorf("gone") },
+		"names swapped":    func(s *Snapshot) { s.Sequences["s1"].Hash, s.Sequences["s2"].Hash = "h2", "h1" },
+		"a sequence fewer": func(s *Snapshot) { delete(s.Sequences, "s3") },
+	} {
+		if fingerprint(snap([]int{1, 2, 3}, change)) == base {
+			t.Errorf("%s changed, the fingerprint did not", what)
+		}
+	}
+}

@@ -192,6 +192,8 @@ func runDaemon(parent context.Context, f runFlags, log *slog.Logger, lf *logFile
 	// The loop starts first: reading back every sequence's progress runs
 	// while the specs are parsed, which at 100,000 sequences is seconds.
 	d.buildReconciler()
+	d.raiseGC()
+	defer d.gcDone()
 	snaps := make(chan specs.Snapshot)
 	g.Go(func(ctx context.Context) error { return d.rec.Run(ctx, snaps) })
 	if err := d.watchSpecs(g, hup, lf); err != nil {
@@ -229,6 +231,7 @@ type daemon struct {
 	ln  net.Listener
 
 	specsLoaded atomic.Bool // the loop has had its first snapshot
+	gcDone      func()      // ends raiseGC's burst; nil before it
 }
 
 // openStore opens the progress database in --data, recording the link
@@ -246,20 +249,34 @@ func (d *daemon) openStore() error {
 	return err // store's errors name the file and say what to do
 }
 
+// specsCacheName is the spec parse cache in --data: what each spec file
+// meant, so that a restart parses only the files that changed. Deleting it
+// is always safe; a new build ignores an old build's.
+const specsCacheName = "specs.cache"
+
 // watchSpecs starts the spec watcher, and the SIGHUP handler that makes it
 // read every file again.
 func (d *daemon) watchSpecs(g *group, hup <-chan os.Signal, lf *logFile) error {
-	// The first load parses every file at once: a burst of allocation
-	// that the collector need not chase at its usual pace.
-	old := debug.SetGCPercent(400)
-	w, err := specs.NewWatcher(g.ctx, d.f.specsDir, specs.WatchOptions{Logger: d.log, MaxFileBytes: int64(d.f.maxSpec), Overlap: schedule.RunsOverlap})
-	debug.SetGCPercent(old)
+	w, err := specs.NewWatcher(g.ctx, d.f.specsDir, specs.WatchOptions{Logger: d.log, MaxFileBytes: int64(d.f.maxSpec), Overlap: schedule.RunsOverlap,
+		CacheFile: filepath.Join(d.f.dataDir, specsCacheName)})
 	if err != nil {
 		return fmt.Errorf("watch specs %s: %w", d.f.specsDir, err)
 	}
 	d.watcher = w
 	g.Go(func(ctx context.Context) error { reloadOnHUP(ctx, hup, w, lf, d.log); return nil })
 	return nil
+}
+
+// raiseGC lets the heap grow further between collections until gcDone:
+// at start-up the loop reads back every sequence's progress while the
+// watcher reads (and, without a warm cache, parses) every spec file, a
+// burst of allocation that the collector need not chase at its usual
+// pace. The watcher loads in a goroutine of its own, so the burst ends
+// when the loop has the first snapshot (fanOut), not when NewWatcher
+// returns.
+func (d *daemon) raiseGC() {
+	old := debug.SetGCPercent(400)
+	d.gcDone = sync.OnceFunc(func() { debug.SetGCPercent(old) })
 }
 
 // buildReconciler makes the loop, and the Do-Not-Call client and lists
@@ -350,6 +367,9 @@ func (d *daemon) fanOut(ctx context.Context, snaps, dncSnaps chan specs.Snapshot
 		select {
 		case snaps <- s:
 			d.specsLoaded.Store(true) // ready once the loop has the specs
+			if d.gcDone != nil {
+				d.gcDone()
+			}
 		case <-ctx.Done():
 			return
 		}
