@@ -112,6 +112,7 @@ type watchLoop struct {
 	l    *loader
 	w    *Watcher
 	last snapPrint // fingerprint of the last snapshot delivered
+	sent bool      // one was: the first is sent even when it is empty
 
 	notify  func(dir string) (*notifier, error) // watchDir, or a test's fake
 	fsw     *notifier                           // nil while the directory is lost
@@ -187,10 +188,10 @@ func (wl *watchLoop) deliver(ctx context.Context, force bool) bool {
 		wl.opts.Logger.Info("specs rescanned", "sequences", len(snap.Sequences), "problems", len(snap.Problems),
 			"changed", fp != wl.last)
 	}
-	if fp == wl.last {
+	if fp == wl.last && wl.sent {
 		return true
 	}
-	wl.last = fp
+	wl.last, wl.sent = fp, true
 	for _, p := range snap.Problems {
 		wl.opts.Logger.Warn("spec problem", "problem", p.String())
 	}

@@ -96,6 +96,16 @@ func TestTheWatcherDeliversTheDirectoryAtOnceAndAfterAnAtomicSave(t *testing.T) 
 	}
 }
 
+// A daemon started on an empty directory is ready (it has its specs: none)
+// and stops whatever its progress says was running; without a first
+// snapshot it would wait for ever.
+func TestTheWatcherDeliversAnEmptyDirectoryAtOnce(t *testing.T) {
+	w := startWatch(t, t.TempDir())
+	if s := w.next(); len(s.Sequences) != 0 || s.Err != nil {
+		t.Fatalf("first snapshot of an empty directory: %d sequences, err %v", len(s.Sequences), s.Err)
+	}
+}
+
 func TestTheWatcherSurvivesVimsBackupAndRenameAndIgnoresItsDroppings(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(spec("a", 101, 10)), 0o644)
