@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -54,6 +55,8 @@ type journalWatch struct {
 	kill    int             // > 0: the daemon dies right after this commit
 	dead    bool
 	onKill  func()
+	// atCommit, when set, sees each batch as its commit begins.
+	atCommit func(b *store.Batch)
 }
 
 func (w *journalWatch) Commit(b *store.Batch) error {
@@ -61,6 +64,9 @@ func (w *journalWatch) Commit(b *store.Batch) error {
 	if w.dead {
 		w.mu.Unlock()
 		return errDSTCrashed
+	}
+	if w.atCommit != nil {
+		w.atCommit(b)
 	}
 	w.mu.Unlock()
 	if err := w.Store.Commit(b); err != nil {
@@ -98,6 +104,7 @@ type journaledLink struct {
 	w       *journalWatch
 	mu      sync.Mutex
 	unjourn []string
+	stopped atomic.Int64 // StopDialing answers received
 }
 
 func (l *journaledLink) check(req ocs.Message) {
@@ -120,7 +127,12 @@ func (l *journaledLink) SendAsync(reqs []ocs.Message, timeout time.Duration, don
 	for _, req := range reqs {
 		l.check(req)
 	}
-	l.Client.SendAsync(reqs, timeout, done)
+	l.Client.SendAsync(reqs, timeout, func(i int, ans ocs.Message, err error) {
+		if reqs[i].Type == ocs.ReqStopDialing && err == nil {
+			l.stopped.Add(1)
+		}
+		done(i, ans, err)
+	})
 }
 
 func (l *journaledLink) Request(ctx context.Context, req ocs.Message) (ocs.Message, error) {
@@ -249,5 +261,37 @@ func TestADaemonKilledInTheMiddleOfA1000SequenceBurstStartsEachItemExactlyOnceAf
 			t.Errorf("%d requests left before their intent was committed", len(link.unjourn))
 		}
 		t.Logf("killed after commit %d with %d requests sent; %d sent in all", killAt, len(before), len(rig.sim.Transcript()))
+	})
+}
+
+// The journal of stops that left before it (sendEarly) is bookkeeping: it
+// waits for their answers instead of taking, in the middle of a stop
+// storm, the cores that the stops' delivery needs.
+func TestAStopStormIsJournaledOnceItsAnswersAreIn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
+		const n = 100
+		rig := &burstRig{sim: ocssim.New(burstConfig(n)), path: filepath.Join(t.TempDir(), "sequencer.db"), n: n}
+		defer rig.sim.Close()
+		w, link, stop := rig.daemon(t, 0)
+		answered := int64(-1) // when the first stop was journaled
+		w.mu.Lock()
+		w.atCommit = func(b *store.Batch) {
+			for _, in := range b.Begin {
+				if in.Action == actStop && answered < 0 {
+					answered = link.stopped.Load()
+				}
+			}
+		}
+		w.mu.Unlock()
+		// burstSpecs' items stop an hour after they start.
+		time.Sleep(time.Until(burstAt.Add(time.Hour + time.Minute)))
+		synctest.Wait()
+		stop()
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if answered != n {
+			t.Errorf("the first stop was journaled with %d of %d stops answered, want all: its commit came in the middle of the storm", answered, n)
+		}
 	})
 }

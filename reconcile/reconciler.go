@@ -102,6 +102,7 @@ type Reconciler struct {
 	// back from its reader must never block on the loop.
 	resMu    sync.Mutex
 	resQ     []result
+	resSpare []result      // the loop's: the array resQ gets next (takeResults)
 	resReady chan struct{} // buffer 1: coalesced "answers queued"
 	cmds     chan command
 	poke     chan struct{} // buffer 1: coalesced "look again"
@@ -162,6 +163,12 @@ type Reconciler struct {
 	// off like a failing request.
 	storeFailures int
 	storeHold     time.Time
+	// settledSince: when the oldest settlement still waiting for a commit
+	// was made (holdSettles).
+	settledSince time.Time
+	// heldSince: when a commit no request waited for was first held back
+	// (holdAll).
+	heldSince time.Time
 	// pubSet: sequences whose published status is out of date (with
 	// seqState.pubQueued). Slices, not maps: a map that once held a
 	// burst's 100,000 entries costs its peak size at every walk and clear.
@@ -306,6 +313,20 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 		if d := time.Until(r.storeHold); d > 0 && d < wait && r.writesPending() {
 			wait = d // the writes held back by a failed commit
 		}
+		if len(r.batch.Settle) > 0 {
+			// Settlements held back for the commits requests wait for;
+			// once due, the next commit takes them (the one in flight, or
+			// a failed one's backoff, wakes the loop for it).
+			if d := time.Until(r.settledSince.Add(maxSettleHold)); d > 0 && d < wait {
+				wait = d
+			}
+		}
+		if !r.heldSince.IsZero() {
+			if d := time.Until(r.heldSince.Add(maxSettleHold)); d > 0 && d < wait {
+				wait = d
+			}
+		}
+
 		if wait < 0 || len(r.dirty) > 0 {
 			wait = 0 // a capped turn left work for the next (maxTurnRequests)
 		}
@@ -416,10 +437,17 @@ func (r *Reconciler) queueResult(res result) {
 func (r *Reconciler) takeResults() int {
 	r.resMu.Lock()
 	q := r.resQ
-	r.resQ = nil
+	r.resQ, r.resSpare = r.resSpare, nil
 	r.resMu.Unlock()
-	for _, res := range q {
+	for i, res := range q {
+		r.midTurn(i)
 		r.onResult(res, time.Now())
+	}
+	// The queue's two arrays take turns: a storm's 10,000 answers would
+	// otherwise grow a fresh one, copying its large results at each step.
+	clear(q)
+	if cap(q) <= 1<<14 {
+		r.resSpare = q[:0]
 	}
 	return len(q)
 }
@@ -436,6 +464,7 @@ func (r *Reconciler) onEvent(ev ocs.Message, now time.Time) {
 // an intent whose answer never came stays open for the next start.
 func (r *Reconciler) drain() {
 	r.awaitCommit() // its requests go out before the wait for answers
+	r.kickSender()
 	done := make(chan struct{})
 	go func() { r.inflight.Wait(); close(done) }()
 	for {
@@ -510,6 +539,7 @@ func (r *Reconciler) processDue(now time.Time) {
 }
 
 func (r *Reconciler) processDirty(now time.Time) {
+	defer r.kickSender() // what the turn sent leaves now
 	if len(r.dirty) == 0 {
 		r.flush(now) // answers' outcomes may still wait for their commit
 		return
@@ -545,6 +575,7 @@ func (r *Reconciler) processDirty(now time.Time) {
 			}
 			break
 		}
+		r.midTurn(i)
 		t0 := time.Now()
 		next := r.pass(s, now)
 		r.cfg.Metrics.Pass(passResult(s), time.Since(t0))

@@ -286,10 +286,14 @@ func (r *Reconciler) flush(now time.Time) {
 		r.saveProgress(s, now) // the run's state as the request leaves: before its intent
 		begins[i] = r.begin(s, o, now)
 	}
-	job := r.takeJob(box, begins)
+	if len(box) == 0 && r.holdAll(now) {
+		return
+	}
+	job := r.takeJob(box, begins, r.holdSettles(len(box) > 0, now))
 	if job == nil {
 		return
 	}
+	r.heldSince = time.Time{}
 	if !r.asyncCommit {
 		job.run(r.cfg.Store)
 		r.finishCommit(job, now)
@@ -301,6 +305,23 @@ func (r *Reconciler) flush(now time.Time) {
 		r.committed <- job
 	}()
 }
+
+// midTurn is called every so often inside a long turn (thousands of
+// passes or answers): a commit that finished meanwhile has its requests
+// sent and the next one started now, not at the end of the turn, which
+// in a burst is a hundred milliseconds later.
+func (r *Reconciler) midTurn(k int) {
+	if !r.committing || k%midTurnEvery != midTurnEvery-1 {
+		return
+	}
+	now := time.Now()
+	r.takeCommitted()
+	if !r.committing {
+		r.flush(now)
+	}
+}
+
+const midTurnEvery = 128
 
 // commitJob is one turn's durable writes on their way to the store and
 // the requests that wait for them.
@@ -330,9 +351,20 @@ func (j *commitJob) run(st Store) {
 // leaves the loop with empty ones; nil when there is nothing to do.
 // Progress is cloned: the loop goes on changing its own while the job
 // commits.
-func (r *Reconciler) takeJob(box []outgoing, begins []int) *commitJob {
-	if !r.writesPending() && len(box) == 0 {
+//
+// With holdSettles, the settlements stay for a later commit: they are
+// bookkeeping that no request waits for (a crash before they are written
+// leaves intents open, which recovery settles from OCS status), and in a
+// burst the commits that requests wait for are the ones that are late.
+func (r *Reconciler) takeJob(box []outgoing, begins []int, holdSettles bool) *commitJob {
+	if !r.writesPending() && len(box) == 0 || holdSettles && len(r.toSave) == 0 && len(r.batch.Begin) == 0 && len(box) == 0 && len(r.early) == 0 {
 		return nil
+	}
+	settle := r.batch.Settle
+	if holdSettles {
+		settle = nil
+	} else {
+		r.settledSince = time.Time{}
 	}
 	saving := make([]*seqState, 0, len(r.toSave))
 	for _, s := range r.toSave {
@@ -344,15 +376,49 @@ func (r *Reconciler) takeJob(box []outgoing, begins []int) *commitJob {
 	r.toSave = reuse(r.toSave)
 	// In key order: bbolt writes sorted keys with the fewest page splits.
 	slices.SortFunc(saving, func(a, b *seqState) int { return strings.Compare(a.name, b.name) })
-	b := &store.Batch{Begin: r.batch.Begin, Settle: r.batch.Settle, Progress: make([]store.Progress, len(saving))}
+	b := &store.Batch{Begin: r.batch.Begin, Settle: settle, Progress: make([]store.Progress, len(saving))}
 	for i, s := range saving {
 		b.Progress[i] = s.prog.Clone()
 	}
-	r.batch = store.Batch{}
+	if holdSettles {
+		r.batch = store.Batch{Settle: r.batch.Settle}
+	} else {
+		r.batch = store.Batch{}
+	}
 	job := &commitJob{batch: b, reqs: r.beginReqs, saving: saving, box: box, begins: begins, early: r.early}
 	r.beginReqs = nil
 	r.outbox, r.early = nil, nil
 	return job
+}
+
+// maxSettleHold bounds how long settlements wait for a commit of their own.
+const maxSettleHold = 2 * time.Second
+
+// holdAll says whether a commit that no request waits for (answers'
+// outcomes, the journal of stops already sent, a run's state after an
+// answer) waits, while answers are still due, for at most maxSettleHold:
+// in a stop storm it would take the cores the stops' delivery needs, and
+// in a start burst it would hold up the commits the starts wait for. Each
+// of those writes is also made good by recovery, which re-reads OCS.
+func (r *Reconciler) holdAll(now time.Time) bool {
+	if !r.asyncCommit || r.awaiting == 0 || !r.writesPending() {
+		r.heldSince = time.Time{}
+		return false
+	}
+	if r.heldSince.IsZero() {
+		r.heldSince = now
+	}
+	return now.Sub(r.heldSince) < maxSettleHold
+}
+
+// holdSettles says whether this turn's commit leaves the settlements for
+// a later one: while requests wait for it or answers are still due, for
+// at most maxSettleHold.
+func (r *Reconciler) holdSettles(requests bool, now time.Time) bool {
+	if !r.asyncCommit || len(r.batch.Settle) == 0 || !requests && r.awaiting == 0 {
+		return false
+	}
+	return now.Sub(r.settledSince) < maxSettleHold
 }
 
 // writesPending reports whether the turn queued anything for a commit.
@@ -388,6 +454,7 @@ func (r *Reconciler) takeCommitted() {
 // sequence whose progress did not reach the store backs off, unless a
 // request of its own is in the job (decided below).
 func (r *Reconciler) finishCommit(job *commitJob, now time.Time) {
+	defer r.kickSender()
 	r.committing = false
 	b := job.batch
 	r.cfg.Metrics.Commit(b.Len(), job.took, job.err)
@@ -402,6 +469,9 @@ func (r *Reconciler) finishCommit(job *commitJob, now time.Time) {
 		}
 		err = fmt.Errorf("save progress: %w", err)
 		r.noteStore(err)
+		if len(b.Settle) > 0 && r.settledSince.IsZero() {
+			r.settledSince = now
+		}
 		r.batch.Settle = append(r.batch.Settle, b.Settle...)
 		for _, s := range job.saving {
 			if s.gone || r.seqs[s.name] != s {
@@ -471,7 +541,7 @@ type Committer interface {
 // told it is durable, and for the last answers at shutdown.
 func (r *Reconciler) commit(now time.Time) error {
 	r.awaitCommit()
-	job := r.takeJob(nil, nil)
+	job := r.takeJob(nil, nil, false)
 	if job == nil {
 		return nil
 	}
@@ -976,6 +1046,9 @@ func (r *Reconciler) persistNow(s *seqState, now time.Time) error {
 
 // settle queues an intent's outcome for this turn's commit.
 func (r *Reconciler) settle(id string, state store.IntentState, outcome string, now time.Time) {
+	if len(r.batch.Settle) == 0 {
+		r.settledSince = now
+	}
 	r.batch.Settle = append(r.batch.Settle, store.Settlement{ID: id, State: state, Outcome: outcome, At: now})
 }
 

@@ -20,6 +20,9 @@ type sender struct {
 	q    []result
 	wake chan struct{}
 	done chan struct{}
+	// unwoken: requests queued since the sender was last woken (the
+	// loop's own count).
+	unwoken int
 }
 
 func newSender() *sender {
@@ -27,11 +30,27 @@ func newSender() *sender {
 }
 
 // execute queues a request; its answer comes back to the loop as a result.
+// The sender is woken every sendBatch requests and at the end of the turn
+// (kickSender): woken for each, it would write each stop of a storm on its
+// own, a system call apiece, on the core the loop's passes need.
 func (r *Reconciler) execute(res result) {
 	r.inflight.Add(1)
 	r.snd.mu.Lock()
 	r.snd.q = append(r.snd.q, res)
 	r.snd.mu.Unlock()
+	if r.snd.unwoken++; r.snd.unwoken >= sendBatch {
+		r.kickSender()
+	}
+}
+
+const sendBatch = 64
+
+// kickSender wakes the sender for what the turn queued.
+func (r *Reconciler) kickSender() {
+	if r.snd.unwoken == 0 {
+		return
+	}
+	r.snd.unwoken = 0
 	select {
 	case r.snd.wake <- struct{}{}:
 	default:

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -95,9 +96,12 @@ func (s *Store) Commit(b *Batch) error {
 			if raw == nil {
 				continue
 			}
-			in, err := decode[Intent](bucketIntents, []byte(st.ID), raw)
-			if err != nil {
-				return err
+			in, ok := s.begun.get(st.ID)
+			if !ok {
+				var err error
+				if in, err = decode[Intent](bucketIntents, []byte(st.ID), raw); err != nil {
+					return err
+				}
 			}
 			in.State, in.Outcome, in.Settled = st.State, st.Outcome, st.At
 			enc, err := encode(in)
@@ -114,5 +118,48 @@ func (s *Store) Commit(b *Batch) error {
 		return fmt.Errorf("commit %d writes: %w", b.Len(), err)
 	}
 	b.Fresh = append(b.Fresh[:0], fresh...)
+	s.begun.update(b)
 	return nil
+}
+
+// begunIntents keeps the intents Commit wrote until Commit settles them,
+// so that a settlement re-encodes the intent instead of decoding it first
+// (in a burst, the decoding was a fifth of a commit). Only what Begin
+// wrote is kept, and only what never changes after it (a settlement
+// replaces state, outcome and time); the record must still exist for the
+// settlement to apply, as without the cache.
+type begunIntents struct {
+	mu sync.Mutex
+	m  map[string]Intent
+}
+
+// maxBegun bounds the cache: intents whose answers never come (a crash
+// of OCS, a lost link) would otherwise stay for ever.
+const maxBegun = 1 << 16
+
+func (c *begunIntents) get(id string) (Intent, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	in, ok := c.m[id]
+	return in, ok
+}
+
+// update records what a committed batch began and forgets what it settled.
+func (c *begunIntents) update(b *Batch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > maxBegun {
+		c.m = map[string]Intent{}
+	}
+	for i, in := range b.Begin {
+		if b.Fresh[i] {
+			if in.State == "" {
+				in.State = IntentOpen
+			}
+			c.m[in.ID] = in
+		}
+	}
+	for _, st := range b.Settle {
+		delete(c.m, st.ID)
+	}
 }

@@ -97,6 +97,7 @@ type Store struct {
 	// broken is the first ErrDamaged a method met; from then on every
 	// method returns it without touching bbolt.
 	broken atomic.Pointer[error]
+	begun  begunIntents // for Commit's settlements
 }
 
 // upgrades[n] moves a schema from version n to n+1.
