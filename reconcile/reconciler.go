@@ -565,6 +565,13 @@ func (r *Reconciler) processDirty(now time.Time) {
 	// one in flight (or held back after a failure) decisions pile up for
 	// the next, and a capped turn would only spin.
 	capped := r.turnCap > 0 && !r.committing && !now.Before(r.storeHold)
+	if n := len(batch); n > 256 {
+		// A storm: room for a request of each, so that the passes do not
+		// copy these growing lists of large records again and again.
+		r.batch.Begin = slices.Grow(r.batch.Begin, n)
+		r.beginReqs = slices.Grow(r.beginReqs, n)
+		r.early = slices.Grow(r.early, n)
+	}
 	for i, s := range batch {
 		if capped && len(r.outbox) >= r.turnCap {
 			// The rest go next turn, right after this one's commit: the
