@@ -11,7 +11,8 @@ import (
 
 // crossCheckByMap is crossCheck as it was before it sorted one list: the
 // reference the faster one must agree with, problem for problem and in
-// the same order.
+// the same order. Both word a problem with sharedGroup; what is compared
+// is which pairs they find, and in what order.
 func crossCheckByMap(snap *Snapshot, overlap OverlapFunc, now time.Time) {
 	type use struct {
 		seq  *Sequence
@@ -46,22 +47,9 @@ func crossCheckByMap(snap *Snapshot, overlap OverlapFunc, now time.Time) {
 		us := byGroup[k]
 		for i := 1; i < len(us); i++ {
 			for j := 0; j < i; j++ {
-				a, b := us[j], us[i]
-				o := overlap(a.seq, b.seq, now)
-				p := Problem{Path: b.item.Pos.Path, Line: b.item.Pos.Line, Column: b.item.Pos.Column, Field: "campaignDBID"}
-				switch o.Verdict {
-				case OverlapNever:
-					continue
-				case OverlapIfLate:
-					p.Severity = SeverityWarning
-					p.Message = fmt.Sprintf("campaign group %d/%d is also used by sequence %q (%s); their runs overlap only if %s",
-						k[0], k[1], a.seq.Name, a.item.Pos, o.Why)
-				default:
-					p.Severity = SeverityError
-					p.Message = fmt.Sprintf("campaign group %d/%d is also used by sequence %q (%s) and their runs can overlap: %s; give them calling windows or start times that never meet, or use one sequence",
-						k[0], k[1], a.seq.Name, a.item.Pos, o.Why)
+				if p, ok := sharedGroup(k, us[j].seq, us[j].item, us[i].seq, us[i].item, overlap, now); ok {
+					snap.Problems = append(snap.Problems, p)
 				}
-				snap.Problems = append(snap.Problems, p)
 			}
 		}
 	}

@@ -654,25 +654,32 @@ func crossCheck(snap *Snapshot, overlap OverlapFunc, now time.Time) {
 		start = end
 		for i := 1; i < len(us); i++ {
 			for j := 0; j < i; j++ {
-				a, b := us[j], us[i]
-				o := overlap(a.seq, b.seq, now)
-				p := Problem{Path: b.item.Pos.Path, Line: b.item.Pos.Line, Column: b.item.Pos.Column, Field: "campaignDBID"}
-				switch o.Verdict {
-				case OverlapNever:
-					continue
-				case OverlapIfLate:
-					p.Severity = SeverityWarning
-					p.Message = fmt.Sprintf("campaign group %d/%d is also used by sequence %q (%s); their runs overlap only if %s",
-						k[0], k[1], a.seq.Name, a.item.Pos, o.Why)
-				default:
-					p.Severity = SeverityError
-					p.Message = fmt.Sprintf("campaign group %d/%d is also used by sequence %q (%s) and their runs can overlap: %s; give them calling windows or start times that never meet, or use one sequence",
-						k[0], k[1], a.seq.Name, a.item.Pos, o.Why)
+				if p, ok := sharedGroup(k, us[j].seq, us[j].item, us[i].seq, us[i].item, overlap, now); ok {
+					snap.Problems = append(snap.Problems, p)
 				}
-				snap.Problems = append(snap.Problems, p)
 			}
 		}
 	}
+}
+
+// sharedGroup is the problem, if any, of sequence b's item bi on
+// campaign group k, which sequence a's item ai (earlier by name) also uses.
+func sharedGroup(k [2]int32, a *Sequence, ai *Item, b *Sequence, bi *Item, overlap OverlapFunc, now time.Time) (Problem, bool) {
+	o := overlap(a, b, now)
+	p := Problem{Path: bi.Pos.Path, Line: bi.Pos.Line, Column: bi.Pos.Column, Field: "campaignDBID"}
+	switch o.Verdict {
+	case OverlapNever:
+		return p, false
+	case OverlapIfLate:
+		p.Severity = SeverityWarning
+		p.Message = fmt.Sprintf("campaign group %d/%d is also used by sequence %q (%s); their runs overlap only if %s",
+			k[0], k[1], a.Name, ai.Pos, o.Why)
+	default:
+		p.Severity = SeverityError
+		p.Message = fmt.Sprintf("campaign group %d/%d is also used by sequence %q (%s) and their runs can overlap: %s; give them calling windows or start times that never meet, or use one sequence",
+			k[0], k[1], a.Name, ai.Pos, o.Why)
+	}
+	return p, true
 }
 
 // WindowsCanMeet reports whether two calling windows in one time zone

@@ -38,18 +38,8 @@ func BenchmarkRequestsAnswered(b *testing.B) {
 	})
 	b.Run("tcp-loopback", func(b *testing.B) {
 		s := New(Default())
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		go func() {
-			for {
-				conn, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go s.Serve(conn)
-			}
-		}()
-		c := bridge.Dial(ln.Addr().String(), bridge.Options{})
-		defer func() { c.Close(); ln.Close(); s.Close() }()
+		c, closeAll := serveTCP(s, bridge.Options{})
+		defer closeAll()
 		run(b, c)
 	})
 }
@@ -112,18 +102,8 @@ func BenchmarkPipelinedStops(b *testing.B) {
 		cfg.CampaignGroups = append(cfg.CampaignGroups, CampaignGroup{CampaignDBID: c, GroupDBID: 732, Records: 10_000_000})
 	}
 	s := New(cfg)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.Serve(conn)
-		}
-	}()
-	c := bridge.Dial(ln.Addr().String(), bridge.Options{Counters: true})
-	defer func() { c.Close(); ln.Close(); s.Close() }()
+	c, closeAll := serveTCP(s, bridge.Options{Counters: true})
+	defer closeAll()
 	for !c.Up() {
 		runtime.Gosched()
 	}
@@ -162,4 +142,21 @@ func BenchmarkPipelinedStops(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/req")
 	})
+}
+
+// serveTCP serves s on a loopback port and returns a bridge client dialled
+// to it, and what closes all three.
+func serveTCP(s *Sim, opts bridge.Options) (*bridge.Client, func()) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.Serve(conn)
+		}
+	}()
+	c := bridge.Dial(ln.Addr().String(), opts)
+	return c, func() { c.Close(); ln.Close(); s.Close() }
 }
