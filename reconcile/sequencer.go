@@ -332,7 +332,11 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 	if run.ItemState == stStarting && o.status == ocs.StatusRunning {
 		run.ItemState = stDialing
 		if run.ItemStarted.IsZero() {
-			run.ItemStarted = now
+			// The item's start is the Start's, whose intent was written
+			// before it left; the progress after its answer may not have
+			// been (a commit no request waits for can wait up to 2 s).
+			// A stop "+90m" must count from then, not from the restart.
+			run.ItemStarted = startedBy(s, run, now)
 		}
 		p := pacingOf(r.currentItem(s))
 		run.DialMode, run.OptimizeBy, run.OptimizeGoal = int32(p.DialMode), int32(p.OptimizeBy), p.OptimizeGoal
@@ -345,6 +349,18 @@ func (r *Reconciler) settleFromObservation(s *seqState, now time.Time) {
 			Message: fmt.Sprintf("OCS reports %s: the interrupted %s step is settled without repeating the request", o.status, before)})
 		r.persist(s, now)
 	}
+}
+
+// startedBy is when the open Start intent of the run's current item was
+// written, or now without one.
+func startedBy(s *seqState, run *store.Run, now time.Time) time.Time {
+	at := now
+	for _, in := range s.openIntents {
+		if in.Run == run.ID && in.Item == run.Item && in.Action == actStart && in.Created.Before(at) {
+			at = in.Created
+		}
+	}
+	return at
 }
 
 func (r *Reconciler) currentItem(s *seqState) *specs.Item {

@@ -619,3 +619,49 @@ func TestABurstThatFillsATurnWhileTheDiskRefusesWritesWaitsOutTheBackoff(t *test
 		}
 	})
 }
+
+// The progress written after a Start's answer is a write no request waits
+// for, and may not reach the file before a crash; the Start's intent did,
+// before the Start left. Recovery dates the item from that intent, so a
+// "+90m" stop still falls 90 minutes after the item really started, not
+// 90 minutes after the restart.
+func TestAnItemFoundDialingAfterACrashCountsItsStopFromItsStartsIntent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		a := item("evening", 101, ocs.DialModeProgress)
+		a.StopAt.Time = after(90 * time.Minute)
+		h.apply(seq("nightly", a))
+		h.wait(time.Minute)
+		p, _, _ := h.st.Progress("nightly")
+		if p.Run == nil || p.Run.ItemState != stDialing {
+			t.Fatalf("progress %+v, want the item dialing", p.Run)
+		}
+		started := p.Run.ItemStarted
+		h.stop()
+		// As after a crash that lost the progress of the Start's answer
+		// and the settlement of its intent.
+		st, err := store.Open(h.dbPath, store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := *p.Run
+		p.Run.ItemState, p.Run.ItemStarted = stStarting, time.Time{}
+		if err := st.PutProgress(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SettleIntent(intentID(&run, actStart, ocs.Message{}), store.IntentOpen, "", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		h.wait(10 * time.Minute)
+		h.start()
+		h.wait(time.Minute)
+		p, _, _ = h.st.Progress("nightly")
+		if p.Run == nil || p.Run.ItemState != stDialing {
+			t.Fatalf("after the restart: progress %+v, want the item adopted as dialing", p.Run)
+		}
+		if d := p.Run.ItemStarted.Sub(started); d < -time.Second || d > time.Second {
+			t.Errorf("item start %s after the restart, want %s (its Start's intent), not the restart", p.Run.ItemStarted.Format(time.TimeOnly), started.Format(time.TimeOnly))
+		}
+	})
+}
