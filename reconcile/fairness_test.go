@@ -371,3 +371,53 @@ func TestAStopLeavesAtItsTimeWhileAnotherSequencesCommitHangs(t *testing.T) {
 		}
 	})
 }
+
+// A command whose change must be durable before it answers (suspend)
+// commits at once, after the commit in flight. The requests that other
+// sequences decided meanwhile, waiting for the next commit, stay queued:
+// that commit is not theirs.
+func TestACommandCommittingWhileRequestsWaitForTheNextCommitDoesNotDropThem(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+		time.Sleep(time.Until(t0.Add(-time.Minute)))
+		var st *hangingStore
+		g := newGatedRig(t, burstConfig(3), func(raw *store.Store) Store {
+			st = &hangingStore{Store: raw, resume: make(chan struct{})}
+			return st
+		})
+		mk := func(name string, campaign int32, at time.Time) *specs.Sequence {
+			it := item("only", campaign, ocs.DialModeProgress)
+			it.GroupDBID = 5000
+			s := seq(name, it)
+			s.Start.At = at
+			return rehash(s)
+		}
+		a, b, c := mk("a", 1000, t0), mk("b", 1001, t0.Add(10*time.Second)), mk("c", 1002, t0.Add(time.Hour))
+		g.snaps <- specs.Snapshot{Sequences: map[string]*specs.Sequence{a.Name: a, b.Name: b, c.Name: c}}
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		st.hang.Store(true) // a's run, at t0, starts the commit that hangs
+		time.Sleep(time.Until(t0.Add(15 * time.Second)))
+		synctest.Wait() // b's Load is decided and waits for the next commit
+		suspended := make(chan error, 1)
+		go func() { suspended <- g.r.Suspend(context.Background(), "c", "ops", "test", time.Time{}) }()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st.hang.Store(false)
+		close(st.resume)
+		if err := <-suspended; err != nil {
+			t.Fatalf("suspend: %v", err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		loads := map[int32]int{}
+		for _, rec := range g.sim.Transcript() {
+			if rec.Msg.Type == ocs.ReqLoadCampaign {
+				loads[rec.Msg.CampaignDBID]++
+			}
+		}
+		if loads[1000] != 1 || loads[1001] != 1 {
+			t.Errorf("LoadCampaign sent per campaign %v, want a's (1000) and b's (1001) once each", loads)
+		}
+	})
+}

@@ -293,6 +293,7 @@ func (r *Reconciler) flush(now time.Time) {
 	if job == nil {
 		return
 	}
+	r.outbox = nil // the job has them; a commit made for a command (commit) leaves them queued
 	r.heldSince = time.Time{}
 	if !r.asyncCommit {
 		job.run(r.cfg.Store)
@@ -386,8 +387,7 @@ func (r *Reconciler) takeJob(box []outgoing, begins []int, holdSettles bool) *co
 		r.batch = store.Batch{}
 	}
 	job := &commitJob{batch: b, reqs: r.beginReqs, saving: saving, box: box, begins: begins, early: r.early}
-	r.beginReqs = nil
-	r.outbox, r.early = nil, nil
+	r.beginReqs, r.early = nil, nil
 	return job
 }
 
