@@ -310,21 +310,18 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 				wait = d
 			}
 		}
-		if d := time.Until(r.storeHold); d > 0 && d < wait && r.writesPending() {
-			wait = d // the writes held back by a failed commit
+		// Writes held back wake the loop when their hold ends: a failed
+		// commit's backoff, settlements kept out of the commits requests
+		// wait for, a commit no request waits for. (Once a hold has ended,
+		// the commit in flight or the backoff wakes the loop.)
+		if r.writesPending() {
+			wait = wakeBy(wait, r.storeHold)
 		}
 		if len(r.batch.Settle) > 0 {
-			// Settlements held back for the commits requests wait for;
-			// once due, the next commit takes them (the one in flight, or
-			// a failed one's backoff, wakes the loop for it).
-			if d := time.Until(r.settledSince.Add(maxSettleHold)); d > 0 && d < wait {
-				wait = d
-			}
+			wait = wakeBy(wait, r.settledSince.Add(maxSettleHold))
 		}
 		if !r.heldSince.IsZero() {
-			if d := time.Until(r.heldSince.Add(maxSettleHold)); d > 0 && d < wait {
-				wait = d
-			}
+			wait = wakeBy(wait, r.heldSince.Add(maxSettleHold))
 		}
 
 		if wait < 0 || len(r.dirty) > 0 {
@@ -360,6 +357,14 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 		}
 		events = r.gather(events)
 	}
+}
+
+// wakeBy shortens wait so that the loop wakes at at, when at is ahead.
+func wakeBy(wait time.Duration, at time.Time) time.Duration {
+	if d := time.Until(at); d > 0 && d < wait {
+		return d
+	}
+	return wait
 }
 
 // maxGather bounds the answers and events taken into one turn, so that a
@@ -464,7 +469,6 @@ func (r *Reconciler) onEvent(ev ocs.Message, now time.Time) {
 // an intent whose answer never came stays open for the next start.
 func (r *Reconciler) drain() {
 	r.awaitCommit() // its requests go out before the wait for answers
-	r.kickSender()
 	done := make(chan struct{})
 	go func() { r.inflight.Wait(); close(done) }()
 	for {

@@ -358,7 +358,8 @@ func (j *commitJob) run(st Store) {
 // leaves intents open, which recovery settles from OCS status), and in a
 // burst the commits that requests wait for are the ones that are late.
 func (r *Reconciler) takeJob(box []outgoing, begins []int, holdSettles bool) *commitJob {
-	if !r.writesPending() && len(box) == 0 || holdSettles && len(r.toSave) == 0 && len(r.batch.Begin) == 0 && len(box) == 0 && len(r.early) == 0 {
+	others := len(r.toSave) > 0 || len(r.batch.Begin) > 0 || len(r.early) > 0 || len(box) > 0
+	if !others && (holdSettles || len(r.batch.Settle) == 0) {
 		return nil
 	}
 	settle := r.batch.Settle

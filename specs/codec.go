@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -149,11 +150,9 @@ func build(t reflect.Type, building map[reflect.Type]*codec) (*codec, error) {
 			return nil, err
 		}
 		c.enc = func(w *blobWriter, v reflect.Value) error {
-			if v.IsNil() {
-				w.b = append(w.b, 0)
+			if !w.length(v) {
 				return nil
 			}
-			w.b = binary.AppendUvarint(w.b, uint64(v.Len())+1)
 			for i := range v.Len() {
 				if err := elem.enc(w, v.Index(i)); err != nil {
 					return err
@@ -188,22 +187,12 @@ func build(t reflect.Type, building map[reflect.Type]*codec) (*codec, error) {
 			return nil, err
 		}
 		c.enc = func(w *blobWriter, v reflect.Value) error {
-			if v.IsNil() {
-				w.b = append(w.b, 0)
+			if !w.length(v) {
 				return nil
 			}
-			w.b = binary.AppendUvarint(w.b, uint64(v.Len())+1)
 			// In key order: the same value always gives the same bytes.
 			keys := v.MapKeys()
-			slices.SortFunc(keys, func(a, b reflect.Value) int {
-				switch {
-				case a.String() < b.String():
-					return -1
-				case a.String() > b.String():
-					return 1
-				}
-				return 0
-			})
+			slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 			for _, k := range keys {
 				if err := key.enc(w, k); err != nil {
 					return err
@@ -348,6 +337,17 @@ func decLocation(r *blobReader, v reflect.Value) error {
 type blobWriter struct {
 	b       []byte
 	strings map[string]uint64 // each string written so far → its number
+}
+
+// length writes a slice's or map's length, 0 for nil and n+1 otherwise
+// (blobReader.length reads it), and says whether elements follow.
+func (w *blobWriter) length(v reflect.Value) bool {
+	if v.IsNil() {
+		w.b = append(w.b, 0)
+		return false
+	}
+	w.b = binary.AppendUvarint(w.b, uint64(v.Len())+1)
+	return true
 }
 
 // str writes a string the first time as its length and bytes (the length

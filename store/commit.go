@@ -153,10 +153,7 @@ func (c *begunIntents) update(b *Batch) {
 	}
 	for i, in := range b.Begin {
 		if b.Fresh[i] {
-			if in.State == "" {
-				in.State = IntentOpen
-			}
-			c.m[in.ID] = in
+			c.m[in.ID] = in // its state is replaced at its settlement
 		}
 	}
 	for _, st := range b.Settle {
