@@ -244,15 +244,22 @@ func (h *hangingStore) Commit(b *store.Batch) error {
 
 func (h *hangingStore) Fencing() bool { return h.fences }
 
+// newHangingRig is the gated rig on a store whose commits hang while
+// st.hang is set; the test closes st.resume once it is done with it.
+func newHangingRig(t *testing.T, cfg ocssim.Config, fences bool) (*gatedRig, *hangingStore) {
+	var st *hangingStore
+	g := newGatedRig(t, cfg, func(raw *store.Store) Store {
+		st = &hangingStore{Store: raw, resume: make(chan struct{}), fences: fences}
+		return st
+	})
+	return g, st
+}
+
 func stopWhileTheDiskHangs(t *testing.T, fences bool) (stops int) {
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
 		time.Sleep(time.Until(t0.Add(-time.Minute)))
-		var st *hangingStore
-		g := newGatedRig(t, burstConfig(1), func(raw *store.Store) Store {
-			st = &hangingStore{Store: raw, resume: make(chan struct{}), fences: fences}
-			return st
-		})
+		g, st := newHangingRig(t, burstConfig(1), fences)
 		synctest.Wait()
 		g.snaps <- oneShot(t0, specs.StopAt{Time: after(10 * time.Minute)})
 		time.Sleep(time.Until(t0.Add(10*time.Minute - 3*time.Second)))
@@ -322,11 +329,7 @@ func TestAStopLeavesAtItsTimeWhileAnotherSequencesCommitHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
 		time.Sleep(time.Until(t0.Add(-time.Minute)))
-		var st *hangingStore
-		g := newGatedRig(t, burstConfig(2), func(raw *store.Store) Store {
-			st = &hangingStore{Store: raw, resume: make(chan struct{})}
-			return st
-		})
+		g, st := newHangingRig(t, burstConfig(2), false)
 		synctest.Wait()
 		dialing := item("only", 1000, ocs.DialModeProgress)
 		dialing.GroupDBID, dialing.StopAt.Time = 5000, after(10*time.Minute)
@@ -380,11 +383,7 @@ func TestACommandCommittingWhileRequestsWaitForTheNextCommitDoesNotDropThem(t *t
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
 		time.Sleep(time.Until(t0.Add(-time.Minute)))
-		var st *hangingStore
-		g := newGatedRig(t, burstConfig(3), func(raw *store.Store) Store {
-			st = &hangingStore{Store: raw, resume: make(chan struct{})}
-			return st
-		})
+		g, st := newHangingRig(t, burstConfig(3), false)
 		mk := func(name string, campaign int32, at time.Time) *specs.Sequence {
 			it := item("only", campaign, ocs.DialModeProgress)
 			it.GroupDBID = 5000

@@ -146,6 +146,14 @@ type burstRig struct {
 	n    int
 }
 
+// newBurstRig is a simulator with n campaign groups and a database path,
+// for daemon lives that share them.
+func newBurstRig(t *testing.T, n int) *burstRig {
+	rig := &burstRig{sim: ocssim.New(burstConfig(n)), path: filepath.Join(t.TempDir(), "sequencer.db"), n: n}
+	t.Cleanup(func() { rig.sim.Close() })
+	return rig
+}
+
 // daemon starts one daemon life on the rig's store, to die after commit
 // kill (0: never) or at stop.
 func (b *burstRig) daemon(t *testing.T, kill int) (*journalWatch, *journaledLink, func()) {
@@ -183,8 +191,7 @@ const burstN = 300
 func TestABurstOfSequencesDueTogetherIsJournaledInAFewCommitsAndEachRequestLeavesAfterItsOwn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
-		rig := &burstRig{sim: ocssim.New(burstConfig(burstN)), path: filepath.Join(t.TempDir(), "sequencer.db"), n: burstN}
-		defer rig.sim.Close()
+		rig := newBurstRig(t, burstN)
 		w, link, stop := rig.daemon(t, 0)
 		time.Sleep(time.Until(burstAt.Add(30 * time.Second)))
 		synctest.Wait()
@@ -216,8 +223,7 @@ func TestADaemonKilledInTheMiddleOfA1000SequenceBurstStartsEachItemExactlyOnceAf
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
 		const n = 1000
-		rig := &burstRig{sim: ocssim.New(burstConfig(n)), path: filepath.Join(t.TempDir(), "sequencer.db"), n: n}
-		defer rig.sim.Close()
+		rig := newBurstRig(t, n)
 		// Die right after the commit that journals the burst's first
 		// requests: some of them leave, none of the later ones.
 		const killAt = 4
@@ -271,8 +277,7 @@ func TestAStopStormIsJournaledOnceItsAnswersAreIn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
 		const n = 100
-		rig := &burstRig{sim: ocssim.New(burstConfig(n)), path: filepath.Join(t.TempDir(), "sequencer.db"), n: n}
-		defer rig.sim.Close()
+		rig := newBurstRig(t, n)
 		w, link, stop := rig.daemon(t, 0)
 		answered := int64(-1) // when the first stop was journaled
 		w.mu.Lock()
