@@ -3,6 +3,8 @@ package reconcile
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/sequencer-dev/sequencer/store"
 )
@@ -26,6 +28,10 @@ type recorder struct {
 	// dropped counts events given up on: a failed write keeps them for the
 	// next flush, up to maxPending, and drops the oldest beyond that.
 	dropped func(n int)
+	// busy: the loop has answers due or a commit in flight (run);
+	// since: when the oldest entry not yet written was queued.
+	busy  atomic.Bool
+	since time.Time
 }
 
 // maxPending bounds the history held in memory while the store refuses
@@ -41,13 +47,23 @@ func (w *recorder) event(ev store.Event) {
 		return
 	}
 	w.mu.Lock()
+	w.queued()
 	w.evs = append(w.evs, ev)
 	w.mu.Unlock()
 	w.wake()
 }
 
+// queued notes, under mu, the time of the first entry since the last
+// write.
+func (w *recorder) queued() {
+	if w.since.IsZero() {
+		w.since = time.Now()
+	}
+}
+
 func (w *recorder) group(gs store.GroupStatus) {
 	w.mu.Lock()
+	w.queued()
 	w.grp[groupKey{gs.CampaignDBID, gs.GroupDBID}] = gs
 	w.mu.Unlock()
 	w.wake()
@@ -60,24 +76,67 @@ func (w *recorder) wake() {
 	}
 }
 
-// run drains until stop is closed, then flushes once more.
+// recordGap is the least time between the end of one write and the start
+// of the next. bbolt has one writer: during a burst the recorder would
+// otherwise write (and fsync) back to back, and every commit that an OCS
+// request waits for would queue behind it. History is read by people;
+// a quarter of a second is nothing to them.
+const recordGap = 250 * time.Millisecond
+
+// recordHold is the longest the recorder yields to the loop: while the
+// loop has answers due or a commit in flight (busy), history waits, up to
+// this long after its oldest unwritten entry. In a burst the loop's
+// commits are what requests wait for, and they wait for any other writer.
+const recordHold = 2 * time.Second
+
+// recordRecheck is how often a recorder that yields looks again.
+const recordRecheck = 50 * time.Millisecond
+
+// run drains until stop is closed, then flushes once more. A write that
+// follows another within recordGap waits out the rest of it, and one made
+// while the loop is busy waits up to recordHold, gathering what comes
+// meanwhile; a lone event in a quiet loop is written at once.
 func (w *recorder) run(stop <-chan struct{}) {
 	defer close(w.done)
+	var last time.Time
 	for {
 		select {
 		case <-w.poke:
-			w.flush()
 		case <-stop:
 			w.flush()
 			return
 		}
+		for wait := recordGap - time.Since(last); ; wait = recordRecheck {
+			if wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-stop:
+					t.Stop()
+					w.flush()
+					return
+				}
+			}
+			if !w.busy.Load() || time.Since(w.pendingSince()) >= recordHold {
+				break
+			}
+		}
+		w.flush()
+		last = time.Now()
 	}
+}
+
+// pendingSince is when the oldest entry not yet written was queued.
+func (w *recorder) pendingSince() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.since
 }
 
 func (w *recorder) flush() {
 	w.mu.Lock()
 	evs := w.evs
-	w.evs = nil
+	w.evs, w.since = nil, time.Time{}
 	var gs []store.GroupStatus
 	if len(w.grp) > 0 {
 		gs = make([]store.GroupStatus, 0, len(w.grp))
@@ -90,6 +149,7 @@ func (w *recorder) flush() {
 	if len(evs) > 0 {
 		if err := w.st.Append(evs...); err != nil {
 			w.mu.Lock()
+			w.queued()
 			w.evs = append(evs, w.evs...)
 			n := 0
 			if over := len(w.evs) - maxPending; over > 0 {
