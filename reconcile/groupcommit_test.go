@@ -300,3 +300,56 @@ func TestAStopStormIsJournaledOnceItsAnswersAreIn(t *testing.T) {
 		}
 	})
 }
+
+// A commit that requests wait for carries only their own sequences'
+// progress: an item that went dialing meanwhile (its Start answered) is
+// recorded by a later commit, within maxSettleHold, so the starts still to
+// go do not wait for it.
+func TestACommitThatRequestsWaitForCarriesOnlyTheirOwnSequencesProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
+		rig := newBurstRig(t, burstN)
+		w, _, stop := rig.daemon(t, 0)
+		defer stop()
+		var mixed []string
+		gating := 0
+		w.mu.Lock()
+		w.atCommit = func(b *store.Batch) {
+			if len(b.Begin) == 0 {
+				return
+			}
+			gating++
+			own := map[string]bool{}
+			for _, in := range b.Begin {
+				own[in.Sequence] = true
+			}
+			for _, p := range b.Progress {
+				if !own[p.Sequence] {
+					mixed = append(mixed, p.Sequence)
+				}
+			}
+		}
+		w.mu.Unlock()
+		time.Sleep(time.Until(burstAt.Add(30 * time.Second)))
+		synctest.Wait()
+		w.mu.Lock()
+		if len(mixed) > 0 {
+			t.Errorf("%d progress writes of sequences without a request rode in the %d commits that requests waited for, e.g. %s", len(mixed), gating, mixed[0])
+		}
+		w.mu.Unlock()
+		// What was held back is written all the same.
+		all, err := w.Store.AllProgress()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dialing := 0
+		for _, p := range all {
+			if p.Run != nil && p.Run.ItemState == "dialing" && !p.Run.ItemStarted.IsZero() {
+				dialing++
+			}
+		}
+		if dialing != burstN {
+			t.Errorf("the store shows %d of %d items dialing 30 s after the burst", dialing, burstN)
+		}
+	})
+}

@@ -169,6 +169,9 @@ type Reconciler struct {
 	// heldSince: when a commit no request waited for was first held back
 	// (holdAll).
 	heldSince time.Time
+	// progressSince: when progress was first left out of a commit that
+	// requests waited for (holdProgress), and is still waiting.
+	progressSince time.Time
 	// pubSet: sequences whose published status is out of date (with
 	// seqState.pubQueued). Slices, not maps: a map that once held a
 	// burst's 100,000 entries costs its peak size at every walk and clear.
@@ -323,10 +326,14 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 		if !r.heldSince.IsZero() {
 			wait = wakeBy(wait, r.heldSince.Add(maxSettleHold))
 		}
+		if !r.progressSince.IsZero() {
+			wait = wakeBy(wait, r.progressSince.Add(maxSettleHold))
+		}
 
 		if wait < 0 || len(r.dirty) > 0 {
 			wait = 0 // a capped turn left work for the next (maxTurnRequests)
 		}
+		r.rec.busy.Store(r.awaiting > 0 || r.committing)
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():

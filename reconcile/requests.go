@@ -289,7 +289,7 @@ func (r *Reconciler) flush(now time.Time) {
 	if len(box) == 0 && r.holdAll(now) {
 		return
 	}
-	job := r.takeJob(box, begins, r.holdSettles(len(box) > 0, now))
+	job := r.takeJob(box, begins, r.holdSettles(len(box) > 0, now), r.holdProgress(len(box) > 0, now), now)
 	if job == nil {
 		return
 	}
@@ -357,7 +357,11 @@ func (j *commitJob) run(st Store) {
 // bookkeeping that no request waits for (a crash before they are written
 // leaves intents open, which recovery settles from OCS status), and in a
 // burst the commits that requests wait for are the ones that are late.
-func (r *Reconciler) takeJob(box []outgoing, begins []int, holdSettles bool) *commitJob {
+// With holdProgress, so does the progress of every sequence without a
+// request in the job, for the same reasons: it records answers (an item
+// now dialing), and recovery re-reads OCS and dates an item found dialing
+// from its Start's intent, which is written before the Start leaves.
+func (r *Reconciler) takeJob(box []outgoing, begins []int, holdSettles, holdProgress bool, now time.Time) *commitJob {
 	others := len(r.toSave) > 0 || len(r.batch.Begin) > 0 || len(r.early) > 0 || len(box) > 0
 	if !others && (holdSettles || len(r.batch.Settle) == 0) {
 		return nil
@@ -368,14 +372,35 @@ func (r *Reconciler) takeJob(box []outgoing, begins []int, holdSettles bool) *co
 	} else {
 		r.settledSince = time.Time{}
 	}
+	if holdProgress {
+		for i, o := range box {
+			if begins[i] >= 0 {
+				o.s.requesting = true
+			}
+		}
+		for _, e := range r.early {
+			e.s.requesting = true
+		}
+	}
 	saving := make([]*seqState, 0, len(r.toSave))
+	var keep []*seqState
 	for _, s := range r.toSave {
-		if s.saveQueued {
+		switch {
+		case !s.saveQueued:
+		case holdProgress && !s.requesting:
+			keep = append(keep, s)
+		default:
 			saving = append(saving, s)
 			s.saveQueued = false
 		}
+		s.requesting = false
 	}
-	r.toSave = reuse(r.toSave)
+	r.toSave = append(reuse(r.toSave), keep...)
+	if len(keep) == 0 {
+		r.progressSince = time.Time{}
+	} else if r.progressSince.IsZero() {
+		r.progressSince = now
+	}
 	// In key order: bbolt writes sorted keys with the fewest page splits.
 	slices.SortFunc(saving, func(a, b *seqState) int { return strings.Compare(a.name, b.name) })
 	b := &store.Batch{Begin: r.batch.Begin, Settle: settle, Progress: make([]store.Progress, len(saving))}
@@ -420,6 +445,16 @@ func (r *Reconciler) holdSettles(requests bool, now time.Time) bool {
 		return false
 	}
 	return now.Sub(r.settledSince) < maxSettleHold
+}
+
+// holdProgress says whether this turn's commit, which requests wait for,
+// leaves out the progress of sequences without a request in it: for at
+// most maxSettleHold, like settlements.
+func (r *Reconciler) holdProgress(requests bool, now time.Time) bool {
+	if !r.asyncCommit || !requests {
+		return false
+	}
+	return r.progressSince.IsZero() || now.Sub(r.progressSince) < maxSettleHold
 }
 
 // writesPending reports whether the turn queued anything for a commit.
@@ -542,7 +577,7 @@ type Committer interface {
 // told it is durable, and for the last answers at shutdown.
 func (r *Reconciler) commit(now time.Time) error {
 	r.awaitCommit()
-	job := r.takeJob(nil, nil, false)
+	job := r.takeJob(nil, nil, false, false, now)
 	if job == nil {
 		return nil
 	}

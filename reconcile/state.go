@@ -92,6 +92,9 @@ type seqState struct {
 	lateStart, lateStop time.Time
 	// In the turn's work lists: progress to commit, status to publish.
 	saveQueued, pubQueued bool
+	// requesting: a request of its own is in the commit being made
+	// (takeJob).
+	requesting bool
 
 	failures int
 	retryAt  time.Time
