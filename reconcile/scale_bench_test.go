@@ -49,11 +49,36 @@ var (
 	// go test's -cpuprofile covers the setup too, which at 10,000
 	// sequences is most of the run.
 	windowProfile = flag.String("scale.cpuprofile", "", "BenchmarkBurst… and BenchmarkStopLateness…: write a CPU profile of the 3 s after the due instant (from 200 ms before it) to this file")
+	windowAllocs  = flag.String("scale.allocprofile", "", "as -scale.cpuprofile, for allocations: FILE.base at the start of the window and FILE at its end (go tool pprof -sample_index=alloc_space -base FILE.base FILE)")
 )
+
+// writeAllocs writes the cumulative allocation profile to path.
+func writeAllocs(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		b.Error(err)
+	}
+}
 
 // profileWindow profiles the process from 200 ms before due to 3 s after
 // it, when -scale.cpuprofile names a file.
 func profileWindow(b *testing.B, due time.Time) {
+	if *windowAllocs != "" {
+		var began sync.WaitGroup
+		began.Add(1)
+		end := sync.OnceFunc(func() { began.Wait(); writeAllocs(b, *windowAllocs) })
+		time.AfterFunc(time.Until(due.Add(-200*time.Millisecond)), func() {
+			writeAllocs(b, *windowAllocs+".base")
+			began.Done()
+			time.AfterFunc(3200*time.Millisecond, end)
+		})
+		b.Cleanup(end) // the run may end before the window does
+	}
 	if *windowProfile == "" {
 		return
 	}
@@ -226,6 +251,13 @@ func firstOf(b *testing.B, sim *ocssim.Sim, t ocs.MessageType, n int, timeout ti
 	b.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
+		if sim.Received(t) < n { // cheap: the full scan copies the transcript
+			if time.Now().After(deadline) {
+				b.Fatalf("the simulator received %d %s requests, fewer than %d campaign groups, within %s", sim.Received(t), t, n, timeout)
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
 		seen := map[int32]time.Time{}
 		for _, r := range sim.Transcript() {
 			if r.Msg.Type != t {

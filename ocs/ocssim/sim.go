@@ -736,6 +736,7 @@ func (s *Sim) autoComplete(g *group, now time.Time, early bool) []ocs.Message {
 type transcript struct {
 	chunks [][]Record
 	n      int
+	byType map[ocs.MessageType]int
 }
 
 const transcriptChunk = 4096
@@ -747,6 +748,10 @@ func (t *transcript) add(r Record) {
 	last := len(t.chunks) - 1
 	t.chunks[last] = append(t.chunks[last], r)
 	t.n++
+	if t.byType == nil {
+		t.byType = map[ocs.MessageType]int{}
+	}
+	t.byType[r.Msg.Type]++
 }
 
 // all returns a copy of every record, in order.
@@ -763,6 +768,15 @@ func (s *Sim) Transcript() []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.transcript.all()
+}
+
+// Received counts the requests of type t received so far, without the
+// copy Transcript makes: a benchmark polling for the end of a storm must
+// not compete with the storm for the CPU.
+func (s *Sim) Received(t ocs.MessageType) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transcript.byType[t]
 }
 
 // TranscriptText renders the transcript for golden files: the time since

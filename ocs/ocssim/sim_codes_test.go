@@ -188,3 +188,30 @@ func TestTwoTCPClientsAndAMalformedFrameFromOne(t *testing.T) {
 		t.Errorf("the other client was disturbed: %v", err)
 	}
 }
+
+func TestReceivedCountsTheTranscriptsRequestsOfEachType(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(Default())
+		c := pipeClient(s)
+		defer func() { c.Close(); s.Close() }()
+		for !c.Up() {
+			time.Sleep(time.Millisecond)
+		}
+		ctx := context.Background()
+		c.Request(ctx, ocs.NewLoad(tg(101, 732), pace, nil))
+		c.Request(ctx, ocs.NewLoad(tg(101, 732), pace, nil)) // already loaded: counted all the same
+		c.Request(ctx, ocs.NewStartDialing(tg(101, 732), pace, nil))
+		want := map[ocs.MessageType]int{}
+		for _, r := range s.Transcript() {
+			want[r.Msg.Type]++
+		}
+		for _, ty := range []ocs.MessageType{ocs.ReqLoadCampaign, ocs.ReqStartDialing, ocs.ReqStopDialing} {
+			if got := s.Received(ty); got != want[ty] {
+				t.Errorf("Received(%s) = %d, the transcript holds %d", ty, got, want[ty])
+			}
+		}
+		if s.Received(ocs.ReqLoadCampaign) != 2 {
+			t.Errorf("Received(Load) = %d, want 2", s.Received(ocs.ReqLoadCampaign))
+		}
+	})
+}
