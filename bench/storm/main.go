@@ -40,9 +40,13 @@ func storm() error {
 	keep := flag.Bool("keep", false, "keep the work directory")
 	lead := flag.Duration("lead", 45*time.Second, "least time between the daemon's start and the shared start minute: the daemon reads every spec and writes each sequence's progress once before then")
 	wait := flag.Duration("timeout", 10*time.Minute, "give up when the starts have not all arrived this long after the minute")
+	stopAfter := flag.Duration("stop-after", 0, "also a stop storm: every item stops at the wall-clock minute this long after the shared start (whole minutes, at least 1m), and the report adds when each CM_ReqStopDialing arrived")
 	flag.Parse()
 	if *n < 1 {
 		return errors.New("-n must be at least 1")
+	}
+	if *stopAfter != 0 && (*stopAfter < time.Minute || *stopAfter%time.Minute != 0) {
+		return errors.New("-stop-after must be a whole number of minutes, at least 1m")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -71,7 +75,11 @@ func storm() error {
 
 	// The shared start: the first whole minute at least -lead from now.
 	due := time.Now().Add(*lead).Truncate(time.Minute).Add(time.Minute).UTC()
-	if err := writeSpecs(filepath.Join(work, "specs"), *n, due); err != nil {
+	var stopAt time.Time // zero: the items stop an hour after they start
+	if *stopAfter > 0 {
+		stopAt = due.Add(*stopAfter)
+	}
+	if err := writeSpecs(filepath.Join(work, "specs"), *n, due, stopAt); err != nil {
 		return err
 	}
 	simCfg := filepath.Join(work, "ocs-sim.json")
@@ -101,46 +109,64 @@ func storm() error {
 	}
 	fmt.Printf("%d sequences due at %s; daemon ready %s before it\n", *n, due.Format(time.TimeOnly), time.Until(due).Round(time.Millisecond))
 
-	var starts []time.Time
-	deadline := due.Add(*wait)
+	if err := report(ctx, simLog, api, "CM_ReqStartDialing", "sequencer_start_lateness_seconds", *n, due, *wait); err != nil {
+		return err
+	}
+	if stopAt.IsZero() {
+		return nil
+	}
+	fmt.Printf("every item stops at %s\n", stopAt.Format(time.TimeOnly))
+	return report(ctx, simLog, api, "CM_ReqStopDialing", "sequencer_stop_lateness_seconds", *n, stopAt, *wait)
+}
+
+// report waits until the simulator has logged a request of type typ for
+// each of n campaign groups, and prints how long after at each first one
+// arrived, next to the daemon's own lateness metric.
+func report(ctx context.Context, simLog, api, typ, metric string, n int, at time.Time, wait time.Duration) error {
+	var got []time.Time
+	deadline := at.Add(wait)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Second):
 		}
-		if time.Now().Before(due) {
+		if time.Now().Before(at) {
 			continue
 		}
-		starts, err = startsIn(simLog)
-		if err != nil {
+		var err error
+		if got, err = firstIn(simLog, typ); err != nil {
 			return err
 		}
-		if len(starts) >= *n {
+		if len(got) >= n {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d StartDialing requests reached the simulator within %s of the minute", len(starts), *n, *wait)
+			return fmt.Errorf("%d of %d %s requests reached the simulator within %s of %s", len(got), n, typ, wait, at.Format(time.TimeOnly))
 		}
 	}
-	late := make([]time.Duration, len(starts))
-	for i, at := range starts {
-		late[i] = at.Sub(due)
+	late := make([]time.Duration, len(got))
+	for i, t := range got {
+		late[i] = t.Sub(at)
 	}
 	slices.Sort(late)
 	q := func(p float64) time.Duration { return late[int(float64(len(late)-1)*p)].Round(time.Millisecond) }
-	fmt.Printf("CM_ReqStartDialing received by the simulator, after %s (the time it logged each one):\n", due.Format(time.TimeOnly))
-	fmt.Printf("  first %s  p50 %s  p99 %s  last %s  (%.0f starts/s)\n",
+	fmt.Printf("%s received by the simulator, after %s (the time it logged each one):\n", typ, at.Format(time.TimeOnly))
+	fmt.Printf("  first %s  p50 %s  p99 %s  last %s  (%.0f requests/s)\n",
 		q(0), q(0.5), q(0.99), q(1), float64(len(late))/q(1).Seconds())
-	if m, err := latenessMetric(api); err == nil {
-		fmt.Printf("the daemon's own sequencer_start_lateness_seconds: %s\n", m)
+	if m, err := latenessMetric(api, metric); err == nil {
+		fmt.Printf("the daemon's own %s: %s\n", metric, m)
 	}
 	return nil
 }
 
-func writeSpecs(dir string, n int, due time.Time) error {
+func writeSpecs(dir string, n int, due, stopAt time.Time) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	stop := `"+1h"`
+	if !stopAt.IsZero() {
+		stop = fmt.Sprintf("%q", stopAt.UTC().Format("15:04")) // the specs' zone is UTC
 	}
 	for i := range n {
 		spec := fmt.Sprintf(`apiVersion: sequencer/v1
@@ -149,8 +175,8 @@ metadata: {name: storm-%06d}
 spec:
   start: {at: %q}
   items:
-    - {name: only, campaignDBID: %d, groupDBID: 732, dialMode: progressive, stopAt: {time: "+1h"}}
-`, i, due.Format(time.RFC3339), campaign(i))
+    - {name: only, campaignDBID: %d, groupDBID: 732, dialMode: progressive, stopAt: {time: %s}}
+`, i, due.Format(time.RFC3339), campaign(i), stop)
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("storm-%06d.yaml", i)), []byte(spec), 0o644); err != nil {
 			return err
 		}
@@ -285,9 +311,9 @@ func waitReady(ctx context.Context, api string, due time.Time) error {
 	return nil
 }
 
-// startsIn reads the simulator's JSON log and returns, per campaign, when
-// the first CM_ReqStartDialing was received.
-func startsIn(path string) ([]time.Time, error) {
+// firstIn reads the simulator's JSON log and returns, per campaign, when
+// the first request of type typ was received.
+func firstIn(path, typ string) ([]time.Time, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -298,7 +324,7 @@ func startsIn(path string) ([]time.Time, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if !strings.Contains(string(line), "CM_ReqStartDialing") {
+		if !strings.Contains(string(line), typ) {
 			continue
 		}
 		var rec struct {
@@ -307,7 +333,7 @@ func startsIn(path string) ([]time.Time, error) {
 			Type     string    `json:"type"`
 			Campaign int       `json:"campaign"`
 		}
-		if json.Unmarshal(line, &rec) != nil || rec.Msg != "request" || rec.Type != "CM_ReqStartDialing" {
+		if json.Unmarshal(line, &rec) != nil || rec.Msg != "request" || rec.Type != typ {
 			continue
 		}
 		if _, ok := seen[rec.Campaign]; !ok {
@@ -321,26 +347,48 @@ func startsIn(path string) ([]time.Time, error) {
 	return out, sc.Err()
 }
 
-// latenessMetric summarises the daemon's start-lateness histogram.
-func latenessMetric(api string) (string, error) {
+// latenessMetric summarises one of the daemon's lateness histograms:
+// count, sum, and the bucket that holds its 99th percentile.
+func latenessMetric(api, name string) (string, error) {
 	resp, err := http.Get(api + "/metrics")
 	if err != nil {
 		return "", err
 	}
 	defer resp.Body.Close()
 	var sum, count string
+	type bucket struct {
+		le string
+		n  float64
+	}
+	var buckets []bucket
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		l := sc.Text()
+		f := strings.Fields(l)
 		switch {
-		case strings.HasPrefix(l, "sequencer_start_lateness_seconds_sum"):
-			sum = strings.Fields(l)[1]
-		case strings.HasPrefix(l, "sequencer_start_lateness_seconds_count"):
-			count = strings.Fields(l)[1]
+		case len(f) != 2:
+		case strings.HasPrefix(l, name+"_sum"):
+			sum = f[1]
+		case strings.HasPrefix(l, name+"_count"):
+			count = f[1]
+		case strings.HasPrefix(l, name+`_bucket{le="`):
+			le := strings.TrimSuffix(strings.TrimPrefix(f[0], name+`_bucket{le="`), `"}`)
+			var n float64
+			fmt.Sscan(f[1], &n)
+			buckets = append(buckets, bucket{le, n})
 		}
 	}
 	if count == "" {
-		return "", errors.New("no sequencer_start_lateness_seconds in /metrics")
+		return "", fmt.Errorf("no %s in /metrics", name)
 	}
-	return fmt.Sprintf("count %s, sum %s s", count, sum), nil
+	out := fmt.Sprintf("count %s, sum %s s", count, sum)
+	var total float64
+	fmt.Sscan(count, &total)
+	for _, b := range buckets { // cumulative, in increasing le
+		if total > 0 && b.n >= 0.99*total {
+			out += fmt.Sprintf(", p99 at most %s s", b.le)
+			break
+		}
+	}
+	return out, nil
 }
