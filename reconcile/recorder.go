@@ -18,7 +18,7 @@ type recorder struct {
 	st   Store
 	log  *slog.Logger
 	mu   sync.Mutex
-	evs  []store.Event
+	evs  eventChunks
 	grp  map[groupKey]store.GroupStatus
 	poke chan struct{}
 	done chan struct{}
@@ -48,9 +48,47 @@ func (w *recorder) event(ev store.Event) {
 	}
 	w.mu.Lock()
 	w.queued()
-	w.evs = append(w.evs, ev)
+	w.evs.add(ev)
 	w.mu.Unlock()
 	w.wake()
+}
+
+// eventChunks holds events in chunks that are never copied to grow: the
+// loop adds tens of thousands in a burst while the recorder waits, and a
+// slice that doubled would have the loop copy them again and again.
+type eventChunks struct {
+	chunks [][]store.Event
+	n      int
+}
+
+// maxChunk is the most events in one chunk; the first chunks are smaller,
+// so that a quiet loop's lone event costs little.
+const maxChunk = 1024
+
+func (c *eventChunks) add(ev store.Event) {
+	k := len(c.chunks)
+	if k == 0 || len(c.chunks[k-1]) == cap(c.chunks[k-1]) {
+		size := 8
+		if k > 0 {
+			size = min(2*cap(c.chunks[k-1]), maxChunk)
+		}
+		c.chunks = append(c.chunks, make([]store.Event, 0, size))
+		k++
+	}
+	c.chunks[k-1] = append(c.chunks[k-1], ev)
+	c.n++
+}
+
+// all returns every event in order, in one slice.
+func (c *eventChunks) all() []store.Event {
+	if len(c.chunks) == 1 {
+		return c.chunks[0]
+	}
+	out := make([]store.Event, 0, c.n)
+	for _, ch := range c.chunks {
+		out = append(out, ch...)
+	}
+	return out
 }
 
 // queued notes, under mu, the time of the first entry since the last
@@ -135,8 +173,8 @@ func (w *recorder) pendingSince() time.Time {
 
 func (w *recorder) flush() {
 	w.mu.Lock()
-	evs := w.evs
-	w.evs, w.since = nil, time.Time{}
+	taken := w.evs
+	w.evs, w.since = eventChunks{}, time.Time{}
 	var gs []store.GroupStatus
 	if len(w.grp) > 0 {
 		gs = make([]store.GroupStatus, 0, len(w.grp))
@@ -146,16 +184,18 @@ func (w *recorder) flush() {
 		clear(w.grp)
 	}
 	w.mu.Unlock()
-	if len(evs) > 0 {
+	if taken.n > 0 {
+		evs := taken.all()
 		if err := w.st.Append(evs...); err != nil {
 			w.mu.Lock()
 			w.queued()
-			w.evs = append(evs, w.evs...)
+			kept := append(evs, w.evs.all()...)
 			n := 0
-			if over := len(w.evs) - maxPending; over > 0 {
+			if over := len(kept) - maxPending; over > 0 {
 				n = over
-				w.evs = append([]store.Event(nil), w.evs[over:]...)
+				kept = kept[over:]
 			}
+			w.evs = eventChunks{chunks: [][]store.Event{kept}, n: len(kept)}
 			w.mu.Unlock()
 			w.log.Error("write history; keeping the events for the next write", "events", len(evs), "dropped", n, "err", err)
 			if n > 0 && w.dropped != nil {

@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -16,14 +18,26 @@ type appendClock struct {
 	mu     sync.Mutex
 	writes []time.Time
 	events int
+	got    []store.Event
+	full   bool // every Append fails
 }
 
 func (a *appendClock) Append(evs ...store.Event) error {
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.full {
+		return errors.New("no space left on device")
+	}
 	a.writes = append(a.writes, time.Now())
 	a.events += len(evs)
+	a.got = append(a.got, evs...)
+	return nil
+}
+
+func (a *appendClock) setFull(full bool) {
+	a.mu.Lock()
+	a.full = full
 	a.mu.Unlock()
-	return a.MemStore.Append(evs...)
 }
 
 func (a *appendClock) seen() ([]time.Time, int) {
@@ -125,6 +139,46 @@ func TestHistoryFromASteadyTrickleIsWrittenAtMostOncePerRecordGap(t *testing.T) 
 			if d := writes[i].Sub(writes[i-1]); d < recordGap {
 				t.Errorf("writes %d and %d %s apart, less than %s", i-1, i, d, recordGap)
 			}
+		}
+	})
+}
+
+// A full disk keeps history in memory, in order, up to maxPending events;
+// beyond that the oldest go, and are counted.
+func TestHistoryThatAFullDiskRefusesIsKeptInOrderAndOnlyTheOldestBeyondTheBoundAreDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, st := startRecorder(t)
+		dropped := 0
+		w.dropped = func(n int) { dropped += n }
+		st.setFull(true)
+		const extra = 50
+		for i := range maxPending + extra {
+			w.event(store.Event{Sequence: "s", Kind: "request", Message: fmt.Sprint(i)})
+			if i%1000 == 0 {
+				time.Sleep(time.Second) // a write is tried, and refused, now and then
+			}
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st.setFull(false)
+		w.event(store.Event{Sequence: "s", Kind: "request", Message: "after"})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if len(st.got) != maxPending+1 {
+			t.Fatalf("%d events written once the disk had room, want %d", len(st.got), maxPending+1)
+		}
+		for i, e := range st.got[:maxPending] {
+			if want := fmt.Sprint(i + extra); e.Message != want {
+				t.Fatalf("event %d is %q, want %q: out of order, or the wrong ones dropped", i, e.Message, want)
+			}
+		}
+		if st.got[maxPending].Message != "after" {
+			t.Errorf("the last event written is %q", st.got[maxPending].Message)
+		}
+		if dropped != extra {
+			t.Errorf("%d events counted as dropped, want %d", dropped, extra)
 		}
 	})
 }
