@@ -35,14 +35,13 @@ func (w *jsonWriter) key(first bool, name string) {
 	w.b = append(w.b, '"', ':')
 }
 
-// str writes s when no byte of it needs escaping by json's rules (quote,
-// backslash, control characters, the HTML-safe <, > and &, and anything
-// beyond ASCII, where invalid UTF-8 and U+2028/9 are rewritten); json
-// writes the rest.
+// str writes s quoted as json does: quote, backslash and control
+// characters escaped, and the HTML-unsafe <, > and & as \u00XX. A string
+// beyond ASCII (where json rewrites invalid UTF-8 and U+2028/9) is left
+// to json itself.
 func (w *jsonWriter) str(s string) {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if s[i] >= utf8.RuneSelf {
 			raw, err := json.Marshal(s)
 			if err != nil {
 				w.ok = false
@@ -53,7 +52,33 @@ func (w *jsonWriter) str(s string) {
 		}
 	}
 	w.b = append(w.b, '"')
-	w.b = append(w.b, s...)
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		w.b = append(w.b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			w.b = append(w.b, '\\', c)
+		case '\b':
+			w.b = append(w.b, '\\', 'b')
+		case '\f':
+			w.b = append(w.b, '\\', 'f')
+		case '\n':
+			w.b = append(w.b, '\\', 'n')
+		case '\r':
+			w.b = append(w.b, '\\', 'r')
+		case '\t':
+			w.b = append(w.b, '\\', 't')
+		default:
+			const hex = "0123456789abcdef"
+			w.b = append(w.b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	w.b = append(w.b, s[start:]...)
 	w.b = append(w.b, '"')
 }
 

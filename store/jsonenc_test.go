@@ -65,7 +65,7 @@ func randFill(v reflect.Value, r *rand.Rand) {
 
 var oddStrings = []string{
 	"", "s000042", "s000042@2026-12-02T18:00:00Z/0/load#3", "quote\"back\\slash", "<tag>&amp;",
-	"tab\tnew\nline\x00\x1f", "héllo wörld", "\xff\xfe broken utf-8", "line\u2028sep\u2029", "emoji 📞",
+	"tab\tnew\nline\x00\x1f", "\b\f\r\x7f\x01", "CM_ReqLoadCampaign\n  GSW_APP_REF_ID\t42\n  <x>&\"y\"\\", "héllo wörld", "\xff\xfe broken utf-8", "line\u2028sep\u2029", "emoji 📞",
 	"CM_ReqLoadCampaign CampaignDBID=101",
 }
 
@@ -141,6 +141,31 @@ func BenchmarkEncodeProgress(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := json.Marshal(envelope[Progress]{V: 1, Data: p}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkEncodeIntent(b *testing.B) {
+	// The request text is the TKVList as OCS logs it: several lines.
+	in := Intent{ID: "s000042@2026-12-02T18:00:00Z/0/load#0", Sequence: "s000042", Run: "s000042@2026-12-02T18:00:00Z", Action: "load",
+		Request: "'GSW_CM_MessageType' 7 [CM_ReqLoadCampaign]\n'GSW_CM_AttrReferenceID' 1042\n'GSW_CM_AttrOriginAppID' 310\n" +
+			"'GSW_CM_AttrTargetAppID' 120\n'GSW_CM_AttrCampaignID' 100042\n'GSW_CM_AttrGroupID' 732\n'GSW_CM_AttrDialMode' 2 [CFGDMProgress]\n" +
+			"'GSW_CM_AttrOptimizeBy' 0 [CFGOMNoOptimizationMethod]\n'GSW_CM_AttrOptimizeGoal' 0\n",
+		Created: time.Date(2026, 12, 2, 18, 0, 0, 3000, time.UTC), State: IntentOpen}
+	b.Run("hand-written", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := encode(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(envelope[Intent]{V: 1, Data: in}); err != nil {
 				b.Fatal(err)
 			}
 		}
