@@ -248,8 +248,11 @@ func (m Message) Pacing() Pacing { return Pacing{m.DialMode, m.OptimizeBy, m.Opt
 // Encode renders m as a TKVList in the canonical key order: message type,
 // reference id, origin, target, campaign, group, pacing, status, error,
 // auto-completion, properties.
-func (m Message) Encode() TKVList {
-	l := make(TKVList, 0, 14)
+func (m Message) Encode() TKVList { return m.AppendEncode(make(TKVList, 0, 14)) }
+
+// AppendEncode is Encode appending to l: a sender that encodes message
+// after message reuses one list.
+func (m Message) AppendEncode(l TKVList) TKVList {
 	l = l.AddInt(KeyMessageType, int32(m.Type))
 	add := func(a Attr, k string, v int32) {
 		if m.Has&a != 0 {

@@ -48,7 +48,12 @@ func appendFrame(buf []byte, l ocs.TKVList) ([]byte, error) {
 }
 
 // ReadFrame reads one frame. io.EOF means a clean close between frames.
-func ReadFrame(r *bufio.Reader) (ocs.TKVList, error) {
+func ReadFrame(r *bufio.Reader) (ocs.TKVList, error) { return readFrame(r, nil) }
+
+// readFrame is ReadFrame reading the body into *body when it is not nil,
+// grown as needed and kept for the next frame: the decoded list copies
+// what it keeps.
+func readFrame(r *bufio.Reader, body *[]byte) (ocs.TKVList, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -60,11 +65,19 @@ func ReadFrame(r *bufio.Reader) (ocs.TKVList, error) {
 	if n > ocs.MaxFrameSize {
 		return nil, fmt.Errorf("%w: length %d over the %d-byte limit", ErrFrame, n, ocs.MaxFrameSize)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
+	var buf []byte
+	if body == nil || cap(*body) < int(n) {
+		buf = make([]byte, n)
+		if body != nil && n <= maxKeptBody {
+			*body = buf
+		}
+	} else {
+		buf = (*body)[:n]
+	}
+	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, fmt.Errorf("%w: truncated body: %v", ErrFrame, err)
 	}
-	l, err := ocs.DecodeJSON(body)
+	l, err := ocs.DecodeJSON(buf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFrame, err)
 	}
@@ -80,20 +93,44 @@ type Conn struct {
 	// server answering a backlog of requests writes once per backlog).
 	corked bool
 	pend   []byte
+	// Under wmu: the list and buffer Send encodes each message into.
+	scratch ocs.TKVList
+	wbuf    []byte
+	// Receive's frame body, reused (the receiving goroutine's own).
+	body []byte
 }
+
+// maxKeptBody is the largest buffer a Conn keeps between frames: a rare
+// huge frame (a record list) is not held for the life of the connection.
+const maxKeptBody = 64 << 10
 
 // NewConn wraps a stream.
 func NewConn(rw io.ReadWriteCloser) *Conn {
 	return &Conn{rw: rw, r: bufio.NewReaderSize(rw, 16<<10)}
 }
 
-// Send writes one message.
+// Send writes one message. It encodes into the Conn's own list and
+// buffer (or straight into what Cork holds): a server answers every
+// request and sends every event through it.
 func (c *Conn) Send(m ocs.Message) error {
-	buf, err := appendFrame(nil, m.Encode())
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.scratch = m.AppendEncode(c.scratch[:0])
+	defer clear(c.scratch) // keeps no message's strings alive
+	var err error
+	if c.corked {
+		c.pend, err = appendFrame(c.pend, c.scratch)
+		return err
+	}
+	buf, err := appendFrame(c.wbuf[:0], c.scratch)
 	if err != nil {
 		return err
 	}
-	return c.write(buf)
+	if cap(buf) <= maxKeptBody {
+		c.wbuf = buf
+	}
+	_, err = c.rw.Write(buf)
+	return err
 }
 
 func (c *Conn) write(buf []byte) error {
@@ -154,9 +191,11 @@ func (c *Conn) FrameBuffered() bool {
 // encoded) the ones before it may have left.
 func (c *Conn) SendAll(ms []ocs.Message) error {
 	buf := make([]byte, 0, min(len(ms)*512, sendChunk+4096))
+	var l ocs.TKVList
 	for _, m := range ms {
 		var err error
-		if buf, err = appendFrame(buf, m.Encode()); err != nil {
+		l = m.AppendEncode(l[:0])
+		if buf, err = appendFrame(buf, l); err != nil {
 			return err
 		}
 		if len(buf) >= sendChunk {
@@ -177,7 +216,7 @@ const sendChunk = 64 << 10
 
 // Receive reads one message.
 func (c *Conn) Receive() (ocs.Message, error) {
-	l, err := ReadFrame(c.r)
+	l, err := readFrame(c.r, &c.body)
 	if err != nil {
 		return ocs.Message{}, err
 	}
