@@ -355,7 +355,7 @@ func (r *Reconciler) Run(ctx context.Context, snapshots <-chan specs.Snapshot) e
 		case <-r.resReady:
 			r.takeResults()
 		case job := <-r.committed:
-			r.finishCommit(job, time.Now())
+			r.committedJob(job)
 		case c := <-r.cmds:
 			r.onCommand(c, time.Now())
 			continue // the command's own turn ran (onCommand)
@@ -419,7 +419,7 @@ func (r *Reconciler) gather(events <-chan ocs.Message) <-chan ocs.Message {
 		select {
 		case <-r.resReady:
 		case job := <-r.committed:
-			r.finishCommit(job, time.Now())
+			r.committedJob(job)
 		case ev, ok := <-events:
 			if !ok {
 				return nil

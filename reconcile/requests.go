@@ -315,11 +315,7 @@ func (r *Reconciler) midTurn(k int) {
 	if !r.committing || k%midTurnEvery != midTurnEvery-1 {
 		return
 	}
-	now := time.Now()
 	r.takeCommitted()
-	if !r.committing {
-		r.flush(now)
-	}
 }
 
 const midTurnEvery = 128
@@ -478,9 +474,20 @@ func (r *Reconciler) takeCommitted() {
 	}
 	select {
 	case job := <-r.committed:
-		r.finishCommit(job, time.Now())
+		r.committedJob(job)
 	default:
 	}
+}
+
+// committedJob applies a finished commit's outcome and starts the next
+// commit at once with what waits for it: in a burst the loop goes on
+// deciding while a commit runs, and those requests must not wait for the
+// end of the turn (answers, then thousands of passes, later) to be
+// journaled.
+func (r *Reconciler) committedJob(job *commitJob) {
+	now := time.Now()
+	r.finishCommit(job, now)
+	r.flush(now)
 }
 
 // finishCommit applies a commit's outcome on the loop and sends the
