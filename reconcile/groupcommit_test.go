@@ -353,3 +353,50 @@ func TestACommitThatRequestsWaitForCarriesOnlyTheirOwnSequencesProgress(t *testi
 		}
 	})
 }
+
+// commitLog is a store that notes the sequences whose requests each
+// Commit journaled.
+type commitLog struct {
+	*MemStore
+	mu      sync.Mutex
+	commits [][]string
+}
+
+func (c *commitLog) Commit(b *store.Batch) error {
+	var seqs []string
+	for _, in := range b.Begin {
+		seqs = append(seqs, in.Sequence)
+	}
+	c.mu.Lock()
+	c.commits = append(c.commits, seqs)
+	c.mu.Unlock()
+	return commitTo(c.MemStore, b)
+}
+
+// When a commit ends, the requests decided while it ran are journaled at
+// once, from wherever the loop learns of it (here: gathering answers),
+// not at the end of the turn: in a burst the turn first applies thousands
+// of answers and runs their passes, and the disk would sit idle meanwhile.
+func TestTheRequestsDecidedDuringACommitAreJournaledAsSoonAsItEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &commitLog{MemStore: NewMemStore()}
+		r := New(Config{Link: newFakeOCS(), Store: st})
+		r.asyncCommit = true
+		now := time.Now()
+		// "late" decided its Load while the commit before it ran...
+		s := &seqState{name: "late", prog: store.Progress{Run: &store.Run{ID: "late@2026-12-02T18:00:00Z"}}, inflight: actLoad}
+		r.seqs[s.name] = s
+		r.outbox = append(r.outbox, outgoing{s: s, action: actLoad, req: ocs.NewLoad(ocs.Target{CampaignDBID: 1001, GroupDBID: 5000}, ocs.Pacing{}, nil), journal: true, now: now})
+		// ...which has just ended.
+		r.committing = true
+		r.committed <- &commitJob{batch: &store.Batch{}}
+		r.gather(nil)
+		synctest.Wait()
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if len(st.commits) != 1 || len(st.commits[0]) != 1 || st.commits[0][0] != "late" {
+			t.Fatalf("commits begun while the loop gathered: %v, want one journaling late's Load", st.commits)
+		}
+	})
+}
+

@@ -32,6 +32,8 @@ type recorder struct {
 	// since: when the oldest entry not yet written was queued.
 	busy  atomic.Bool
 	since time.Time
+	// writing: a flush has taken entries and not yet written them.
+	writing bool
 }
 
 // maxPending bounds the history held in memory while the store refuses
@@ -171,10 +173,22 @@ func (w *recorder) pendingSince() time.Time {
 	return w.since
 }
 
+// idle reports that nothing is queued and no write is under way.
+func (w *recorder) idle() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.since.IsZero() && !w.writing
+}
+
 func (w *recorder) flush() {
 	w.mu.Lock()
 	taken := w.evs
-	w.evs, w.since = eventChunks{}, time.Time{}
+	w.evs, w.since, w.writing = eventChunks{}, time.Time{}, true
+	defer func() {
+		w.mu.Lock()
+		w.writing = false
+		w.mu.Unlock()
+	}()
 	var gs []store.GroupStatus
 	if len(w.grp) > 0 {
 		gs = make([]store.GroupStatus, 0, len(w.grp))

@@ -56,6 +56,16 @@ func startRecorder(t *testing.T) (*recorder, *appendClock) {
 	return w, st
 }
 
+// spacedByRecordGap fails t for two writes closer than recordGap.
+func spacedByRecordGap(t *testing.T, writes []time.Time) {
+	t.Helper()
+	for i := 1; i < len(writes); i++ {
+		if d := writes[i].Sub(writes[i-1]); d < recordGap {
+			t.Errorf("writes %d and %d %s apart, less than %s", i-1, i, d, recordGap)
+		}
+	}
+}
+
 func TestALoneHistoryEventInAQuietLoopIsWrittenAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w, st := startRecorder(t)
@@ -111,11 +121,7 @@ func TestHistoryWaitsForABusyLoopAtMostRecordHold(t *testing.T) {
 		if d := writes[0].Sub(t0); d < recordHold || d > recordHold+recordRecheck {
 			t.Errorf("first write %s after the first event, want %s", d, recordHold)
 		}
-		for i := 1; i < len(writes); i++ {
-			if d := writes[i].Sub(writes[i-1]); d < recordGap {
-				t.Errorf("writes %d and %d %s apart, less than %s", i-1, i, d, recordGap)
-			}
-		}
+		spacedByRecordGap(t, writes)
 	})
 }
 
@@ -135,11 +141,7 @@ func TestHistoryFromASteadyTrickleIsWrittenAtMostOncePerRecordGap(t *testing.T) 
 		if len(writes) > 10 {
 			t.Errorf("100 events over 1 s in %d writes, want a few", len(writes))
 		}
-		for i := 1; i < len(writes); i++ {
-			if d := writes[i].Sub(writes[i-1]); d < recordGap {
-				t.Errorf("writes %d and %d %s apart, less than %s", i-1, i, d, recordGap)
-			}
-		}
+		spacedByRecordGap(t, writes)
 	})
 }
 

@@ -289,7 +289,8 @@ func (r *Reconciler) flush(now time.Time) {
 	if len(box) == 0 && r.holdAll(now) {
 		return
 	}
-	job := r.takeJob(box, begins, r.holdSettles(len(box) > 0, now), r.holdProgress(len(box) > 0, now), now)
+	journaled := slices.ContainsFunc(begins, func(k int) bool { return k >= 0 })
+	job := r.takeJob(box, begins, r.holdSettles(len(box) > 0, now), r.holdProgress(journaled, now), now)
 	if job == nil {
 		return
 	}
@@ -443,11 +444,13 @@ func (r *Reconciler) holdSettles(requests bool, now time.Time) bool {
 	return now.Sub(r.settledSince) < maxSettleHold
 }
 
-// holdProgress says whether this turn's commit, which requests wait for,
+// holdProgress says whether this turn's commit, which journals requests,
 // leaves out the progress of sequences without a request in it: for at
-// most maxSettleHold, like settlements.
-func (r *Reconciler) holdProgress(requests bool, now time.Time) bool {
-	if !r.asyncCommit || !requests {
+// most maxSettleHold, like settlements. A commit that journals nothing
+// (status reads only, as at the first sight of every sequence) holds
+// nothing back: there is nothing to hurry.
+func (r *Reconciler) holdProgress(journaled bool, now time.Time) bool {
+	if !r.asyncCommit || !journaled {
 		return false
 	}
 	return r.progressSince.IsZero() || now.Sub(r.progressSince) < maxSettleHold

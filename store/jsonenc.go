@@ -98,13 +98,14 @@ func (w *jsonWriter) time(t time.Time) {
 	w.b = append(b, '"')
 }
 
-func (w *jsonWriter) times(ts []time.Time) {
+// array writes xs as a JSON array, each element by elem.
+func array[T any](w *jsonWriter, xs []T, elem func(T)) {
 	w.b = append(w.b, '[')
-	for i, t := range ts {
+	for i, x := range xs {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
-		w.time(t)
+		elem(x)
 	}
 	w.b = append(w.b, ']')
 }
@@ -125,11 +126,7 @@ func (w *jsonWriter) itemResults(rs []ItemResult) {
 		w.b = append(w.b, "null"...)
 		return
 	}
-	w.b = append(w.b, '[')
-	for i, r := range rs {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
+	array(w, rs, func(r ItemResult) {
 		w.object()
 		w.key(true, "name")
 		w.str(r.Name)
@@ -144,8 +141,7 @@ func (w *jsonWriter) itemResults(rs []ItemResult) {
 		w.key(false, "contacts")
 		w.int(r.Contacts)
 		w.b = append(w.b, '}')
-	}
-	w.b = append(w.b, ']')
+	})
 }
 
 func (w *jsonWriter) run(r *Run) {
@@ -228,15 +224,11 @@ func (w *jsonWriter) progress(p *Progress) {
 	w.optTime("lastScheduled", p.LastScheduled)
 	if len(p.FiredStarts) > 0 {
 		w.key(false, "firedStarts")
-		w.times(p.FiredStarts)
+		array(w, p.FiredStarts, w.time)
 	}
 	if len(p.SkippedStarts) > 0 {
 		w.key(false, "skippedStarts")
-		w.b = append(w.b, '[')
-		for i, s := range p.SkippedStarts {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
+		array(w, p.SkippedStarts, func(s SkippedStart) {
 			w.object()
 			w.key(true, "scheduled")
 			w.time(s.Scheduled)
@@ -245,16 +237,11 @@ func (w *jsonWriter) progress(p *Progress) {
 			w.key(false, "count")
 			w.int(int64(s.Count))
 			w.b = append(w.b, '}')
-		}
-		w.b = append(w.b, ']')
+		})
 	}
 	if len(p.Completed) > 0 {
 		w.key(false, "completed")
-		w.b = append(w.b, '[')
-		for i, rs := range p.Completed {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
+		array(w, p.Completed, func(rs RunSummary) {
 			w.object()
 			w.key(true, "id")
 			w.str(rs.ID)
@@ -267,8 +254,7 @@ func (w *jsonWriter) progress(p *Progress) {
 			w.key(false, "items")
 			w.itemResults(rs.Items)
 			w.b = append(w.b, '}')
-		}
-		w.b = append(w.b, ']')
+		})
 	}
 	if o := p.Override; o != nil {
 		w.key(false, "override")
