@@ -399,4 +399,3 @@ func TestTheRequestsDecidedDuringACommitAreJournaledAsSoonAsItEnds(t *testing.T)
 		}
 	})
 }
-
