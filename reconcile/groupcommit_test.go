@@ -52,11 +52,13 @@ type journalWatch struct {
 	mu      sync.Mutex
 	commits int
 	durable map[string]bool // intents' encoded requests, once committed
-	kill    int             // > 0: the daemon dies right after this commit
 	dead    bool
 	onKill  func()
-	// atCommit, when set, sees each batch as its commit begins.
+	// atCommit, when set, sees each batch as its commit begins;
+	// killWhen, when set, each committed batch: true kills the daemon
+	// right after that commit.
 	atCommit func(b *store.Batch)
+	killWhen func(w *journalWatch, b *store.Batch) bool
 }
 
 func (w *journalWatch) Commit(b *store.Batch) error {
@@ -77,7 +79,7 @@ func (w *journalWatch) Commit(b *store.Batch) error {
 	for _, in := range b.Begin {
 		w.durable[in.Request] = true
 	}
-	die := w.kill > 0 && w.commits == w.kill
+	die := w.killWhen != nil && w.killWhen(w, b)
 	if die {
 		w.dead = true
 	}
@@ -154,9 +156,9 @@ func newBurstRig(t *testing.T, n int) *burstRig {
 	return rig
 }
 
-// daemon starts one daemon life on the rig's store, to die after commit
-// kill (0: never) or at stop.
-func (b *burstRig) daemon(t *testing.T, kill int) (*journalWatch, *journaledLink, func()) {
+// daemon starts one daemon life on the rig's store, to die at stop or
+// when the journalWatch's killWhen says so.
+func (b *burstRig) daemon(t *testing.T) (*journalWatch, *journaledLink, func()) {
 	raw, err := store.Open(b.path, store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +168,7 @@ func (b *burstRig) daemon(t *testing.T, kill int) (*journalWatch, *journaledLink
 		go b.sim.Serve(c)
 		return a, nil
 	}, bridge.Options{Counters: true, BackoffMin: time.Second})
-	w := &journalWatch{Store: raw, durable: map[string]bool{}, kill: kill}
+	w := &journalWatch{Store: raw, durable: map[string]bool{}}
 	link := &journaledLink{Client: client, w: w}
 	w.onKill = func() { client.Close() }
 	r := New(Config{Link: link, Store: w})
@@ -192,7 +194,7 @@ func TestABurstOfSequencesDueTogetherIsJournaledInAFewCommitsAndEachRequestLeave
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
 		rig := newBurstRig(t, burstN)
-		w, link, stop := rig.daemon(t, 0)
+		w, link, stop := rig.daemon(t)
 		time.Sleep(time.Until(burstAt.Add(30 * time.Second)))
 		synctest.Wait()
 		stop()
@@ -220,25 +222,64 @@ func TestABurstOfSequencesDueTogetherIsJournaledInAFewCommitsAndEachRequestLeave
 }
 
 func TestADaemonKilledInTheMiddleOfA1000SequenceBurstStartsEachItemExactlyOnceAfterItsRestart(t *testing.T) {
+	// Die right after the commit that journals the burst's first
+	// requests: some of them leave, none of the later ones.
+	killedInABurst(t, func(_ *burstRig, w *journalWatch, _ *store.Batch) bool { return w.commits == 4 })
+}
+
+// A commit that Starts wait for leaves out the state of items that went
+// dialing meanwhile (holdProgress). A kill then leaves OCS dialing items
+// whose file does not say so yet; the restart must take them as they are.
+func TestADaemonKilledWhileItemsDialingAreNotYetInItsFileStartsEachItemExactlyOnceAfterItsRestart(t *testing.T) {
+	started := map[string]bool{} // the file holds the item's start
+	held := killedInABurst(t, func(rig *burstRig, _ *journalWatch, b *store.Batch) bool {
+		for _, p := range b.Progress {
+			if p.Run != nil && p.Run.ItemState == "dialing" && !p.Run.ItemStarted.IsZero() {
+				started[p.Sequence] = true
+			}
+		}
+		return dialingIn(rig) > len(started)
+	})
+	if held == 0 {
+		t.Error("the kill found no item dialing ahead of the file")
+	}
+}
+
+func dialingIn(rig *burstRig) int {
+	n := 0
+	for i := range rig.n {
+		if rig.sim.Dialing(int32(1000+i), 5000) {
+			n++
+		}
+	}
+	return n
+}
+
+// killedInABurst kills a daemon of a 1,000-sequence burst after the first
+// commit for which die says so, restarts it, and checks that every item
+// started exactly once. It returns how many items OCS had dialing at the
+// kill whose progress in the file did not say so, or not since when.
+func killedInABurst(t *testing.T, die func(rig *burstRig, w *journalWatch, b *store.Batch) bool) (held int) {
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
 		const n = 1000
 		rig := newBurstRig(t, n)
-		// Die right after the commit that journals the burst's first
-		// requests: some of them leave, none of the later ones.
-		const killAt = 4
-		w, _, stop := rig.daemon(t, killAt)
+		w, _, stop := rig.daemon(t)
+		w.mu.Lock()
+		w.killWhen = func(w *journalWatch, b *store.Batch) bool { return die(rig, w, b) }
+		w.mu.Unlock()
 		time.Sleep(time.Until(burstAt.Add(2 * time.Second)))
 		synctest.Wait()
 		w.mu.Lock()
-		dead := w.dead
+		dead, commits := w.dead, w.commits
 		w.mu.Unlock()
 		stop()
 		if !dead {
-			t.Fatalf("the store was not killed at commit %d", killAt)
+			t.Fatal("the store was never killed")
 		}
+		held = heldAtKill(t, rig)
 		before := rig.sim.Transcript()
-		_, link, stop := rig.daemon(t, 0)
+		_, link, stop := rig.daemon(t)
 		time.Sleep(time.Until(burstAt.Add(time.Minute)))
 		synctest.Wait()
 		stop()
@@ -266,8 +307,30 @@ func TestADaemonKilledInTheMiddleOfA1000SequenceBurstStartsEachItemExactlyOnceAf
 		if len(link.unjourn) > 0 {
 			t.Errorf("%d requests left before their intent was committed", len(link.unjourn))
 		}
-		t.Logf("killed after commit %d with %d requests sent; %d sent in all", killAt, len(before), len(rig.sim.Transcript()))
+		t.Logf("killed after commit %d with %d requests sent, %d items dialing ahead of the file; %d sent in all", commits, len(before), held, len(rig.sim.Transcript()))
 	})
+	return held
+}
+
+// heldAtKill counts the items OCS has dialing whose progress in the
+// rig's file does not say so, or not yet since when (the Start's answer).
+func heldAtKill(t *testing.T, rig *burstRig) int {
+	st, err := store.Open(rig.path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	all, err := st.AllProgress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range all {
+		if p.Run != nil && (p.Run.ItemState != "dialing" || p.Run.ItemStarted.IsZero()) && rig.sim.Dialing(p.Run.CampaignDBID, p.Run.GroupDBID) {
+			n++
+		}
+	}
+	return n
 }
 
 // The journal of stops that left before it (sendEarly) is bookkeeping: it
@@ -278,7 +341,7 @@ func TestAStopStormIsJournaledOnceItsAnswersAreIn(t *testing.T) {
 		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
 		const n = 100
 		rig := newBurstRig(t, n)
-		w, link, stop := rig.daemon(t, 0)
+		w, link, stop := rig.daemon(t)
 		answered := int64(-1) // when the first stop was journaled
 		w.mu.Lock()
 		w.atCommit = func(b *store.Batch) {
@@ -309,7 +372,7 @@ func TestACommitThatRequestsWaitForCarriesOnlyTheirOwnSequencesProgress(t *testi
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
 		rig := newBurstRig(t, burstN)
-		w, _, stop := rig.daemon(t, 0)
+		w, _, stop := rig.daemon(t)
 		defer stop()
 		var mixed []string
 		gating := 0
