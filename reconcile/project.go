@@ -139,7 +139,7 @@ func project(seqs []*specs.Sequence, progress []store.Progress, from time.Time, 
 		now = next
 	}
 	r.rec.mu.Lock()
-	hist := r.rec.evs.all()
+	hist := r.rec.evs.All()
 	r.rec.mu.Unlock()
 	var out []schedule.Event
 	for _, e := range PlanEvents(byName, hist) {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sequencer-dev/sequencer/internal/chunked"
 	"github.com/sequencer-dev/sequencer/store"
 )
 
@@ -18,7 +19,7 @@ type recorder struct {
 	st   Store
 	log  *slog.Logger
 	mu   sync.Mutex
-	evs  eventChunks
+	evs  chunked.List[store.Event] // in chunks: a burst adds tens of thousands while the recorder waits
 	grp  map[groupKey]store.GroupStatus
 	poke chan struct{}
 	done chan struct{}
@@ -50,47 +51,9 @@ func (w *recorder) event(ev store.Event) {
 	}
 	w.mu.Lock()
 	w.queued()
-	w.evs.add(ev)
+	w.evs.Add(ev)
 	w.mu.Unlock()
 	w.wake()
-}
-
-// eventChunks holds events in chunks that are never copied to grow: the
-// loop adds tens of thousands in a burst while the recorder waits, and a
-// slice that doubled would have the loop copy them again and again.
-type eventChunks struct {
-	chunks [][]store.Event
-	n      int
-}
-
-// maxChunk is the most events in one chunk; the first chunks are smaller,
-// so that a quiet loop's lone event costs little.
-const maxChunk = 1024
-
-func (c *eventChunks) add(ev store.Event) {
-	k := len(c.chunks)
-	if k == 0 || len(c.chunks[k-1]) == cap(c.chunks[k-1]) {
-		size := 8
-		if k > 0 {
-			size = min(2*cap(c.chunks[k-1]), maxChunk)
-		}
-		c.chunks = append(c.chunks, make([]store.Event, 0, size))
-		k++
-	}
-	c.chunks[k-1] = append(c.chunks[k-1], ev)
-	c.n++
-}
-
-// all returns every event in order, in one slice.
-func (c *eventChunks) all() []store.Event {
-	if len(c.chunks) == 1 {
-		return c.chunks[0]
-	}
-	out := make([]store.Event, 0, c.n)
-	for _, ch := range c.chunks {
-		out = append(out, ch...)
-	}
-	return out
 }
 
 // queued notes, under mu, the time of the first entry since the last
@@ -183,7 +146,7 @@ func (w *recorder) idle() bool {
 func (w *recorder) flush() {
 	w.mu.Lock()
 	taken := w.evs
-	w.evs, w.since, w.writing = eventChunks{}, time.Time{}, true
+	w.evs, w.since, w.writing = chunked.List[store.Event]{}, time.Time{}, true
 	defer func() {
 		w.mu.Lock()
 		w.writing = false
@@ -198,18 +161,21 @@ func (w *recorder) flush() {
 		clear(w.grp)
 	}
 	w.mu.Unlock()
-	if taken.n > 0 {
-		evs := taken.all()
+	if taken.Len() > 0 {
+		evs := taken.All()
 		if err := w.st.Append(evs...); err != nil {
 			w.mu.Lock()
 			w.queued()
-			kept := append(evs, w.evs.all()...)
+			kept := append(evs, w.evs.All()...)
 			n := 0
 			if over := len(kept) - maxPending; over > 0 {
 				n = over
 				kept = kept[over:]
 			}
-			w.evs = eventChunks{chunks: [][]store.Event{kept}, n: len(kept)}
+			w.evs = chunked.List[store.Event]{}
+			for _, ev := range kept {
+				w.evs.Add(ev)
+			}
 			w.mu.Unlock()
 			w.log.Error("write history; keeping the events for the next write", "events", len(evs), "dropped", n, "err", err)
 			if n > 0 && w.dropped != nil {

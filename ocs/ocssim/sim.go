@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sequencer-dev/sequencer/internal/chunked"
 	"github.com/sequencer-dev/sequencer/ocs"
 	"github.com/sequencer-dev/sequencer/ocs/bridge"
 )
@@ -730,44 +731,27 @@ func (s *Sim) autoComplete(g *group, now time.Time, early bool) []ocs.Message {
 	return append(evs, s.notice(g, ocs.EvCampaignUnloaded, now), s.statusEvent(g, now))
 }
 
-// transcript is every request received, in chunks: one slice of a storm's
-// hundreds of thousands of records would be copied whole at each growth,
-// under the lock every request takes.
+// transcript is every request received, in chunks (a storm's hundreds of
+// thousands of records, under the lock every request takes), and a count
+// of each type.
 type transcript struct {
-	chunks [][]Record
-	n      int
+	chunked.List[Record]
 	byType map[ocs.MessageType]int
 }
 
-const transcriptChunk = 4096
-
 func (t *transcript) add(r Record) {
-	if t.n%transcriptChunk == 0 {
-		t.chunks = append(t.chunks, make([]Record, 0, transcriptChunk))
-	}
-	last := len(t.chunks) - 1
-	t.chunks[last] = append(t.chunks[last], r)
-	t.n++
+	t.Add(r)
 	if t.byType == nil {
 		t.byType = map[ocs.MessageType]int{}
 	}
 	t.byType[r.Msg.Type]++
 }
 
-// all returns a copy of every record, in order.
-func (t *transcript) all() []Record {
-	out := make([]Record, 0, t.n)
-	for _, c := range t.chunks {
-		out = append(out, c...)
-	}
-	return out
-}
-
 // Transcript returns the requests received so far.
 func (s *Sim) Transcript() []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.transcript.all()
+	return s.transcript.All()
 }
 
 // Received counts the requests of type t received so far, without the
