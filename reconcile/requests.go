@@ -369,15 +369,20 @@ func (r *Reconciler) takeJob(box []outgoing, begins []int, holdSettles, holdProg
 	} else {
 		r.settledSince = time.Time{}
 	}
-	if holdProgress {
+	early := r.early
+	mark := func(on bool) { // the sequences with a request in the job
 		for i, o := range box {
 			if begins[i] >= 0 {
-				o.s.requesting = true
+				o.s.requesting = on
 			}
 		}
-		for _, e := range r.early {
-			e.s.requesting = true
+		for _, e := range early {
+			e.s.requesting = on
 		}
+	}
+	if holdProgress {
+		mark(true)
+		defer mark(false)
 	}
 	saving := make([]*seqState, 0, len(r.toSave))
 	var keep []*seqState
@@ -390,7 +395,6 @@ func (r *Reconciler) takeJob(box []outgoing, begins []int, holdSettles, holdProg
 			saving = append(saving, s)
 			s.saveQueued = false
 		}
-		s.requesting = false
 	}
 	r.toSave = append(reuse(r.toSave), keep...)
 	if len(keep) == 0 {
@@ -409,7 +413,7 @@ func (r *Reconciler) takeJob(box []outgoing, begins []int, holdSettles, holdProg
 	} else {
 		r.batch = store.Batch{}
 	}
-	job := &commitJob{batch: b, reqs: r.beginReqs, saving: saving, box: box, begins: begins, early: r.early}
+	job := &commitJob{batch: b, reqs: r.beginReqs, saving: saving, box: box, begins: begins, early: early}
 	r.beginReqs, r.early = nil, nil
 	return job
 }
