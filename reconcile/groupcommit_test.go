@@ -91,6 +91,15 @@ func (w *journalWatch) Commit(b *store.Batch) error {
 	return nil
 }
 
+// killNow kills the daemon between two commits, as a crash would: no
+// commit succeeds after it, and its link to OCS is gone.
+func (w *journalWatch) killNow() {
+	w.mu.Lock()
+	w.dead = true
+	w.mu.Unlock()
+	w.onKill()
+}
+
 func (w *journalWatch) PutProgress(p store.Progress) error {
 	panic("the loop writes progress only through Commit")
 }
@@ -224,21 +233,33 @@ func TestABurstOfSequencesDueTogetherIsJournaledInAFewCommitsAndEachRequestLeave
 func TestADaemonKilledInTheMiddleOfA1000SequenceBurstStartsEachItemExactlyOnceAfterItsRestart(t *testing.T) {
 	// Die right after the commit that journals the burst's first
 	// requests: some of them leave, none of the later ones.
-	killedInABurst(t, func(_ *burstRig, w *journalWatch, _ *store.Batch) bool { return w.commits == 4 })
+	killedInABurst(t, func(_ *burstRig, w *journalWatch) {
+		w.mu.Lock()
+		w.killWhen = func(w *journalWatch, _ *store.Batch) bool { return w.commits == 4 }
+		w.mu.Unlock()
+		time.Sleep(time.Until(burstAt.Add(2 * time.Second)))
+		synctest.Wait()
+	})
 }
 
-// A commit that Starts wait for leaves out the state of items that went
-// dialing meanwhile (holdProgress). A kill then leaves OCS dialing items
-// whose file does not say so yet; the restart must take them as they are.
+// OCS dials an item from the moment it takes the Start, and the file says
+// so only once the Start's answer is in and a commit has carried it, which
+// a commit that other Starts wait for does not (holdProgress). A daemon
+// killed in between leaves OCS dialing items whose file says "starting";
+// the restart must take them as they are. OCS answers a second late here,
+// so that the kill falls in that window whatever the goroutines' order.
 func TestADaemonKilledWhileItemsDialingAreNotYetInItsFileStartsEachItemExactlyOnceAfterItsRestart(t *testing.T) {
-	started := map[string]bool{} // the file holds the item's start
-	held := killedInABurst(t, func(rig *burstRig, _ *journalWatch, b *store.Batch) bool {
-		for _, p := range b.Progress {
-			if p.Run != nil && p.Run.ItemState == "dialing" && !p.Run.ItemStarted.IsZero() {
-				started[p.Sequence] = true
+	held := killedInABurst(t, func(rig *burstRig, w *journalWatch) {
+		rig.sim.DelayAnswers(time.Second)
+		time.Sleep(time.Until(burstAt))
+		for range 1000 {
+			time.Sleep(10 * time.Millisecond)
+			synctest.Wait()
+			if dialingIn(rig) > 0 {
+				w.killNow()
+				return
 			}
 		}
-		return dialingIn(rig) > len(started)
 	})
 	if held == 0 {
 		t.Error("the kill found no item dialing ahead of the file")
@@ -255,21 +276,17 @@ func dialingIn(rig *burstRig) int {
 	return n
 }
 
-// killedInABurst kills a daemon of a 1,000-sequence burst after the first
-// commit for which die says so, restarts it, and checks that every item
-// started exactly once. It returns how many items OCS had dialing at the
-// kill whose progress in the file did not say so, or not since when.
-func killedInABurst(t *testing.T, die func(rig *burstRig, w *journalWatch, b *store.Batch) bool) (held int) {
+// killedInABurst runs a daemon of a 1,000-sequence burst until kill has
+// killed it, restarts it, and checks that every item started exactly
+// once. It returns how many items OCS had dialing at the kill whose
+// progress in the file did not say so, or not since when.
+func killedInABurst(t *testing.T, kill func(rig *burstRig, w *journalWatch)) (held int) {
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Until(burstAt.Add(-time.Minute)))
 		const n = 1000
 		rig := newBurstRig(t, n)
 		w, _, stop := rig.daemon(t)
-		w.mu.Lock()
-		w.killWhen = func(w *journalWatch, b *store.Batch) bool { return die(rig, w, b) }
-		w.mu.Unlock()
-		time.Sleep(time.Until(burstAt.Add(2 * time.Second)))
-		synctest.Wait()
+		kill(rig, w)
 		w.mu.Lock()
 		dead, commits := w.dead, w.commits
 		w.mu.Unlock()
